@@ -1,0 +1,317 @@
+"""The wire contract (v1): request items and results, defined once.
+
+The service imports these models, so what a trainer sends and what the service accepts
+cannot drift apart. Only JSON crosses the wire and Redis: ``model_dump(mode="json")`` in,
+``model_validate`` out.
+"""
+
+from __future__ import annotations
+
+from enum import StrEnum
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, JsonValue, model_validator
+
+__all__ = [
+    "Case",
+    "Category",
+    "Compare",
+    "ErrorInfo",
+    "EvaluateRequest",
+    "EvaluateResponse",
+    "FinishReason",
+    "Frame",
+    "Item",
+    "JobCreated",
+    "JobState",
+    "JobStatus",
+    "Limits",
+    "Result",
+    "RewardSpec",
+    "Stats",
+    "Status",
+    "TestKind",
+    "TestResult",
+    "TestStatus",
+    "Tests",
+    "Where",
+]
+
+
+class _Strict(BaseModel):
+    """Unknown fields are an error: a typo in a field name must not silently do nothing."""
+
+    model_config = ConfigDict(extra="forbid")
+
+
+class TestKind(StrEnum):
+    """How a program's tests are run (see ``docs/api.md``)."""
+
+    __test__ = False  # not a pytest class
+
+    ASSERT = "assert"
+    STDIO = "stdio"
+    CALL = "call"
+
+
+class Compare(StrEnum):
+    """How stdout (stdio) or a return value (call) is compared with the expectation."""
+
+    EXACT = "exact"
+    TOKENS = "tokens"
+    FLOAT = "float"
+    APPS = "apps"
+
+
+class FinishReason(StrEnum):
+    STOP = "stop"
+    LENGTH = "length"
+
+
+class Case(_Strict):
+    """One unit test. Which fields apply depends on ``Tests.kind``.
+
+    assert: ``code``; stdio: ``input`` and ``output``; call: ``args``, ``kwargs`` and
+    ``expected`` (any JSON value, ``null`` included).
+    """
+
+    code: str | None = None
+    input: str | None = None
+    output: str | None = None
+    args: list[JsonValue] | None = None
+    kwargs: dict[str, JsonValue] | None = None
+    expected: JsonValue = None
+
+
+_CASE_FIELDS: dict[TestKind, tuple[str, ...]] = {
+    TestKind.ASSERT: ("code",),
+    TestKind.STDIO: ("input", "output"),
+    TestKind.CALL: ("args", "kwargs", "expected"),
+}
+_REQUIRED: dict[TestKind, tuple[str, ...]] = {
+    TestKind.ASSERT: ("code",),
+    TestKind.STDIO: ("output",),
+    TestKind.CALL: ("expected",),
+}
+
+
+class Tests(_Strict):
+    """The unit tests of one program."""
+
+    __test__ = False
+
+    kind: TestKind
+    cases: list[Case] = Field(default_factory=list)
+    setup: str | None = None
+    fn_name: str | None = None
+    class_name: str | None = None
+
+    @model_validator(mode="after")
+    def _check_kind(self) -> Tests:
+        allowed = set(_CASE_FIELDS[self.kind])
+        for index, case in enumerate(self.cases):
+            given = case.model_fields_set
+            for name in _REQUIRED[self.kind]:
+                if name not in given:
+                    raise ValueError(f"cases[{index}].{name} is required for kind={self.kind}")
+            extra = sorted(given - allowed)
+            if extra:
+                raise ValueError(f"cases[{index}].{extra[0]} does not apply to kind={self.kind}")
+        if self.kind is TestKind.CALL and not self.fn_name:
+            raise ValueError("fn_name is required for kind=call")
+        if self.kind is not TestKind.CALL and (self.fn_name or self.class_name):
+            raise ValueError("fn_name/class_name apply only to kind=call")
+        return self
+
+
+class Limits(_Strict):
+    """Per-test limits. Upper bounds are the server's settings (422 beyond them)."""
+
+    timeout_s: float = Field(default=4.0, gt=0)
+    memory_mb: int = Field(default=512, ge=32)
+    output_kb: int = Field(default=1024, ge=1)
+
+
+class RewardSpec(_Strict):
+    scheme: str = "rltf"
+    params: dict[str, JsonValue] = Field(default_factory=dict)
+
+
+class Item(_Strict):
+    """One program to judge, with its tests."""
+
+    id: str | None = None
+    code: str
+    prompt: str = ""
+    tests: Tests
+    compare: Compare = Compare.TOKENS
+    limits: Limits = Field(default_factory=Limits)
+    stop_on_first_failure: bool = False
+    finish_reason: FinishReason | None = None
+    reward: RewardSpec = Field(default_factory=RewardSpec)
+    frame: Literal["innermost", "outermost"] = "innermost"
+
+
+class TestStatus(StrEnum):
+    __test__ = False
+
+    PASS = "pass"
+    FAIL = "fail"
+    ERROR = "error"
+    TIMEOUT = "timeout"
+    MEMORY = "memory"
+    OUTPUT_LIMIT = "output_limit"
+    CRASH = "crash"
+    SKIPPED = "skipped"
+
+
+class Status(StrEnum):
+    PASS = "pass"
+    FAILURE = "failure"
+    ERROR = "error"
+    NO_TESTS = "no_tests"
+    INFRA_ERROR = "infra_error"
+
+
+class Where(StrEnum):
+    CODE = "code"
+    PROMPT = "prompt"
+    TESTS = "tests"
+    NONE = "none"
+
+
+class Category(StrEnum):
+    """RLTF's U_line / U_global / U_ignore."""
+
+    LINE = "line"
+    GLOBAL = "global"
+    IGNORE = "ignore"
+
+
+class Frame(BaseModel):
+    """One traceback frame; ``line`` is in the coordinates of the text named by ``where``
+    (``code``, ``prompt``, ``tests``), or of ``file`` when ``where`` is ``none``."""
+
+    where: Where
+    file: str
+    function: str
+    line: int | None = None
+    end_line: int | None = None
+    col: int | None = None
+    end_col: int | None = None
+
+
+class ErrorInfo(BaseModel):
+    """What went wrong in one test (or the whole program), and where."""
+
+    type: str
+    subtype: str | None = None
+    category: Category | None = None
+    message: str = ""
+    where: Where = Where.NONE
+    line: int | None = None
+    end_line: int | None = None
+    col: int | None = None
+    char_start: int | None = None
+    char_end: int | None = None
+    traceback: str = ""
+    exception_mro: list[str] = Field(default_factory=list)
+    frames: list[Frame] = Field(default_factory=list)
+    signal: int | None = None
+    exit_code: int | None = None
+    syntax_unclosed: bool | None = None
+
+
+class TestResult(BaseModel):
+    __test__ = False
+
+    status: TestStatus
+    time_ms: float = 0.0
+    stdout: str = ""
+    stderr: str = ""
+    error: ErrorInfo | None = None
+
+
+class Result(BaseModel):
+    id: str | None = None
+    status: Status
+    passed: int = 0
+    total: int = 0
+    pass_ratio: float = 0.0
+    tests: list[TestResult] = Field(default_factory=list)
+    error: ErrorInfo | None = None
+    rewards: dict[str, float | None] = Field(default_factory=dict)
+    cached: bool = False
+    duration_ms: float = 0.0
+    detail: str | None = None
+    image: str | None = None
+
+
+def _merge(defaults: dict[str, Any], item: dict[str, Any]) -> dict[str, Any]:
+    """Item fields win; nested objects (limits, tests, reward) merge one level deep."""
+    merged = dict(defaults)
+    for key, value in item.items():
+        base = merged.get(key)
+        if isinstance(base, dict) and isinstance(value, dict):
+            merged[key] = {**base, **value}
+        else:
+            merged[key] = value
+    return merged
+
+
+class EvaluateRequest(_Strict):
+    items: list[Item] = Field(min_length=1)
+    defaults: dict[str, JsonValue] | None = None
+    wait_s: float | None = Field(default=None, gt=0)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _apply_defaults(cls, data: Any) -> Any:
+        if not isinstance(data, dict) or not isinstance(data.get("defaults"), dict):
+            return data
+        items = data.get("items")
+        if isinstance(items, list):
+            defaults = data["defaults"]
+            data = {
+                **data,
+                "items": [_merge(defaults, i) if isinstance(i, dict) else i for i in items],
+            }
+        return data
+
+
+class Stats(BaseModel):
+    cached: int = 0
+    executed: int = 0
+    elapsed_ms: float = 0.0
+
+
+class EvaluateResponse(BaseModel):
+    results: list[Result]
+    stats: Stats = Field(default_factory=Stats)
+
+
+# --- jobs API (POST /v1/jobs, GET /v1/jobs/{job_id}) --------------------------------
+
+
+class JobState(StrEnum):
+    QUEUED = "queued"
+    RUNNING = "running"
+    DONE = "done"
+    FAILED = "failed"
+
+
+class JobCreated(BaseModel):
+    """``202`` answer of ``POST /v1/jobs``."""
+
+    job_id: str
+
+
+class JobStatus(BaseModel):
+    """``GET /v1/jobs/{job_id}``: ``results`` is ``null`` until the job is done (a server
+    may also return the finished prefix while it runs; clients read it in order)."""
+
+    status: JobState
+    done: int = 0
+    total: int = 0
+    results: list[Result] | None = None
+    detail: str | None = None

@@ -1,0 +1,197 @@
+"""From request items to results: build agent requests, run them in the pool, read the
+agent's facts into the wire model, then hand them to the feedback layer.
+
+Nothing here raises for what a program does. A program that could not be judged (no
+container could be started, the agent broke on it) becomes ``Status.INFRA_ERROR`` with a
+``detail``, never a score.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Sequence
+from typing import Any
+
+from client.models import (
+    ErrorInfo,
+    Frame,
+    Item,
+    Result,
+    Status,
+    TestResult,
+    TestStatus,
+    Where,
+)
+from service.config import Settings
+from service.errors import InputError
+from service.feedback import annotate
+from service.locate import ProgramMap
+from service.pool import SandboxPool, Task
+
+log = logging.getLogger(__name__)
+
+_ERRORISH = {TestStatus.ERROR, TestStatus.TIMEOUT, TestStatus.MEMORY, TestStatus.OUTPUT_LIMIT, TestStatus.CRASH}
+_UNCLOSED = ("was never closed", "unexpected EOF", "unterminated", "expected an indented block")
+
+
+def check_item(item: Item, settings: Settings, *, field: str = "item") -> None:
+    """Refuse what the server's limits do not allow; ``InputError.field`` names it."""
+    limits = item.limits
+    checks = (
+        (limits.timeout_s > settings.max_timeout_s, "limits.timeout_s", f"at most {settings.max_timeout_s}"),
+        (limits.memory_mb > settings.max_memory_mb, "limits.memory_mb", f"at most {settings.max_memory_mb}"),
+        (limits.output_kb > settings.max_output_kb, "limits.output_kb", f"at most {settings.max_output_kb}"),
+        (len(item.tests.cases) > settings.max_cases, "tests.cases", f"at most {settings.max_cases} cases"),
+        (_size(item) > settings.max_code_bytes, "code", f"prompt + code at most {settings.max_code_bytes} bytes"),
+    )
+    for bad, name, rule in checks:
+        if bad:
+            raise InputError(f"{field}.{name}: must be {rule}", field=f"{field}.{name}")
+
+
+def _size(item: Item) -> int:
+    return len(item.code.encode("utf-8", "surrogatepass")) + len(item.prompt.encode("utf-8", "surrogatepass"))
+
+
+def build_request(item: Item, settings: Settings) -> dict[str, Any]:
+    """The agent's run request for one item (see sandbox_images/python/agent.py)."""
+    tests = item.tests
+    return {
+        "op": "run",
+        "kind": tests.kind.value,
+        "program": item.prompt + item.code,
+        "setup": tests.setup or "",
+        "cases": [c.model_dump(mode="json", exclude_unset=True) for c in tests.cases],
+        "fn_name": tests.fn_name,
+        "class_name": tests.class_name,
+        "compare": item.compare.value,
+        "timeout_s": item.limits.timeout_s,
+        "memory_mb": item.limits.memory_mb,
+        "output_kb": item.limits.output_kb,
+        "max_procs": settings.agent_max_procs,
+        "preview_chars": settings.preview_chars,
+        "stop_on_first_failure": item.stop_on_first_failure,
+    }
+
+
+def budget_s(item: Item, settings: Settings) -> float:
+    """How long an agent may take over this item before it is declared hung."""
+    per_test = item.limits.timeout_s + 2.0
+    return (len(item.tests.cases) + 1) * per_test + settings.agent_slack_s
+
+
+def evaluate_items(pool: SandboxPool, items: Sequence[Item]) -> list[Result]:
+    """Judge every item; results in the same order."""
+    settings = pool.settings
+    results: list[Result | None] = [None] * len(items)
+    tasks: list[Task] = []
+    for index, item in enumerate(items):
+        if not item.tests.cases:
+            results[index] = Result(id=item.id, status=Status.NO_TESTS, image=pool.image_version)
+            continue
+        tasks.append(Task(index=index, request=build_request(item, settings), budget_s=budget_s(item, settings)))
+    replies = pool.run(tasks) if tasks else []
+    for task, reply in zip(tasks, replies, strict=True):
+        item = items[task.index]
+        results[task.index] = to_result(item, reply, image=pool.image_version, settings=settings)
+    return [annotate(items[i], r) for i, r in enumerate(results) if r is not None]
+
+
+def to_result(item: Item, reply: dict[str, Any] | None, *, image: str, settings: Settings) -> Result:
+    """Read one agent reply (or its absence) into a Result."""
+    t0 = time.perf_counter()
+    if reply is None:
+        return _infra(item, "no sandbox container could take the program", image)
+    if "agent_error" in reply:
+        log.error("agent error on item %s: %s", item.id, reply["agent_error"])
+        return _infra(item, f"sandbox agent error: {str(reply['agent_error'])[:500]}", image)
+    if "killed_agent" in reply:
+        tests = [_killed(str(reply["killed_agent"])) for _ in item.tests.cases]
+    else:
+        pmap = ProgramMap(item.prompt, item.code)
+        try:
+            tests = [_test(raw, pmap, item, settings) for raw in reply["tests"]]
+        except (KeyError, TypeError, ValueError) as exc:
+            return _infra(item, f"unreadable sandbox reply: {exc}", image)
+    result = summarise(item, tests)
+    result.image = image
+    result.duration_ms = float(reply.get("agent_ms", 0.0)) + (time.perf_counter() - t0) * 1e3
+    return result
+
+
+def summarise(item: Item, tests: list[TestResult]) -> Result:
+    """Program outcome from per-test outcomes (pass / failure / error)."""
+    passed = sum(t.status is TestStatus.PASS for t in tests)
+    total = len(tests)
+    if any(t.status in _ERRORISH for t in tests):
+        status = Status.ERROR
+    elif passed == total:
+        status = Status.PASS
+    else:
+        status = Status.FAILURE
+    return Result(
+        id=item.id, status=status, passed=passed, total=total,
+        pass_ratio=round(passed / total, 6) if total else 0.0, tests=tests,
+    )
+
+
+def _infra(item: Item, detail: str, image: str) -> Result:
+    return Result(id=item.id, status=Status.INFRA_ERROR, total=len(item.tests.cases), detail=detail, image=image)
+
+
+def _killed(why: str) -> TestResult:
+    error = ErrorInfo(type="SandboxKilled", message=f"the program killed the sandbox agent ({why})")
+    return TestResult(status=TestStatus.CRASH, error=error)
+
+
+def _test(raw: dict[str, Any], pmap: ProgramMap, item: Item, settings: Settings) -> TestResult:
+    error = raw.get("error")
+    return TestResult(
+        status=TestStatus(raw["status"]),
+        time_ms=float(raw.get("time_ms") or 0.0),
+        stdout=raw.get("stdout") or "",
+        stderr=raw.get("stderr") or "",
+        error=_error(error, pmap, item, settings) if error else None,
+    )
+
+
+def _error(raw: dict[str, Any], pmap: ProgramMap, item: Item, settings: Settings) -> ErrorInfo:
+    syntax = raw.get("syntax")
+    frames = [_frame(f, pmap, item) for f in raw.get("frames") or []]
+    unclosed = None
+    if syntax:
+        frames = [_frame(syntax, pmap, item)]
+        unclosed = any(marker in (syntax.get("msg") or "") for marker in _UNCLOSED)
+    return ErrorInfo(
+        type=str(raw.get("type") or "Error"),
+        message=str(raw.get("message") or ""),
+        traceback=str(raw.get("traceback") or "")[: settings.traceback_chars],
+        exception_mro=[str(m) for m in raw.get("mro") or []],
+        frames=frames,
+        signal=raw.get("signal"),
+        exit_code=raw.get("exit_code"),
+        syntax_unclosed=unclosed,
+    )
+
+
+def _frame(raw: dict[str, Any], pmap: ProgramMap, item: Item) -> Frame:
+    src = raw.get("src")
+    line = raw.get("line")
+    where, mapped = Where.NONE, line
+    if src == "program" and isinstance(line, int):
+        where, mapped = pmap.locate(line, raw.get("col"))
+    elif src in ("setup", "case"):
+        where = Where.TESTS
+    end_line = raw.get("end_line")
+    if where is Where.CODE and isinstance(line, int) and isinstance(end_line, int) and mapped is not None:
+        end_line = end_line - line + mapped
+    return Frame(
+        where=where,
+        file=str(raw.get("file") or ""),
+        function=str(raw.get("function") or ""),
+        line=mapped,
+        end_line=end_line,
+        col=raw.get("col"),
+        end_col=raw.get("end_col"),
+    )

@@ -1,0 +1,75 @@
+"""Coordinates: where a line of the program the sandbox ran lies in the texts we were given.
+
+The sandbox runs ``prompt + code`` as one file. Frames and SyntaxErrors come back in that
+file's lines; trainers need them in the coordinates of ``code`` (the text the model
+generated), of ``prompt``, or of the tests. Line ends are those of Python's tokenizer
+(``\\r\\n``, ``\\r``, ``\\n``), so CRLF sources (MBPP) keep their numbering.
+"""
+
+from __future__ import annotations
+
+import bisect
+import re
+from dataclasses import dataclass
+
+from client.models import Where
+
+_LINE_END = re.compile(r"\r\n|\r|\n")
+
+
+def line_starts(text: str) -> list[int]:
+    """Char offset at which each line of ``text`` starts (line 1 at index 0)."""
+    return [0, *(m.end() for m in _LINE_END.finditer(text))]
+
+
+def line_span(text: str, line: int, starts: list[int] | None = None) -> tuple[int, int] | None:
+    """``[start, end)`` char offsets of 1-based ``line`` in ``text``, without its line end."""
+    starts = starts if starts is not None else line_starts(text)
+    if not 1 <= line <= len(starts):
+        return None
+    start = starts[line - 1]
+    m = _LINE_END.search(text, start)
+    return start, (m.start() if m else len(text))
+
+
+@dataclass(frozen=True)
+class ProgramMap:
+    """Maps lines of ``prompt + code`` back to the prompt or the code."""
+
+    prompt: str
+    code: str
+
+    @property
+    def program(self) -> str:
+        return self.prompt + self.code
+
+    def locate(self, line: int, col: int | None = None) -> tuple[Where, int]:
+        """(where, line in that text) for a 1-based line of the program.
+
+        A line shared by the end of a prompt without a final newline and the start of the
+        code belongs to the code when ``col`` (1-based) points into the code part, or
+        when no column is known.
+        """
+        if not self.prompt:
+            return Where.CODE, line
+        starts = line_starts(self.program)
+        if not 1 <= line <= len(starts):
+            return Where.CODE, line
+        cut = len(self.prompt)
+        start = starts[line - 1]
+        if start >= cut:
+            return Where.CODE, _line_of(self.code, start - cut)
+        end = starts[line] if line < len(starts) else len(self.program)
+        if end <= cut:
+            return Where.PROMPT, line
+        if col is not None and start + col - 1 < cut:
+            return Where.PROMPT, line
+        return Where.CODE, 1
+
+    def code_offset(self, line: int) -> tuple[int, int] | None:
+        """Span of a code line in ``code``."""
+        return line_span(self.code, line)
+
+
+def _line_of(text: str, offset: int) -> int:
+    return bisect.bisect_right(line_starts(text), offset)
