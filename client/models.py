@@ -307,11 +307,16 @@ class JobCreated(BaseModel):
 
 
 class JobStatus(BaseModel):
-    """``GET /v1/jobs/{job_id}``: ``results`` is ``null`` until the job is done (a server
-    may also return the finished prefix while it runs; clients read it in order)."""
+    """``GET /v1/jobs/{job_id}``: progress, and the results so far in request order
+    (``null`` entries are not finished yet; the whole list may be ``null`` too).
 
+    ``failed`` means part of the job was lost; its items carry ``infra_error`` results.
+    """
+
+    job_id: str | None = None
     status: JobState
     done: int = 0
     total: int = 0
-    results: list[Result] | None = None
+    results: list[Result | None] | None = None
+    stats: Stats | None = None
     detail: str | None = None

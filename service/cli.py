@@ -15,7 +15,7 @@ import json
 import logging
 import sys
 from collections.abc import Iterator
-from typing import TextIO
+from typing import BinaryIO, TextIO
 
 from pydantic import ValidationError
 
@@ -26,12 +26,17 @@ from service.executor import check_item, evaluate_items
 from service.pool import SandboxPool
 
 
-def _parse(lines: TextIO, settings: Settings) -> Iterator[tuple[int, Item | str]]:
+def _parse(lines: BinaryIO, settings: Settings) -> Iterator[tuple[int, Item | str]]:
     for number, line in enumerate(lines, 1):
         if not line.strip():
             continue
         try:
-            item = Item.model_validate_json(line)
+            text = line.decode("utf-8")
+        except UnicodeDecodeError as exc:
+            yield number, f"line {number}: not UTF-8 ({exc.reason} at byte {exc.start})"
+            continue
+        try:
+            item = Item.model_validate_json(text)
             check_item(item, settings, field=f"line {number}")
         except ValidationError as exc:
             yield number, _first_error(exc)
@@ -59,7 +64,7 @@ def _batches(parsed: Iterator[tuple[int, Item | str]], size: int) -> Iterator[li
         yield batch
 
 
-def run(source: TextIO, out: TextIO, pool: SandboxPool, *, batch_size: int) -> int:
+def run(source: BinaryIO, out: TextIO, pool: SandboxPool, *, batch_size: int) -> int:
     """Judge every item of ``source``; how many lines were refused."""
     refused = 0
     for batch in _batches(_parse(source, pool.settings), batch_size):
@@ -87,9 +92,9 @@ def main(argv: list[str] | None = None) -> int:
     try:
         with SandboxPool(settings, size=args.pool_size) as pool:
             if args.file == "-":
-                refused = run(sys.stdin, sys.stdout, pool, batch_size=args.batch)
+                refused = run(sys.stdin.buffer, sys.stdout, pool, batch_size=args.batch)
             else:
-                with open(args.file, encoding="utf-8") as fh:
+                with open(args.file, "rb") as fh:
                     refused = run(fh, sys.stdout, pool, batch_size=args.batch)
     except SandboxError as exc:
         print(f"utrs-sandbox: {exc}", file=sys.stderr)

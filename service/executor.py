@@ -131,8 +131,12 @@ def summarise(item: Item, tests: list[TestResult]) -> Result:
     else:
         status = Status.FAILURE
     return Result(
-        id=item.id, status=status, passed=passed, total=total,
-        pass_ratio=round(passed / total, 6) if total else 0.0, tests=tests,
+        id=item.id,
+        status=status,
+        passed=passed,
+        total=total,
+        pass_ratio=round(passed / total, 6) if total else 0.0,
+        tests=tests,
     )
 
 
@@ -161,7 +165,9 @@ def _error(raw: dict[str, Any], pmap: ProgramMap, item: Item, settings: Settings
     frames = [_frame(f, pmap, item) for f in raw.get("frames") or []]
     unclosed = None
     if syntax:
-        frames = [_frame(syntax, pmap, item)]
+        # The SyntaxError's own position is the innermost frame; for a compile error of
+        # the program there are no others, for eval() inside the code the callers stay.
+        frames.append(_frame(syntax, pmap, item))
         unclosed = any(marker in (syntax.get("msg") or "") for marker in _UNCLOSED)
     return ErrorInfo(
         type=str(raw.get("type") or "Error"),

@@ -16,6 +16,7 @@ removes whatever is left.
 from __future__ import annotations
 
 import collections
+import contextlib
 import json
 import logging
 import os
@@ -140,10 +141,8 @@ class AgentConn:
         return reply
 
     def kill(self) -> None:
-        try:
+        with contextlib.suppress(OSError):
             self.sock.close()
-        except OSError:
-            pass
         try:
             self.api.remove_container(self.id, force=True)
         except docker.errors.DockerException as exc:
@@ -208,7 +207,7 @@ class SandboxPool:
         """Connect to Docker, check the image, clear orphans, start the containers."""
         try:
             self._api = docker.APIClient(version="auto", timeout=60)
-            image = self._api.inspect_image(self.settings.sandbox_image)
+            image = self._api.inspect_image(self.settings.sandbox_image)  # type: ignore[no-untyped-call]
         except docker.errors.ImageNotFound as exc:
             raise SandboxUnavailable(
                 f"sandbox image {self.settings.sandbox_image} is missing: run sandbox_images/build.sh"
@@ -260,7 +259,7 @@ class SandboxPool:
     def _host_config(self) -> dict[str, Any]:
         s = self.settings
         memory = f"{s.container_memory_mb}m"
-        return self.api.create_host_config(  # type: ignore[no-any-return]
+        return self.api.create_host_config(
             network_mode="none",
             read_only=True,
             tmpfs={"/sandbox": f"rw,exec,nosuid,nodev,size={s.container_tmpfs_mb}m,uid=1000,gid=1000,mode=0700"},
@@ -282,8 +281,14 @@ class SandboxPool:
         name = f"utrs-sbx-{uuid.uuid4().hex[:12]}"
         try:
             created = self.api.create_container(
-                s.sandbox_image, name=name, detach=False, stdin_open=True, tty=False,
-                user=SANDBOX_UID, labels=labels, network_disabled=True,
+                s.sandbox_image,
+                name=name,
+                detach=False,
+                stdin_open=True,
+                tty=False,
+                user=SANDBOX_UID,
+                labels=labels,
+                network_disabled=True,
                 host_config=self._host_config(),
             )
             cid = created["Id"]
@@ -374,33 +379,50 @@ class SandboxPool:
                 return
 
     def _feed(self, conn: AgentConn, batch: _Batch) -> AgentConn | None:
+        """Keep up to ``agent_inflight`` tasks queued at the agent until the batch is done.
+
+        Returns the container to give back (a replacement if it was swapped), or None
+        when no replacement could be started.
+        """
         inflight: collections.deque[Task] = collections.deque()
         while True:
-            while len(inflight) < self.settings.agent_inflight and (task := batch.take()):
-                try:
-                    conn.send(_with_rid(task))
-                except AgentDied:
-                    batch.give_back([task])
-                    break
-                inflight.append(task)
+            self._top_up(conn, batch, inflight)
             if not inflight:
-                return self._maybe_recycle(conn)
+                if conn.runs < self.settings.container_max_runs:
+                    return conn
+                replacement = self._replace(conn, f"recycled after {conn.runs} runs")
+                if replacement is None or not batch.tasks:
+                    return replacement
+                conn = replacement
+                continue
             head = inflight[0]
             try:
                 reply = conn.recv(head.budget_s)
+                if reply.get("rid") != str(head.index):
+                    raise AgentProtocolError(f"response out of order: {reply!r:.200}", container=conn.id)
             except AgentError as exc:
                 replacement = self._replace(conn, str(exc))
-                self._blame(head, batch, str(exc))
                 inflight.popleft()
+                self._blame(head, batch, str(exc))
                 batch.give_back(list(inflight))
-                return replacement if replacement is None else self._feed(replacement, batch)
-            if reply.get("rid") != str(head.index):
-                replacement = self._replace(conn, f"response out of order: {reply!r:.200}")
-                batch.give_back(list(inflight))
-                return replacement if replacement is None else self._feed(replacement, batch)
+                inflight.clear()
+                if replacement is None:
+                    return None
+                conn = replacement
+                continue
             inflight.popleft()
             conn.runs += 1
             batch.results[head.index] = reply
+
+    def _top_up(self, conn: AgentConn, batch: _Batch, inflight: collections.deque[Task]) -> None:
+        room = min(self.settings.agent_inflight, self.settings.container_max_runs - conn.runs)
+        while len(inflight) < room and (task := batch.take()):
+            try:
+                conn.send(_with_rid(task))
+            except AgentDied:
+                batch.give_back([task])
+                return
+            inflight.append(task)
 
     def _blame(self, task: Task, batch: _Batch, why: str) -> None:
         """The task running when the agent broke: retry it, then give it the verdict."""
@@ -410,10 +432,15 @@ class SandboxPool:
         else:
             batch.give_back([task])
 
-    def _maybe_recycle(self, conn: AgentConn) -> AgentConn | None:
-        if conn.runs < self.settings.container_max_runs:
-            return conn
-        return self._replace(conn, f"recycled after {conn.runs} runs")
+    def container_ids(self) -> list[str]:
+        """The containers currently idle in the pool."""
+        with self._cond:
+            return [c.id for c in self._idle]
+
+    def processes(self, container_id: str) -> list[str]:
+        """Command lines of the processes running in one container (``docker top``)."""
+        top = self.api.top(container_id, ps_args="-eo pid,args")
+        return [" ".join(str(x) for x in row[1:]) for row in top.get("Processes") or []]
 
     def health(self) -> dict[str, Any]:
         """Ping every idle container; replace those that do not answer."""

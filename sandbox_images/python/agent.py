@@ -39,7 +39,8 @@ import types
 
 VERSION = "1"
 ROOT = "/sandbox"
-CHAN_FD = 1000  # the child's end of the event pipe, out of the way of the program's fds
+CHAN_FD = 1000
+FORK_MARGIN_S = 0.1  # P's deadline for a case = its timeout + this (fork, wait, pipe)  # the child's end of the event pipe, out of the way of the program's fds
 PREVIEW = 2048
 TB_CHARS = 8192
 _dumps = json.dumps  # bound before any program runs: a program can't swap it for L/C
@@ -384,11 +385,9 @@ def loader_main(req, workdir, iodir, sources, chan_w, start_case):
         child = Child(req, workdir, iodir, sources)
         if not child.load():
             os._exit(0)
-        gc.collect()
-        gc.freeze()
+        gc.freeze()  # the cases' forks then share the loaded objects without copying them
         n = len(req.get("cases") or [])
         for index in range(start_case, n):
-            child.send({"ev": "start", "case": index})
             if index == n - 1:
                 _fresh_cpu_budget(req)
                 child.run_case(index)  # the last case needs no copy of the loaded state
@@ -507,10 +506,6 @@ class Run:
             return len(self.cases)
         current = start
         while current < len(self.cases):
-            ev = events.next(time.monotonic() + 2.0 + self.timeout)
-            if ev is None or ev.get("ev") != "start" or ev.get("case") != current:
-                self.tests[current] = self._lost(events, current, 0.0)
-                return current + 1
             keep = self._await_result(events, current)
             if self.stop and self.tests[current]["status"] != "pass":
                 self._skip_from(current + 1)
@@ -521,9 +516,14 @@ class Run:
         return current
 
     def _await_result(self, events, index):
-        """Follow case ``index``; True while the same loader can go on."""
+        """Follow case ``index``; True while the same loader can go on.
+
+        The clock starts when the previous case ended (or loading did): the case's own
+        time is measured by the child from the moment it starts; P's deadline adds a
+        margin for the fork in between.
+        """
         t0 = time.monotonic()
-        ev = events.next(t0 + self.timeout + 0.05)
+        ev = events.next(t0 + self.timeout + FORK_MARGIN_S)
         elapsed = (time.monotonic() - t0) * 1e3
         if ev is None:
             self.tests[index] = self._lost(events, index, elapsed)

@@ -1,0 +1,13 @@
+#!/usr/bin/env bash
+# The test command: install and start everything, lint, type-check, run every test.
+#
+#   scripts/test.sh [pytest args...]
+set -euo pipefail
+cd "$(dirname "$0")/.."
+bash scripts/setup.sh
+echo "[test] ruff" >&2
+.venv/bin/ruff check service client trainer_example tests bench
+echo "[test] mypy (strict)" >&2
+.venv/bin/mypy
+echo "[test] pytest" >&2
+DS_ACCELERATOR=cpu .venv/bin/python -m pytest -q -p no:cacheprovider "$@"

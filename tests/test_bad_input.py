@@ -1,0 +1,85 @@
+"""Bad input gets a clear error or status, never a crash of the worker."""
+
+from __future__ import annotations
+
+import io
+import json
+
+import pytest
+from pydantic import ValidationError
+
+from client.models import Item, Status, TestStatus
+from service import cli
+from service.config import Settings
+from service.errors import InputError
+from service.executor import check_item, evaluate_items
+from service.pool import SandboxPool
+
+
+def _item(code: str, **tests: object) -> Item:
+    spec = {"kind": "stdio", "cases": [{"input": "", "output": "1"}], **tests}
+    return Item.model_validate({"code": code, "tests": spec})
+
+
+@pytest.mark.parametrize(
+    ("payload", "field"),
+    [
+        ({"tests": {"kind": "stdio", "cases": []}}, "code"),
+        ({"code": "x", "tests": {"kind": "bogus", "cases": []}}, "tests.kind"),
+        ({"code": "x", "tests": {"kind": "assert", "cases": [{"input": "1"}]}}, "tests"),
+        ({"code": "x", "tests": {"kind": "call", "cases": [{"args": [1], "expected": 2}]}}, "tests"),
+        ({"code": "x", "tests": {"kind": "stdio", "cases": []}, "limits": {"timeout_s": -1}}, "limits.timeout_s"),
+        ({"code": "x", "tests": {"kind": "stdio", "cases": []}, "colour": "red"}, "colour"),
+        ({"code": 5, "tests": {"kind": "stdio", "cases": []}}, "code"),
+    ],
+)
+def test_malformed_items_name_the_field(payload: dict[str, object], field: str) -> None:
+    with pytest.raises(ValidationError) as info:
+        Item.model_validate(payload)
+    locations = {".".join(str(p) for p in e["loc"]) for e in info.value.errors()}
+    assert any(loc.startswith(field) for loc in locations), locations
+
+
+def test_server_limits_name_the_field(settings: Settings) -> None:
+    item = Item.model_validate({"code": "x", "tests": {"kind": "stdio", "cases": []}, "limits": {"timeout_s": 999}})
+    with pytest.raises(InputError) as info:
+        check_item(item, settings, field="items[3]")
+    assert info.value.field == "items[3].limits.timeout_s"
+
+
+def test_empty_tests_are_no_tests_without_running(pool: SandboxPool) -> None:
+    [result] = evaluate_items(pool, [_item("print(1)", cases=[])])
+    assert result.status is Status.NO_TESTS and result.rewards == {} and result.total == 0
+
+
+def test_nul_bytes_and_surrogates_are_errors_not_crashes(pool: SandboxPool) -> None:
+    results = evaluate_items(pool, [_item("print(1)\x00"), _item("print('\ud800')"), _item("print(1)")])
+    assert [r.status for r in results] == [Status.ERROR, Status.ERROR, Status.PASS]
+    assert results[0].tests[0].status is TestStatus.ERROR
+
+
+def test_five_megabyte_program_is_judged(pool: SandboxPool) -> None:
+    """Compiling 750,000 statements needs more than the default 512 MiB: with the default
+    limit that is a clear memory verdict; with room enough the program runs."""
+    code = "x = 0\n" + "x += 1\n" * 750_000 + "print(x)\n"
+    assert len(code) > 5_000_000
+    tests = {"kind": "stdio", "cases": [{"input": "", "output": "750000"}]}
+    small = Item.model_validate({"code": code, "limits": {"timeout_s": 20}, "tests": tests})
+    roomy = Item.model_validate({"code": code, "limits": {"timeout_s": 20, "memory_mb": 1536}, "tests": tests})
+    results = evaluate_items(pool, [small, roomy])
+    assert [r.tests[0].status for r in results] == [TestStatus.MEMORY, TestStatus.PASS]
+
+
+def test_cli_reports_bad_lines_and_judges_the_rest(pool: SandboxPool) -> None:
+    good = json.dumps(
+        {"id": "ok", "code": "print(1)", "tests": {"kind": "stdio", "cases": [{"input": "", "output": "1"}]}}
+    )
+    lines = [good, "{not json", json.dumps({"code": "x", "tests": {"kind": "nope"}}), "", good]
+    source = io.BytesIO(("\n".join(lines) + "\n").encode() + b"\xff\xfe bad bytes\n")
+    out = io.StringIO()
+    refused = cli.run(source, out, pool, batch_size=2)
+    rows = [json.loads(line) for line in out.getvalue().splitlines()]
+    assert refused == 3
+    assert [r.get("status") or r["line"] for r in rows] == ["pass", 2, 3, "pass", 6]
+    assert "tests.kind" in rows[2]["error"]
+    assert "UTF-8" in rows[4]["error"]
