@@ -33,6 +33,10 @@ class Settings(BaseSettings):
     agent_inflight: int = Field(default=4, ge=1, le=64)
     agent_max_procs: int = Field(default=64, ge=4)
     agent_slack_s: float = Field(default=5.0, gt=0)
+    # A test's timeout_s limits its CPU time; the wall clock is bounded at wall_factor
+    # times that (a program that sleeps or blocks still ends), so CPU contention on the
+    # host never turns a correct program into a timeout.
+    wall_factor: float = Field(default=2.0, ge=1.0)
     run_retries: int = Field(default=2, ge=0)
     preview_chars: int = Field(default=2048, ge=0)
     traceback_chars: int = Field(default=8192, ge=256)
@@ -101,10 +105,10 @@ class Settings(BaseSettings):
 
     def _check_timeouts(self) -> None:
         """Timeouts nest: program < agent < RQ job < API wait (the client adds its own)."""
-        agent_s = self.max_timeout_s + self.agent_slack_s
+        agent_s = self.max_timeout_s * self.wall_factor + self.agent_slack_s
         chain = [
             ("max_timeout_s (program)", self.max_timeout_s),
-            ("max_timeout_s + agent_slack_s (agent)", agent_s),
+            ("max_timeout_s * wall_factor + agent_slack_s (agent)", agent_s),
             ("job_timeout_s (RQ job)", float(self.job_timeout_s)),
             ("wait_s (API wait)", self.wait_s),
         ]

@@ -67,6 +67,7 @@ def build_request(item: Item, settings: Settings) -> dict[str, Any]:
         "class_name": tests.class_name,
         "compare": item.compare.value,
         "timeout_s": item.limits.timeout_s,
+        "wall_s": item.limits.timeout_s * settings.wall_factor,
         "memory_mb": item.limits.memory_mb,
         "output_kb": item.limits.output_kb,
         "max_procs": settings.agent_max_procs,
@@ -77,7 +78,7 @@ def build_request(item: Item, settings: Settings) -> dict[str, Any]:
 
 def budget_s(item: Item, settings: Settings) -> float:
     """How long an agent may take over this item before it is declared hung."""
-    per_test = item.limits.timeout_s + 2.0
+    per_test = item.limits.timeout_s * settings.wall_factor + 2.0
     return (len(item.tests.cases) + 1) * per_test + settings.agent_slack_s
 
 

@@ -8,6 +8,7 @@ from typing import Any
 import pytest
 
 from client.models import Item, Status, TestStatus
+from service.config import Settings
 from service.executor import evaluate_items
 from service.pool import SandboxPool
 
@@ -140,12 +141,25 @@ def test_sys_exit_before_asserts_does_not_pass(pool: SandboxPool) -> None:
 
 
 def test_timeout_is_per_test_and_excludes_start_up(pool: SandboxPool) -> None:
-    """Each case gets the full limit; a slow case does not eat the next one's."""
+    """Each case gets the full limit; a slow case does not eat the next one's. A program
+    that sleeps is stopped by the wall-clock bound (wall_factor x timeout_s)."""
+    assert pool.settings.wall_factor == 2.0
     code = "import time\nn = int(input())\ntime.sleep(n / 10)\nprint(n)\n"
-    cases = [("6", "6"), ("15", "15"), ("6", "6")]
+    cases = [("6", "6"), ("25", "25"), ("6", "6")]
     result = _one(pool, **_stdio(code, cases, limits={"timeout_s": 1.0}))
     assert [t.status for t in result.tests] == [TestStatus.PASS, TestStatus.TIMEOUT, TestStatus.PASS]
     assert 550 < result.tests[0].time_ms < 900
+    assert "wall-clock" in (result.tests[1].error.message if result.tests[1].error else "")
+
+
+def test_timeout_counts_cpu_time() -> None:
+    """1.5 s of CPU against a 1 s limit is a timeout, long before the wall bound (here
+    10 s, so that CPU contention on the test machine cannot decide the verdict)."""
+    code = "import time\nend = time.process_time() + float(input())\nwhile time.process_time() < end:\n    pass\nprint(1)\n"
+    with SandboxPool(Settings(pool_size=1, wall_factor=10.0, max_timeout_s=5.0)) as roomy:
+        result = _one(roomy, **_stdio(code, [("0.3", "1"), ("1.5", "1")], limits={"timeout_s": 1.0}))
+    assert [t.status for t in result.tests] == [TestStatus.PASS, TestStatus.TIMEOUT]
+    assert "CPU" in (result.tests[1].error.message if result.tests[1].error else "")
 
 
 def test_cpu_time_limit(pool: SandboxPool) -> None:

@@ -29,10 +29,8 @@ import math
 import os
 import resource
 import select
-import shutil
 import signal
 import sys
-import threading
 import time
 import traceback
 import types
@@ -279,7 +277,8 @@ class Child:
             self._report_load(t0, exc)
             return False
         over = self.flush()
-        self.send({"ev": "loaded", "ok": True, "time_ms": (time.perf_counter() - t0) * 1e3, "over": over})
+        self.send({"ev": "loaded", "ok": True, "time_ms": (time.perf_counter() - t0) * 1e3,
+                   "cpu_ms": time.process_time() * 1e3, "over": over})
         return True
 
     def _exec_program(self):
@@ -298,6 +297,7 @@ class Child:
             stdin_path = os.path.join(self.iodir, "%d.in" % index)
         self.redirect(str(index), stdin_path)
         event = {"ev": "result", "case": index}
+        c0 = time.process_time()
         t0 = time.perf_counter()
         try:
             if self.kind == "stdio":
@@ -321,6 +321,7 @@ class Child:
             event["outcome"] = "raised"
             event["error"] = _describe(exc, self.sources)
         event["time_ms"] = (time.perf_counter() - t0) * 1e3
+        event["cpu_ms"] = (time.process_time() - c0) * 1e3
         event["over"] = self.flush()
         try:
             _dumps(event)
@@ -345,6 +346,9 @@ class Child:
 
     def _join_threads(self):
         """Like interpreter shutdown: wait for the program's non-daemon threads."""
+        threading = sys.modules.get("threading")  # not imported by the agent: forks stay cheap
+        if threading is None:
+            return
         for thread in threading.enumerate():
             if thread is not threading.main_thread() and not thread.daemon:
                 thread.join()
@@ -447,7 +451,8 @@ class Run:
         self.req = req
         self.kind = req["kind"]
         self.cases = req.get("cases") or []
-        self.timeout = float(req["timeout_s"])
+        self.timeout = float(req["timeout_s"])  # CPU seconds
+        self.wall = float(req.get("wall_s") or self.timeout)  # wall-clock backstop
         self.cap = int(req["output_kb"]) * 1024
         self.preview = int(req.get("preview_chars", PREVIEW))
         self.workdir = os.path.join(ROOT, "w%d" % seq)
@@ -497,12 +502,15 @@ class Run:
         return self.lstatus
 
     def _follow(self, events, start):
-        ev = events.next(time.monotonic() + self.timeout + 1.0)
+        ev = events.next(time.monotonic() + self.wall + 1.0)
         if ev is None or ev.get("ev") != "loaded":
             self._fill_from(start, self._load_lost(events))
             return len(self.cases)
         if not ev["ok"]:
             self._fill_from(start, self._load_failure(ev))
+            return len(self.cases)
+        if ev.get("cpu_ms", 0.0) > self.timeout * 1e3:
+            self._fill_from(start, self._cpu_timeout(ev["cpu_ms"], "load", ev.get("time_ms", 0.0)))
             return len(self.cases)
         current = start
         while current < len(self.cases):
@@ -523,7 +531,7 @@ class Run:
         margin for the fork in between.
         """
         t0 = time.monotonic()
-        ev = events.next(t0 + self.timeout + FORK_MARGIN_S)
+        ev = events.next(t0 + self.wall + FORK_MARGIN_S)
         elapsed = (time.monotonic() - t0) * 1e3
         if ev is None:
             self.tests[index] = self._lost(events, index, elapsed)
@@ -551,8 +559,8 @@ class Run:
     def _lost(self, events, index, elapsed_ms):
         """No result: the loader hung (a timeout) or ended (judge by its wait status)."""
         if not events.eof:
-            return _test("timeout", self.timeout * 1e3, *self._outputs(index), error=_synthetic(
-                "Timeout", "exceeded the time limit of %gs (wall clock)" % self.timeout))
+            return _test("timeout", self.wall * 1e3, *self._outputs(index), error=_synthetic(
+                "Timeout", "exceeded the wall-clock limit of %gs" % self.wall))
         return self._no_result(index, self._end_loader(), None, elapsed_ms)
 
     def _no_result(self, index, wstatus, cpu_s, elapsed_ms):
@@ -572,8 +580,8 @@ class Run:
 
     def _load_lost(self, events):
         if not events.eof:
-            return _test("timeout", self.timeout * 1e3, *self._outputs("load"), error=_synthetic(
-                "Timeout", "loading the program exceeded %gs (wall clock)" % self.timeout))
+            return _test("timeout", self.wall * 1e3, *self._outputs("load"), error=_synthetic(
+                "Timeout", "loading the program exceeded the wall-clock limit of %gs" % self.wall))
         return self._death(self._end_loader(), None, "load")
 
     def _death(self, wstatus, cpu_s, name):
@@ -606,6 +614,8 @@ class Run:
         time_ms = ev.get("time_ms", 0.0)
         if ev.get("over") or self._over(index):
             return _test("output_limit", time_ms, out, err, error=_synthetic("OutputLimit", self._over_msg()))
+        if ev.get("cpu_ms", 0.0) > self.timeout * 1e3:
+            return self._cpu_timeout(ev["cpu_ms"], index, time_ms)
         outcome = ev.get("outcome")
         error = ev.get("error")
         if outcome == "exit":
@@ -625,6 +635,10 @@ class Run:
         else:
             ok = compare_value(ev.get("value"), case.get("expected"), self.req.get("compare", "tokens"))
         return _test("pass" if ok else "fail", time_ms, out, err)
+
+    def _cpu_timeout(self, cpu_ms, name, time_ms):
+        return _test("timeout", time_ms, *self._outputs(name), error=_synthetic(
+            "Timeout", "used %.2fs of CPU time, over the limit of %gs" % (cpu_ms / 1e3, self.timeout)))
 
     # -- files
     def _read(self, name, stream, limit):
@@ -783,14 +797,37 @@ def _reap_all():
             return
 
 
+def _remove_tree(path):
+    """rmtree without shutil (whose compression imports make every fork dearer)."""
+    try:
+        entries = list(os.scandir(path))
+    except OSError:
+        entries = []
+    for entry in entries:
+        try:
+            if entry.is_dir(follow_symlinks=False):
+                _remove_tree(entry.path)
+            else:
+                os.unlink(entry.path)
+        except OSError:
+            pass
+    try:
+        os.rmdir(path)
+    except OSError:
+        pass
+
+
 def clean_root():
-    for name in os.listdir(ROOT):
-        path = os.path.join(ROOT, name)
-        if os.path.isdir(path) and not os.path.islink(path):
-            shutil.rmtree(path, ignore_errors=True)
+    for entry in os.scandir(ROOT):
+        if entry.is_dir(follow_symlinks=False):
+            try:
+                os.chmod(entry.path, 0o700)  # a program may have locked its own directory
+            except OSError:
+                pass
+            _remove_tree(entry.path)
         else:
             try:
-                os.unlink(path)
+                os.unlink(entry.path)
             except OSError:
                 pass
     for shm in ("/dev/shm",):

@@ -1,0 +1,216 @@
+"""AsyncRewardClient: the asyncio twin of ``RewardClient`` (same names, awaited)."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import AsyncIterator, Mapping, Sequence
+from types import TracebackType
+from typing import Any, TypeVar
+
+import httpx
+from pydantic import BaseModel
+
+from client import _batch
+from client._http import RetryPolicy, parse_response, retry_after_of, retryable, translating
+from client._options import Options, ServerLimits, job_outcome
+from client._progress import open_progress
+from client.errors import ClientError, ClientTimeout, RequestRejected
+from client.models import EvaluateResponse, Item, JobCreated, JobStatus, Result
+
+__all__ = ["AsyncRewardClient"]
+
+M = TypeVar("M", bound=BaseModel)
+
+
+class AsyncRewardClient:
+    """Evaluate programs from asyncio code; see ``RewardClient`` for the behaviour.
+
+    >>> async with AsyncRewardClient("http://127.0.0.1:8000") as client:
+    ...     results = await client.evaluate(items)
+
+    At most ``concurrency`` chunks are in flight at once, per call.
+    """
+
+    def __init__(
+        self,
+        base_url: str = "http://127.0.0.1:8000",
+        *,
+        api_key: str | None = None,
+        timeout_s: float = 300.0,
+        max_batch: int | None = None,
+        concurrency: int = 4,
+        max_retries: int = 5,
+        progress: bool = False,
+        http: httpx.AsyncClient | None = None,
+    ) -> None:
+        """Args:
+            base_url: the service, e.g. ``http://127.0.0.1:8000``.
+            api_key: sent as ``Authorization: Bearer <key>``.
+            timeout_s: HTTP timeout per request; the server is asked to answer sooner.
+            max_batch: items per request; ``None``: the server's limit (or 4096).
+            concurrency: requests in flight at once.
+            max_retries: retries for 429/503/lost connections/``infra_error`` items.
+            progress: show a tqdm progress bar (when tqdm is installed).
+            http: a ready ``httpx.AsyncClient`` to use as is (tests, custom transports);
+                the client closes it.
+        """
+        self._options = Options.build(
+            base_url, api_key=api_key, timeout_s=timeout_s, max_batch=max_batch,
+            concurrency=concurrency, progress=progress,
+        )
+        self._policy = RetryPolicy(max_retries=max_retries)
+        self._http = http or httpx.AsyncClient(**self._options.httpx_kwargs())
+        self._max_batch = max_batch
+
+    # --- lifecycle -------------------------------------------------------------------
+
+    async def close(self) -> None:
+        await self._http.aclose()
+
+    async def __aenter__(self) -> AsyncRewardClient:
+        return self
+
+    async def __aexit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        await self.close()
+
+    # --- evaluate --------------------------------------------------------------------
+
+    async def evaluate(
+        self, items: Sequence[Item | Mapping[str, Any]], *, wait_s: float | None = None
+    ) -> list[Result]:
+        """Judge ``items``; one ``Result`` per item, in input order.
+
+        Raises:
+            InvalidItem: an item does not match the wire model (nothing was sent).
+            RequestRejected: the server refused the request as malformed (4xx).
+            ServiceUnavailable: 429/503 after every retry.
+            ServiceUnreachable: no connection after every retry.
+            ClientTimeout: no answer within ``timeout_s``.
+        """
+        wait_s = _batch.server_wait(self._options.timeout_s, wait_s)
+        payloads = _batch.to_payloads(items)
+        if not payloads:
+            return []
+        bounds = _batch.chunk_bounds(len(payloads), await self.max_batch())
+        bar = open_progress(self._options.progress, len(payloads))
+        gate = asyncio.Semaphore(self._options.concurrency)
+
+        async def one(chunk: list[_batch.Payload]) -> list[Result]:
+            async with gate:
+                results = await self._evaluate_chunk(chunk, wait_s)
+            bar.update(len(chunk))
+            return results
+
+        tasks = [asyncio.ensure_future(one(payloads[a:b])) for a, b in bounds]
+        try:
+            parts = await asyncio.gather(*tasks)
+        except BaseException:
+            # One chunk failed (or we were cancelled): stop the others before raising.
+            for task in tasks:
+                task.cancel()
+            await asyncio.gather(*tasks, return_exceptions=True)
+            raise
+        finally:
+            bar.close()
+        return [result for part in parts for result in part]
+
+    async def _evaluate_chunk(
+        self, payloads: list[_batch.Payload], wait_s: float | None
+    ) -> list[Result]:
+        results = await self._post_evaluate(payloads, wait_s)
+        for attempt in range(self._policy.max_retries):
+            todo = _batch.unjudged(results)
+            if not todo:
+                break
+            await asyncio.sleep(self._policy.delay(attempt))
+            again = await self._post_evaluate([payloads[i] for i in todo], wait_s)
+            _batch.merge(results, todo, again)
+        return results
+
+    async def _post_evaluate(
+        self, payloads: list[_batch.Payload], wait_s: float | None
+    ) -> list[Result]:
+        body = _batch.request_body(payloads, wait_s)
+        try:
+            answer = await self._request("POST", "/v1/evaluate", EvaluateResponse, json=body)
+        except RequestRejected as exc:
+            if exc.status_code != 413 or len(payloads) < 2:
+                raise
+            # Over the server's batch limit after all: halve, remember, go on.
+            half = len(payloads) // 2
+            self._max_batch = min(self._max_batch or half, half)
+            first = await self._post_evaluate(payloads[:half], wait_s)
+            return first + await self._post_evaluate(payloads[half:], wait_s)
+        _batch.check_count(answer.results, len(payloads), self._options.base_url)
+        return answer.results
+
+    async def max_batch(self) -> int:
+        """The batch size used for chunks: the constructor's, else the server's limit."""
+        if self._max_batch is None:
+            self._max_batch = await self._discover_max_batch()
+        return self._max_batch
+
+    async def _discover_max_batch(self) -> int:
+        try:
+            limits = await self._request("GET", self._options.limits_path, ServerLimits)
+        except ClientError:
+            return _batch.DEFAULT_MAX_BATCH
+        return limits.max_batch
+
+    # --- jobs ------------------------------------------------------------------------
+
+    async def submit(self, items: Sequence[Item | Mapping[str, Any]]) -> str:
+        """Queue ``items`` as one job and return its id (``POST /v1/jobs``)."""
+        body = _batch.request_body(_batch.to_payloads(items), None)
+        return (await self._request("POST", "/v1/jobs", JobCreated, json=body)).job_id
+
+    async def status(self, job_id: str) -> JobStatus:
+        """Where a job stands (``GET /v1/jobs/{job_id}``)."""
+        return await self._request("GET", f"/v1/jobs/{job_id}", JobStatus)
+
+    async def wait(
+        self, job_id: str, *, poll_s: float = 0.5, timeout_s: float | None = None
+    ) -> list[Result]:
+        """Poll until the job is done and return its results in input order.
+
+        Raises:
+            JobFailed: the job ended in state ``failed``.
+            ClientTimeout: ``timeout_s`` passed first.
+        """
+        return [r async for r in self.iter_results(job_id, poll_s=poll_s, timeout_s=timeout_s)]
+
+    async def iter_results(
+        self, job_id: str, *, poll_s: float = 0.5, timeout_s: float | None = None
+    ) -> AsyncIterator[Result]:
+        """Yield a job's results in input order as soon as the server reports them."""
+        deadline = None if timeout_s is None else time.monotonic() + timeout_s
+        sent = 0
+        while True:
+            fresh, finished = job_outcome(job_id, await self.status(job_id), sent)
+            for result in fresh:
+                yield result
+            sent += len(fresh)
+            if finished:
+                return
+            if deadline is not None and time.monotonic() >= deadline:
+                message = f"job {job_id} not done after {timeout_s} s"
+                raise ClientTimeout(message, timeout_s=timeout_s)
+            await asyncio.sleep(poll_s)
+
+    # --- transport -------------------------------------------------------------------
+
+    async def _request(self, method: str, path: str, model: type[M], **kwargs: Any) -> M:
+        for attempt in range(self._policy.max_retries + 1):
+            try:
+                with translating(self._options.base_url + path, self._options.timeout_s):
+                    response = await self._http.request(method, path, **kwargs)
+                return parse_response(response, model)
+            except ClientError as exc:
+                if not retryable(exc) or attempt == self._policy.max_retries:
+                    raise
+                await asyncio.sleep(self._policy.delay(attempt, retry_after_of(exc)))
+        raise AssertionError("unreachable")  # pragma: no cover

@@ -1,0 +1,59 @@
+"""POST /v1/openrlhf/get_reward: the service as an OpenRLHF remote reward model.
+
+Point OpenRLHF at it with ``--remote_rm_url http://HOST:8000/v1/openrlhf/get_reward
+--label_key <column with test specs>`` (``?reward=coarse`` picks another reward than
+``total``). The body and answer shapes, and how a query becomes an item, live in
+:mod:`client.adapters.openrlhf`; the batch runs through the same ``BatchService`` as
+``POST /v1/evaluate``, so admission, the cache and the 429/503 refusals are the same.
+
+A batch with an unjudged item answers 503, which OpenRLHF's request wrapper retries;
+the service never invents a reward for it.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, HTTPException, Query
+from pydantic import ValidationError
+
+from client.adapters.openrlhf import RewardRequest, RewardResponse, answer_of, items_of
+from client.errors import NotScored
+from client.models import EvaluateRequest, Result, Status
+from service.api.deps import BatchesDep
+
+__all__ = ["router"]
+
+router = APIRouter(prefix="/v1/openrlhf", tags=["openrlhf"])
+
+
+@router.post(
+    "/get_reward",
+    response_model=RewardResponse,
+    responses={
+        422: {"description": "labels missing, misaligned, or not a test spec"},
+        503: {"description": "an item could not be judged (retry), or the service is down"},
+    },
+)
+async def get_reward(
+    body: RewardRequest,
+    batches: BatchesDep,
+    reward: Annotated[str, Query(description="which of Result.rewards to return")] = "total",
+) -> RewardResponse:
+    """Rewards for OpenRLHF's ``query``/``prompts``/``labels`` batch, in order."""
+    try:
+        items = items_of(body)
+    except (ValueError, TypeError, ValidationError) as exc:
+        raise HTTPException(status_code=422, detail=f"labels: {exc}") from exc
+    if not items:
+        return RewardResponse(rewards=[], scores=[])
+    answer = await batches.evaluate(EvaluateRequest(items=items))
+    results = [Result.model_validate(data) for data in answer["results"]]
+    unjudged = [i for i, r in enumerate(results) if r.status is Status.INFRA_ERROR]
+    if unjudged:
+        detail = f"{len(unjudged)} item(s) could not be judged (first: #{unjudged[0]}); retry"
+        raise HTTPException(status_code=503, detail=detail, headers={"Retry-After": "1"})
+    try:
+        return answer_of(results, reward)
+    except NotScored as exc:
+        raise HTTPException(status_code=422, detail=str(exc)) from exc
