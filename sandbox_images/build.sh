@@ -56,5 +56,5 @@ cp -r "$ctx"/. "$build_ctx"/
 ca=${SANDBOX_BUILD_CA:-/etc/ssl/certs/ca-certificates.crt}
 if [ -s "$ca" ]; then cp "$ca" "$build_ctx/build-ca.crt"; else : >"$build_ctx/build-ca.crt"; fi
 docker build -q --build-arg "BASE_IMAGE=$base" --build-arg "SANDBOX_VERSION=$version" \
-    -t "$image:$version" -t "$image:latest" "$build_ctx" >/dev/null
+    -t "$image:$version" -t "$image:latest" "$build_ctx" >/dev/null 2>"$build_ctx.log" || { cat "$build_ctx.log" >&2; exit 1; }
 echo "built $image:$version"

@@ -38,6 +38,7 @@ import types
 VERSION = "1"
 ROOT = "/sandbox"
 CHAN_FD = 1000
+PRECOMPILE_CHARS = 256 * 1024  # programs up to this size are compiled by P itself
 FORK_MARGIN_S = 0.1  # P's deadline for a case = its timeout + this (fork, wait, pipe)  # the child's end of the event pipe, out of the way of the program's fds
 PREVIEW = 2048
 TB_CHARS = 8192
@@ -205,6 +206,7 @@ class Child:
         self.module = None
         self.code = None
         self.pid = os.getpid()
+        self._streams = None
 
     # -- plumbing
     def send(self, event):
@@ -216,17 +218,35 @@ class Child:
         except OSError:
             os._exit(70)
 
-    def redirect(self, name, stdin_path=None):
-        """Fresh fds 0/1/2 and sys streams, as a new interpreter would have them."""
+    def point_fds(self, name, stdin_path=None):
+        """Point fds 0/1/2 at this phase's files. Done by L before each case's fork, so
+        the case's process allocates nothing for it (every page it writes is a copy)."""
         out = os.open(os.path.join(self.iodir, name + ".out"), os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
         err = os.open(os.path.join(self.iodir, name + ".err"), os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
         inp = os.open(stdin_path or os.devnull, os.O_RDONLY)
         for fd, target in ((inp, 0), (out, 1), (err, 2)):
             os.dup2(fd, target)
             os.close(fd)
-        sys.stdin = sys.__stdin__ = io.TextIOWrapper(io.BufferedReader(io.FileIO(0, "r", closefd=False)), encoding="utf-8")
-        sys.stdout = sys.__stdout__ = io.TextIOWrapper(io.BufferedWriter(io.FileIO(1, "w", closefd=False)), encoding="utf-8")
-        sys.stderr = sys.__stderr__ = io.TextIOWrapper(io.BufferedWriter(io.FileIO(2, "w", closefd=False)), encoding="utf-8", errors="backslashreplace", line_buffering=True)
+
+    def streams(self):
+        """sys.stdin/stdout/stderr over fds 0/1/2, as a new interpreter has them; made
+        once per loader and reused by every case (recreated if the program closed one)."""
+        if self._streams is None or any(s.closed for s in self._streams):
+            self._streams = (
+                io.TextIOWrapper(io.BufferedReader(io.FileIO(0, "r", closefd=False)), encoding="utf-8"),
+                io.TextIOWrapper(io.BufferedWriter(io.FileIO(1, "w", closefd=False)), encoding="utf-8"),
+                io.TextIOWrapper(io.BufferedWriter(io.FileIO(2, "w", closefd=False)), encoding="utf-8",
+                                 errors="backslashreplace", line_buffering=True),
+            )
+        sys.stdin, sys.stdout, sys.stderr = self._streams
+        sys.__stdin__, sys.__stdout__, sys.__stderr__ = self._streams
+
+    def prepare_case(self, index):
+        """In L, before case ``index`` runs (forked or in L itself)."""
+        self.flush()
+        stdin_path = os.path.join(self.iodir, "%d.in" % index) if self.kind == "stdio" else None
+        self.point_fds(str(index), stdin_path)
+        self.streams()
 
     def flush(self):
         """Flush the program's streams; True if output hit the file-size limit."""
@@ -251,19 +271,13 @@ class Child:
         return module
 
     # -- phases
-    def load(self):
-        """Compile (and for assert/call: run) the program and setup; report 'loaded'."""
+    def load(self, compiled):
+        """Compile (unless P did) and, for assert/call, run the program and setup once."""
         t0 = time.perf_counter()
-        self.redirect("load")
+        self.point_fds("load")
+        self.streams()
         try:
-            program = self.req["program"]
-            self.code = compile(program, self.sources.program, "exec", dont_inherit=True)
-            setup = self.req.get("setup") or ""
-            setup_code = compile(setup, self.sources.setup, "exec", dont_inherit=True) if setup else None
-            self.case_codes = [
-                compile(c.get("code") or "", self.sources.cases[i], "exec", dont_inherit=True)
-                for i, c in enumerate(self.req.get("cases") or [])
-            ] if self.kind == "assert" else []
+            self.code, setup_code, self.case_codes = compiled or compile_all(self.req, self.sources)
             if self.kind != "stdio":
                 self.module = self.new_module()
                 self._exec_program()
@@ -292,10 +306,6 @@ class Child:
     def run_case(self, index):
         """Run one case in this process and report its result, then exit."""
         case = (self.req.get("cases") or [])[index]
-        stdin_path = None
-        if self.kind == "stdio":
-            stdin_path = os.path.join(self.iodir, "%d.in" % index)
-        self.redirect(str(index), stdin_path)
         event = {"ev": "result", "case": index}
         c0 = time.process_time()
         t0 = time.perf_counter()
@@ -354,6 +364,18 @@ class Child:
                 thread.join()
 
 
+def compile_all(req, sources):
+    """Code objects of the program, the setup and (assert tests) each case."""
+    program = compile(req["program"], sources.program, "exec", dont_inherit=True)
+    setup = req.get("setup") or ""
+    setup_code = compile(setup, sources.setup, "exec", dont_inherit=True) if setup else None
+    cases = req.get("cases") or []
+    case_codes = [
+        compile(c.get("code") or "", sources.cases[i], "exec", dont_inherit=True) for i, c in enumerate(cases)
+    ] if req["kind"] == "assert" else []
+    return program, setup_code, case_codes
+
+
 def _limit(req):
     timeout = float(req["timeout_s"])
     cpu = max(1, math.ceil(timeout))
@@ -373,7 +395,7 @@ def _limit(req):
             pass
 
 
-def loader_main(req, workdir, iodir, sources, chan_w, start_case):
+def loader_main(req, workdir, iodir, sources, chan_w, start_case, compiled):
     """Body of L. Never returns."""
     try:
         os.setsid()
@@ -387,11 +409,12 @@ def loader_main(req, workdir, iodir, sources, chan_w, start_case):
         signal.signal(signal.SIGPIPE, signal.SIG_IGN)
         signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
         child = Child(req, workdir, iodir, sources)
-        if not child.load():
+        if not child.load(compiled):
             os._exit(0)
         gc.freeze()  # the cases' forks then share the loaded objects without copying them
         n = len(req.get("cases") or [])
         for index in range(start_case, n):
+            child.prepare_case(index)
             if index == n - 1:
                 _fresh_cpu_budget(req)
                 child.run_case(index)  # the last case needs no copy of the loaded state
@@ -469,6 +492,17 @@ class Run:
                     fh.write(case.get("input") or "")
         self.sources = Sources(self.workdir, self.req)
         _register_source(self.sources.program, self.req["program"])
+        self.compiled = None
+        if len(self.req["program"]) <= PRECOMPILE_CHARS:
+            # Compiling in the warm agent costs a tenth of compiling in a fresh fork, and
+            # a program that does not compile needs no process at all. Large sources are
+            # compiled under the loader's limits instead (compiling them can take GBs).
+            try:
+                self.compiled = compile_all(self.req, self.sources)
+            except BaseException as exc:
+                status = "memory" if isinstance(exc, MemoryError) else "error"
+                self._fill_from(0, _test(status, 0.0, error=_describe(exc, self.sources)))
+                return self.tests
         start = 0
         while start < len(self.cases):
             start = self._session(start)
@@ -479,7 +513,7 @@ class Run:
         pid = os.fork()
         if pid == 0:
             os.close(r)
-            loader_main(self.req, self.workdir, self.iodir, self.sources, w, start_case)
+            loader_main(self.req, self.workdir, self.iodir, self.sources, w, start_case, self.compiled)
         os.close(w)
         return pid, r
 
@@ -964,6 +998,7 @@ class Agent:
 
 def main():
     signal.signal(signal.SIGPIPE, signal.SIG_DFL)
+    gc.collect()
     gc.freeze()
     Agent().serve()
 
