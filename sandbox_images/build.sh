@@ -51,7 +51,7 @@ base=$(pick_base)
 [ "$base" = "$local_base" ] && make_local_base
 echo "building $image:$version on $base" >&2
 build_ctx=$(mktemp -d)
-trap 'rm -rf "$build_ctx"' EXIT
+trap 'rm -rf "$build_ctx" "$build_ctx.log"' EXIT
 cp -r "$ctx"/. "$build_ctx"/
 ca=${SANDBOX_BUILD_CA:-/etc/ssl/certs/ca-certificates.crt}
 if [ -s "$ca" ]; then cp "$ca" "$build_ctx/build-ca.crt"; else : >"$build_ctx/build-ca.crt"; fi
