@@ -22,7 +22,8 @@ from pydantic import ValidationError
 from client.models import Item
 from service.config import Settings, get_settings
 from service.errors import InputError, SandboxError
-from service.executor import check_item, evaluate_items
+from service.executor import evaluate_items
+from service.limits import check_item
 from service.pool import SandboxPool
 
 

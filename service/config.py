@@ -64,7 +64,7 @@ class Settings(BaseSettings):
     redis_url: str = "redis://localhost:6379/0"
     queue_name: str = "utrs"
     key_prefix: str = "utrs"
-    chunk_size: int = Field(default=16, ge=1, le=4096)  # programs per RQ job (measured)
+    chunk_size: int = Field(default=32, ge=1, le=4096)  # programs per RQ job (measured)
     queue_high_water: int = Field(default=65536, ge=1)  # queued programs before 429
     retry_after_s: int = Field(default=5, ge=1)
     job_timeout_s: int = Field(default=240, ge=1)  # one RQ job (chunk), enforced by RQ

@@ -54,6 +54,7 @@ class AgentProtocolError(AgentError):
 class InputError(ServiceError):
     """A request the service refuses; ``field`` names the offending field."""
 
-    def __init__(self, message: str, *, field: str = "") -> None:
-        super().__init__(message)
+    def __init__(self, reason: str, *, field: str = "") -> None:
+        super().__init__(f"{field}: {reason}" if field else reason)
         self.field = field
+        self.reason = reason

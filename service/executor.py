@@ -24,8 +24,8 @@ from client.models import (
     Where,
 )
 from service.config import Settings
-from service.errors import InputError
 from service.feedback import annotate
+from service.limits import budget_s
 from service.locate import ProgramMap
 from service.pool import SandboxPool, Task
 
@@ -33,25 +33,6 @@ log = logging.getLogger(__name__)
 
 _ERRORISH = {TestStatus.ERROR, TestStatus.TIMEOUT, TestStatus.MEMORY, TestStatus.OUTPUT_LIMIT, TestStatus.CRASH}
 _UNCLOSED = ("was never closed", "unexpected EOF", "unterminated", "expected an indented block")
-
-
-def check_item(item: Item, settings: Settings, *, field: str = "item") -> None:
-    """Refuse what the server's limits do not allow; ``InputError.field`` names it."""
-    limits = item.limits
-    checks = (
-        (limits.timeout_s > settings.max_timeout_s, "limits.timeout_s", f"at most {settings.max_timeout_s}"),
-        (limits.memory_mb > settings.max_memory_mb, "limits.memory_mb", f"at most {settings.max_memory_mb}"),
-        (limits.output_kb > settings.max_output_kb, "limits.output_kb", f"at most {settings.max_output_kb}"),
-        (len(item.tests.cases) > settings.max_cases, "tests.cases", f"at most {settings.max_cases} cases"),
-        (_size(item) > settings.max_code_bytes, "code", f"prompt + code at most {settings.max_code_bytes} bytes"),
-    )
-    for bad, name, rule in checks:
-        if bad:
-            raise InputError(f"{field}.{name}: must be {rule}", field=f"{field}.{name}")
-
-
-def _size(item: Item) -> int:
-    return len(item.code.encode("utf-8", "surrogatepass")) + len(item.prompt.encode("utf-8", "surrogatepass"))
 
 
 def build_request(item: Item, settings: Settings) -> dict[str, Any]:
@@ -74,12 +55,6 @@ def build_request(item: Item, settings: Settings) -> dict[str, Any]:
         "preview_chars": settings.preview_chars,
         "stop_on_first_failure": item.stop_on_first_failure,
     }
-
-
-def budget_s(item: Item, settings: Settings) -> float:
-    """How long an agent may take over this item before it is declared hung."""
-    per_test = item.limits.timeout_s * settings.wall_factor + 2.0
-    return (len(item.tests.cases) + 1) * per_test + settings.agent_slack_s
 
 
 def evaluate_items(pool: SandboxPool, items: Sequence[Item]) -> list[Result]:

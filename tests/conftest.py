@@ -21,6 +21,8 @@ from service.pool import SandboxPool
 ROOT = Path(__file__).resolve().parent.parent
 SHARED_DATA = Path(os.environ.get("UTRS_SHARED_DATA", ROOT.parent / "shared" / "data"))
 
+pytest_plugins = ["tests.service_fixtures"]
+
 
 def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line("markers", "slow: long-running end-to-end tests (still run in CI)")

@@ -19,8 +19,6 @@ from client.builders import from_humaneval
 from client.client import RewardClient
 from client.errors import NotScored
 
-pytest_plugins = ["tests.service_fixtures"]
-
 pytestmark = pytest.mark.slow
 
 APPS = Path(__file__).parent / "data" / "apps_train_sample"

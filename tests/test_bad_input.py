@@ -12,7 +12,8 @@ from client.models import Item, Status, TestStatus
 from service import cli
 from service.config import Settings
 from service.errors import InputError
-from service.executor import check_item, evaluate_items
+from service.executor import evaluate_items
+from service.limits import check_item
 from service.pool import SandboxPool
 
 

@@ -14,8 +14,6 @@ from client._summary import Summary
 from client.cli import BadRecord, ExitCode, Format, main, read_items
 from client.models import ErrorInfo, Result
 
-pytest_plugins = ["tests.service_fixtures"]
-
 ROOT = Path(__file__).resolve().parent.parent
 MBPP = Path(__file__).parent / "data" / "mbpp_head50.jsonl"
 APPS = Path(__file__).parent / "data" / "apps_train_sample"

@@ -29,8 +29,6 @@ from client import (
 from client.builders import from_humaneval, item
 from tests.service_fixtures import Stack, run_stack, start_redis
 
-pytest_plugins = ["tests.service_fixtures"]
-
 pytestmark = pytest.mark.slow
 
 WRONG = {

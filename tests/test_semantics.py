@@ -155,7 +155,10 @@ def test_timeout_is_per_test_and_excludes_start_up(pool: SandboxPool) -> None:
 def test_timeout_counts_cpu_time() -> None:
     """1.5 s of CPU against a 1 s limit is a timeout, long before the wall bound (here
     10 s, so that CPU contention on the test machine cannot decide the verdict)."""
-    code = "import time\nend = time.process_time() + float(input())\nwhile time.process_time() < end:\n    pass\nprint(1)\n"
+    code = (
+        "import time\nend = time.process_time() + float(input())\nwhile time.process_time() < end:\n"
+        "    pass\nprint(1)\n"
+    )
     with SandboxPool(Settings(pool_size=1, wall_factor=10.0, max_timeout_s=5.0)) as roomy:
         result = _one(roomy, **_stdio(code, [("0.3", "1"), ("1.5", "1")], limits={"timeout_s": 1.0}))
     assert [t.status for t in result.tests] == [TestStatus.PASS, TestStatus.TIMEOUT]

@@ -1,0 +1,3 @@
+from service.api.app import main
+
+raise SystemExit(main())

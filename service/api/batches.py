@@ -1,0 +1,126 @@
+"""The API's use cases: submit a batch, wait for it, report on it.
+
+submit: admission checks -> live workers and queue depth (one pipeline) -> cache keys ->
+cached results (one MGET) -> plan (in-batch duplicates run once) -> high-water mark ->
+plan + one RQ job per chunk (one pipeline). Results are kept as JSON data end to end:
+the API never re-validates what workers wrote, it only puts it in the request's order.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from typing import Any
+
+import anyio.to_thread
+
+from client.models import EvaluateRequest, JobState
+from service.api.admission import check_batch
+from service.batch import BatchPlan, infra_error, plan_batch
+from service.cache import ResultCache
+from service.config import Settings
+from service.metrics import Metrics
+from service.queue import ChunkQueue
+
+__all__ = ["Answer", "BatchService"]
+
+ResultData = dict[str, Any]
+
+
+@dataclass
+class Answer:
+    """A batch's results (request order; ``None`` = not finished) and its statistics."""
+
+    plan: BatchPlan
+    results: list[ResultData | None]
+    started: float
+
+    def stats(self) -> dict[str, Any]:
+        return {
+            "cached": self.plan.n_reused(),
+            "executed": self.plan.n_unique,
+            "elapsed_ms": round((time.monotonic() - self.started) * 1000.0, 3),
+        }
+
+
+class BatchService:
+    """Submit, wait for and read back batches; one per app."""
+
+    def __init__(self, settings: Settings, queue: ChunkQueue, metrics: Metrics) -> None:
+        self.settings = settings
+        self.queue = queue
+        self.metrics = metrics
+        self.cache = ResultCache(prefix=settings.key_prefix, ttl_s=settings.cache_ttl_s, enabled=settings.cache_enabled)
+
+    async def submit(self, request: EvaluateRequest) -> BatchPlan:
+        """Admit and enqueue a batch.
+
+        Raises:
+            BatchTooLarge, InvalidField: the request is refused (413, 422).
+            NoWorkers, QueueFull, BackendUnavailable: the service cannot take it now.
+        """
+        items = request.items
+        check_batch(items, self.settings)
+        probe = await self.queue.probe()
+        image = self.queue.admit(probe, 0)
+        keys = [self.cache.key(item, image) for item in items]
+        hits = await self.queue.lookup(list(dict.fromkeys(keys)))
+        plan, unique, unique_keys = plan_batch(items, keys, hits, chunk_size=self.settings.chunk_size)
+        self.queue.admit(probe, plan.n_unique)
+        await anyio.to_thread.run_sync(self.queue.enqueue, plan, unique, unique_keys, image)
+        self.metrics.observe_batch(items=plan.total, reused=plan.n_reused())
+        return plan
+
+    async def evaluate(self, request: EvaluateRequest) -> dict[str, Any]:
+        """Submit a batch and wait for it (up to ``wait_s``); the response body as data.
+
+        Items whose chunk did not finish in time are answered with ``infra_error`` (the
+        batch keeps running: its ``job_id`` can be polled with GET /v1/jobs/{id}).
+        """
+        started = time.monotonic()
+        wait_s = min(request.wait_s or self.settings.wait_s, self.settings.max_wait_s)
+        plan = await self.submit(request)
+        chunks: dict[int, list[ResultData]] = {}
+        await self.queue.wait(plan, started + wait_s, chunks)
+        answer = Answer(plan=plan, results=plan.assemble(chunks), started=started)
+        detail = f"not finished within wait_s={wait_s:g}; the batch keeps running: poll GET /v1/jobs/{plan.batch_id}"
+        results = [
+            r if r is not None else infra_error(detail, item_id=plan.ids[i]) for i, r in enumerate(answer.results)
+        ]
+        self.metrics.observe_results(results)
+        return {"results": results, "stats": answer.stats(), "job_id": plan.batch_id}
+
+    async def status(self, job_id: str) -> dict[str, Any]:
+        """GET /v1/jobs/{id}: status, progress and the results so far (``null`` = pending).
+
+        Raises:
+            JobNotFound: unknown or expired id.
+        """
+        state = await self.queue.state(job_id)
+        plan = state.plan
+        lost_detail = "its chunk was lost (worker and queue state gone); resubmit the item"
+        status: JobState
+        chunks = dict(state.chunks)
+        for chunk in state.lost:
+            size = plan.chunk_sizes()[chunk]
+            chunks[chunk] = [infra_error(lost_detail) for _ in range(size)]
+        results = plan.assemble(chunks)
+        done = sum(r is not None for r in results)
+        if state.lost:
+            status = JobState.FAILED
+        elif done == plan.total:
+            status = JobState.DONE
+        else:
+            status = JobState.RUNNING if state.started else JobState.QUEUED
+        return {
+            "job_id": job_id,
+            "status": status.value,
+            "done": done,
+            "total": plan.total,
+            "results": results,
+            "stats": {
+                "cached": plan.n_reused(),
+                "executed": plan.n_unique,
+                "elapsed_ms": round((time.time() - plan.created) * 1000.0, 3),
+            },
+        }

@@ -1,0 +1,74 @@
+"""Typed dependencies of the routes: settings, the batch service, the API-key check."""
+
+from __future__ import annotations
+
+import hmac
+from typing import Annotated
+
+from fastapi import Depends, HTTPException, Request
+from fastapi.security import APIKeyHeader, HTTPAuthorizationCredentials, HTTPBearer
+
+from service.api.batches import BatchService
+from service.config import Settings
+from service.metrics import Metrics
+from service.queue import ChunkQueue
+
+__all__ = [
+    "BatchesDep",
+    "MetricsDep",
+    "QueueDep",
+    "SettingsDep",
+    "require_api_key",
+]
+
+_bearer = HTTPBearer(auto_error=False, description="Authorization: Bearer <api key>")
+_header = APIKeyHeader(name="X-API-Key", auto_error=False, description="X-API-Key: <api key>")
+
+
+def _settings(request: Request) -> Settings:
+    settings: Settings = request.app.state.settings
+    return settings
+
+
+def _batches(request: Request) -> BatchService:
+    batches: BatchService = request.app.state.batches
+    return batches
+
+
+def _queue(request: Request) -> ChunkQueue:
+    queue: ChunkQueue = request.app.state.queue
+    return queue
+
+
+def _metrics(request: Request) -> Metrics:
+    metrics: Metrics = request.app.state.metrics
+    return metrics
+
+
+SettingsDep = Annotated[Settings, Depends(_settings)]
+BatchesDep = Annotated[BatchService, Depends(_batches)]
+QueueDep = Annotated[ChunkQueue, Depends(_queue)]
+MetricsDep = Annotated[Metrics, Depends(_metrics)]
+
+
+def require_api_key(
+    settings: SettingsDep,
+    bearer: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
+    header: Annotated[str | None, Depends(_header)],
+) -> None:
+    """401 without a key, 403 with a wrong one; open when no keys are configured.
+
+    Raises:
+        HTTPException: 401 or 403.
+    """
+    if not settings.api_keys:
+        return
+    given = bearer.credentials if bearer is not None else header
+    if not given:
+        raise HTTPException(
+            status_code=401,
+            detail="an API key is required (Authorization: Bearer <key> or X-API-Key)",
+            headers={"WWW-Authenticate": "Bearer"},
+        )
+    if not any(hmac.compare_digest(given.encode(), key.encode()) for key in settings.api_keys):
+        raise HTTPException(status_code=403, detail="the API key is not valid")

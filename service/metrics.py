@@ -1,0 +1,130 @@
+"""Prometheus metrics of the API process, plus the cluster's counters read from Redis.
+
+Each app gets its own registry (tests build many apps in one process). Workers cannot be
+scraped one by one behind compose's scaling, so they add their counters to a Redis hash
+(``P:stats``, see :mod:`service.jobs`) and the API exports a snapshot of it on scrape.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from typing import Any
+
+from prometheus_client import CollectorRegistry, Counter, Histogram, generate_latest
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
+from prometheus_client.registry import Collector
+
+__all__ = ["CONTENT_TYPE", "ClusterSnapshot", "Metrics"]
+
+CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
+_LATENCY_BUCKETS = (0.005, 0.01, 0.02, 0.03, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300)
+
+
+class ClusterSnapshot(Collector):
+    """Queue depth, live workers and the workers' counters as of the last scrape."""
+
+    def __init__(self) -> None:
+        self.queue_jobs = 0.0
+        self.workers = 0.0
+        self.counters: dict[str, float] = {}
+
+    def update(self, *, queue_jobs: int, workers: int, stats: Mapping[str, float]) -> None:
+        self.queue_jobs = float(queue_jobs)
+        self.workers = float(workers)
+        self.counters = dict(stats)
+
+    def collect(self) -> Iterator[Metric]:
+        yield GaugeMetricFamily("utrs_queue_jobs", "Chunks waiting in the RQ queue", self.queue_jobs)
+        yield GaugeMetricFamily("utrs_workers_alive", "Workers with a recent heartbeat", self.workers)
+        executed = CounterMetricFamily("utrs_worker_programs", "Programs run by workers, by status", labels=["status"])
+        for key, value in sorted(self.counters.items()):
+            if key.startswith("programs:"):
+                executed.add_metric([key.split(":", 1)[1]], value)
+        yield executed
+        yield from self._plain_counters()
+
+    def _plain_counters(self) -> Iterator[Metric]:
+        described = {
+            "chunks": "Chunks (RQ jobs) finished by workers",
+            "chunks_failed": "Chunks answered with infra_error after their last attempt",
+            "chunk_seconds": "Seconds workers spent running chunks",
+            "container_restarts": "Sandbox containers replaced by workers",
+        }
+        for key, text in described.items():
+            yield CounterMetricFamily(f"utrs_worker_{key}", text, self.counters.get(key, 0.0))
+
+
+class Metrics:
+    """The API's metrics; one instance per app."""
+
+    def __init__(self) -> None:
+        self.registry = CollectorRegistry(auto_describe=True)
+        self.cluster = ClusterSnapshot()
+        self.registry.register(self.cluster)
+        self.requests = Counter(
+            "utrs_http_requests",
+            "HTTP requests",
+            ["route", "method", "code"],
+            registry=self.registry,
+        )
+        self.request_seconds = Histogram(
+            "utrs_http_request_seconds",
+            "HTTP request latency",
+            ["route"],
+            buckets=_LATENCY_BUCKETS,
+            registry=self.registry,
+        )
+        self.programs = Counter(
+            "utrs_programs",
+            "Results returned, by status and source (run or cache)",
+            ["status", "source"],
+            registry=self.registry,
+        )
+        self.cache_lookups = Counter(
+            "utrs_cache_lookups", "Items looked up in the result cache", registry=self.registry
+        )
+        self.cache_hits = Counter(
+            "utrs_cache_hits",
+            "Items answered from the cache or an identical item of the batch",
+            registry=self.registry,
+        )
+        self.program_seconds = Histogram(
+            "utrs_program_duration_seconds",
+            "Execution time of programs (all their tests)",
+            buckets=_LATENCY_BUCKETS,
+            registry=self.registry,
+        )
+        self.batch_items = Histogram(
+            "utrs_batch_items",
+            "Items per batch",
+            buckets=(1, 8, 32, 128, 512, 1024, 2048, 4096),
+            registry=self.registry,
+        )
+
+    def observe_request(self, route: str, method: str, code: int, seconds: float) -> None:
+        self.requests.labels(route, method, str(code)).inc()
+        self.request_seconds.labels(route).observe(seconds)
+
+    def observe_batch(self, *, items: int, reused: int) -> None:
+        self.batch_items.observe(items)
+        self.cache_lookups.inc(items)
+        self.cache_hits.inc(reused)
+
+    def observe_results(self, results: Iterable[Mapping[str, Any] | None]) -> None:
+        for result in results:
+            if result is None:
+                continue
+            source = "cache" if result.get("cached") else "run"
+            self.programs.labels(str(result.get("status")), source).inc()
+            if source == "run":
+                self.program_seconds.observe(float(result.get("duration_ms") or 0.0) / 1000.0)
+
+    def render(self) -> bytes:
+        return generate_latest(self.registry)
+
+
+def parse_stats(raw: Mapping[bytes, bytes] | Sequence[Any]) -> dict[str, float]:
+    """The workers' stats hash (bytes from Redis) as floats."""
+    if not isinstance(raw, Mapping):
+        return {}
+    return {k.decode(): float(v) for k, v in raw.items()}

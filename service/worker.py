@@ -1,0 +1,204 @@
+"""``utrs-worker``: one RQ worker process holding a warm sandbox pool for its lifetime.
+
+Run several per machine and on many machines against one Redis; each opens its own
+pool (``UTRS_POOL_SIZE`` containers). The worker executes jobs in its own process
+(RQ's SimpleWorker: forking a work horse per job would copy the pool's live connections
+into a child), and a presence thread keeps two heartbeats going:
+
+* the service's: ``P:workers`` (zset name -> time) and ``P:image`` (image version), which
+  the API reads for admission (503 without live workers) and cache keys;
+* RQ's, for the running job, with a short TTL (``worker_dead_after_s``) so that when
+  this process is killed, another worker's registry sweep (every
+  ``worker_maintenance_s``) notices the abandoned chunk within seconds and re-queues it.
+
+SIGTERM/SIGINT: RQ's warm shutdown (finish the current chunk, then exit); a second one
+is a cold shutdown. The pool's containers are removed on the way out.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import signal
+import socket
+import threading
+import time
+import uuid
+from types import TracebackType
+from typing import Any
+
+import redis
+from rq import Queue, SimpleWorker
+from rq.job import Job
+from rq.serializers import JSONSerializer
+
+from service.config import Settings, get_settings
+from service.errors import SandboxError
+from service.jobs import image_version, install_pool
+from service.pool import SandboxPool
+from service.queue import RedisKeys
+
+__all__ = ["PoolWorker", "Presence", "main"]
+
+log = logging.getLogger(__name__)
+
+_POOL_ATTEMPTS = 4
+_POOL_RETRY_PAUSE_S = 2.0
+
+
+class PoolWorker(SimpleWorker):
+    """A SimpleWorker whose running job's heartbeat expires quickly if this process dies."""
+
+    def __init__(self, *args: Any, heartbeat_ttl_s: int, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.heartbeat_ttl_s = heartbeat_ttl_s
+        self.running: Job | None = None
+
+    def get_heartbeat_ttl(self, job: Job, working_time: float = 0.0) -> int:
+        return self.heartbeat_ttl_s
+
+    def execute_job(self, job: Job, queue: Queue) -> None:
+        self.running = job
+        try:
+            super().execute_job(job, queue)
+        finally:
+            self.running = None
+
+    def beat_running_job(self) -> None:
+        """Extend the running job's registry entry (called from the presence thread)."""
+        job = self.running
+        execution = next(iter(list(self.executions.values())), None)
+        if job is not None and execution is not None and execution.job_id == job.id:
+            self.maintain_heartbeats(job, execution)
+
+
+class Presence:
+    """Background heartbeats of one worker (see the module docstring)."""
+
+    def __init__(self, worker: PoolWorker, keys: RedisKeys, image: str, settings: Settings) -> None:
+        self.worker = worker
+        self.keys = keys
+        self.image = image
+        self.every_s = settings.worker_heartbeat_s
+        self.ttl_s = settings.worker_dead_after_s
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="utrs-presence", daemon=True)
+
+    def __enter__(self) -> Presence:
+        self.beat()
+        self._thread.start()
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self._stop.set()
+        self._thread.join(timeout=self.every_s + 1)
+        try:
+            self.worker.connection.zrem(self.keys.workers, self.worker.name)
+        except redis.RedisError:
+            log.warning("worker %s: could not deregister (Redis unavailable)", self.worker.name)
+
+    def beat(self) -> None:
+        now = time.time()
+        with self.worker.connection.pipeline(transaction=False) as pipe:
+            pipe.zadd(self.keys.workers, {self.worker.name: now})
+            pipe.zremrangebyscore(self.keys.workers, "-inf", now - 10 * self.ttl_s)
+            pipe.set(self.keys.image, self.image, ex=self.ttl_s)
+            pipe.execute()
+
+    def _run(self) -> None:
+        while not self._stop.wait(self.every_s):
+            try:
+                self.beat()
+                self.worker.beat_running_job()
+            except redis.RedisError as exc:  # Redis restarting: keep trying
+                log.warning("worker %s: heartbeat failed: %s", self.worker.name, exc)
+            except Exception:  # a bug here must not kill the heartbeat silently
+                log.exception("worker %s: heartbeat error", self.worker.name)
+
+
+def build_worker(settings: Settings, connection: redis.Redis[bytes], name: str) -> PoolWorker:
+    """An RQ worker on the service's queue, tuned for fast recovery of dead workers."""
+    return PoolWorker(
+        [settings.queue_name],
+        connection=connection,
+        serializer=JSONSerializer,
+        name=name,
+        heartbeat_ttl_s=settings.worker_dead_after_s,
+        maintenance_interval=settings.worker_maintenance_s,
+        # RQ blocks in BLPOP for worker_ttl - 15 s; keep that near the sweep interval so
+        # an idle worker still sweeps for abandoned chunks.
+        worker_ttl=settings.worker_maintenance_s + 15,
+    )
+
+
+def _parse(argv: list[str] | None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(prog="utrs-worker", description=__doc__.split("\n")[0])
+    parser.add_argument("--name", help="worker name (default: host.pid.random)")
+    parser.add_argument("--burst", action="store_true", help="exit when the queue is empty")
+    parser.add_argument("--log-level", default=os.environ.get("UTRS_LOG_LEVEL", "INFO"))
+    return parser.parse_args(argv)
+
+
+def _open_pool(settings: Settings) -> SandboxPool:
+    """Start the pool, retrying a few times: a busy engine or an image being rebuilt
+    should delay a worker, not kill it (compose restarts it anyway when this gives up).
+
+    Raises:
+        SandboxError: the last attempt's failure.
+    """
+    for attempt in range(1, _POOL_ATTEMPTS + 1):
+        pool = SandboxPool(settings)
+        try:
+            pool.start()
+            return pool
+        except SandboxError as exc:
+            pool.close()
+            if attempt == _POOL_ATTEMPTS:
+                raise
+            log.warning("sandbox pool did not start (%s); retry %d/%d", exc, attempt, _POOL_ATTEMPTS - 1)
+            time.sleep(_POOL_RETRY_PAUSE_S * attempt)
+        except BaseException:  # SIGTERM while starting: remove what was started
+            pool.close()
+            raise
+    raise AssertionError("unreachable")
+
+
+def _exit_on_sigterm(signum: int, frame: object) -> None:
+    raise SystemExit(128 + signum)
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Console entry ``utrs-worker``."""
+    args = _parse(argv)
+    logging.basicConfig(
+        level=args.log_level.upper(),
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+    )
+    # Until RQ installs its handlers (after the pool is up), SIGTERM exits cleanly too:
+    # the SystemExit it raises unwinds through pool.close(), removing the containers.
+    signal.signal(signal.SIGTERM, _exit_on_sigterm)
+    settings = get_settings()
+    name = args.name or f"{socket.gethostname()}.{os.getpid()}.{uuid.uuid4().hex[:6]}"
+    connection = redis.Redis.from_url(settings.redis_url)
+    pool = _open_pool(settings)
+    install_pool(pool)
+    try:
+        version = image_version(pool)
+        worker = build_worker(settings, connection, name)
+        log.info("worker %s: pool ready (image %s); listening on %r", name, version, settings.queue_name)
+        with Presence(worker, RedisKeys(settings.key_prefix), version, settings):
+            worker.work(burst=args.burst, logging_level=args.log_level.upper(), with_scheduler=False)
+    finally:
+        install_pool(None)
+        pool.close()
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

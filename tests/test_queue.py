@@ -1,0 +1,195 @@
+"""The queue layer against a real Redis: plans, cache keys, enqueue -> burst worker ->
+collect, and infra_error after the last retry. Workers run in-process in burst mode
+with the real sandbox pool (RQ's own testing habit)."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+import uuid
+from collections.abc import Iterator
+
+import pytest
+import redis
+import redis.asyncio as aioredis
+
+from client.models import Item, Status
+from service.batch import BatchPlan, plan_batch
+from service.cache import ResultCache, cacheable
+from service.config import Settings
+from service.jobs import install_pool
+from service.pool import SandboxPool
+from service.queue import ChunkQueue, RedisKeys
+from service.queue_errors import NoWorkers, QueueFull
+from service.worker import build_worker
+
+
+def _item(n: int, *, expect: int | None = None, **fields: object) -> Item:
+    want = n + 1 if expect is None else expect
+    data = {
+        "code": f"def f():\n    return {n} + 1\n",
+        "tests": {"kind": "assert", "cases": [{"code": f"assert f() == {want}"}]},
+        **fields,
+    }
+    return Item.model_validate(data)
+
+
+@pytest.fixture()
+def qsettings(redis_server: str) -> Settings:
+    tag = uuid.uuid4().hex[:8]
+    return Settings(
+        redis_url=redis_server,
+        queue_name=f"q-{tag}",
+        key_prefix=f"p-{tag}",
+        chunk_size=3,
+        job_retries=1,
+        max_batch=16,
+        queue_high_water=16,
+    )
+
+
+@pytest.fixture()
+def sync_redis(redis_server: str) -> Iterator[redis.Redis[bytes]]:
+    conn = redis.Redis.from_url(redis_server)
+    yield conn
+    conn.close()
+
+
+def _run(settings: Settings, coro_factory: object) -> object:
+    """Run ``coro_factory(queue)`` with a fresh async client (one event loop per call)."""
+
+    async def go() -> object:
+        aio = aioredis.Redis.from_url(settings.redis_url)
+        sync = redis.Redis.from_url(settings.redis_url)
+        try:
+            assert callable(coro_factory)
+            return await coro_factory(ChunkQueue(settings, sync, aio))
+        finally:
+            await aio.aclose()  # type: ignore[attr-defined]
+            sync.close()
+
+    return asyncio.run(go())
+
+
+def _burst(settings: Settings, conn: redis.Redis[bytes]) -> None:
+    worker = build_worker(settings, conn, f"burst-{uuid.uuid4().hex[:6]}")
+    worker.work(burst=True, with_scheduler=False)
+
+
+# ------------------------------------------------------------------------ pure parts
+def test_cache_key_ignores_id_but_not_what_changes_the_result() -> None:
+    cache = ResultCache(prefix="p", ttl_s=10)
+    base = _item(1)
+    assert cache.key(base, "v1") == cache.key(_item(1, id="other"), "v1")
+    different = [
+        _item(2),
+        _item(1, expect=3),
+        _item(1, limits={"timeout_s": 1.0}),
+        _item(1, compare="exact"),
+        _item(1, prompt="# header\n"),
+        _item(1, reward={"scheme": "rltf", "params": {"alpha": 0.5}}),
+    ]
+    keys = {cache.key(item, "v1") for item in different}
+    assert cache.key(base, "v1") not in keys and len(keys) == len(different)
+    assert cache.key(base, "v2") != cache.key(base, "v1")
+
+
+def test_timeouts_and_infra_errors_are_not_cached() -> None:
+    assert cacheable({"status": "pass", "tests": [{"status": "pass"}]})
+    assert not cacheable({"status": "error", "tests": [{"status": "timeout"}]})
+    assert not cacheable({"status": "infra_error", "tests": []})
+
+
+def test_plan_runs_duplicates_once_and_reassembles_in_order() -> None:
+    items = [_item(n % 4, id=str(n)) for n in range(10)]
+    keys = [f"k{n % 4}" for n in range(10)]
+    hits = {"k3": {"status": "pass", "id": None, "cached": False}}
+    plan, unique, unique_keys = plan_batch(items, keys, hits, chunk_size=2)
+    assert unique_keys == ["k0", "k1", "k2"] and len(unique) == 3
+    assert plan.n_chunks == 2 and plan.chunk_sizes() == [2, 1]
+    chunks = {0: [{"status": "pass"}, {"status": "failure"}], 1: [{"status": "error"}]}
+    out = plan.assemble(chunks)
+    assert [r["status"] for r in out if r] == ["pass", "failure", "error", "pass"] * 2 + [
+        "pass",
+        "failure",
+    ]
+    assert [r["id"] for r in out if r] == [str(n) for n in range(10)]
+    assert [r["cached"] for r in out if r][:5] == [False, False, False, True, True]
+    assert plan.n_reused() == 7
+    assert plan.assemble({0: chunks[0]})[2] is None
+    assert BatchPlan.from_json(plan.to_json()) == plan
+
+
+# ------------------------------------------------------------------ with real Redis
+def test_admission_needs_a_live_worker_and_room(qsettings: Settings, sync_redis: redis.Redis[bytes]) -> None:
+    keys = RedisKeys(qsettings.key_prefix)
+
+    async def check(queue: ChunkQueue) -> None:
+        with pytest.raises(NoWorkers):
+            queue.admit(await queue.probe(), 1)
+        sync_redis.zadd(keys.workers, {"someone": time.time()})
+        sync_redis.rpush(f"rq:queue:{qsettings.queue_name}", "a", "b", "c", "d")  # 12 programs
+        probe = await queue.probe()
+        assert probe.queued == 12
+        assert queue.admit(probe, 4) == qsettings.sandbox_image
+        with pytest.raises(QueueFull) as refused:
+            queue.admit(probe, 5)
+        assert refused.value.retry_after_s == qsettings.retry_after_s
+
+    _run(qsettings, check)
+
+
+def test_enqueue_burst_worker_collect(qsettings: Settings, sync_redis: redis.Redis[bytes], pool: SandboxPool) -> None:
+    items = [_item(n, id=f"i{n}") for n in range(7)] + [_item(0, id="dup")]
+    cache = ResultCache(prefix=qsettings.key_prefix, ttl_s=60)
+    keys = [cache.key(item, pool.image_version) for item in items]
+    plan, unique, unique_keys = plan_batch(items, keys, {}, chunk_size=qsettings.chunk_size)
+    assert plan.n_unique == 7 and plan.n_chunks == 3
+
+    async def enqueue(queue: ChunkQueue) -> None:
+        queue.enqueue(plan, unique, unique_keys, pool.image_version)
+
+    _run(qsettings, enqueue)
+    install_pool(pool)
+    try:
+        _burst(qsettings, sync_redis)
+    finally:
+        install_pool(None)
+
+    async def collect(queue: ChunkQueue) -> object:
+        chunks: dict[int, list[dict[str, object]]] = {}
+        await queue.wait(plan, time.monotonic() + 10, chunks)
+        state = await queue.state(plan.batch_id)
+        return chunks, state, await queue.lookup(keys)
+
+    chunks, state, hits = _run(qsettings, collect)  # type: ignore[misc]
+    results = plan.assemble(chunks)
+    assert [r["status"] for r in results if r] == ["pass"] * 8
+    assert [r["id"] for r in results if r] == [item.id for item in items]
+    assert results[-1] is not None and results[-1]["cached"] is True
+    assert state.lost == [] and set(state.chunks) == {0, 1, 2}
+    assert set(hits) == set(keys)  # the worker filled the cache
+
+
+def test_chunk_gets_infra_error_after_its_last_retry(qsettings: Settings, sync_redis: redis.Redis[bytes]) -> None:
+    """No pool installed: every attempt raises; after the retry, infra_error + detail."""
+    items = [_item(n) for n in range(2)]
+    plan, unique, unique_keys = plan_batch(items, ["a", "b"], {}, chunk_size=3)
+
+    async def enqueue(queue: ChunkQueue) -> None:
+        queue.enqueue(plan, unique, unique_keys, "v")
+
+    _run(qsettings, enqueue)
+    install_pool(None)
+    _burst(qsettings, sync_redis)  # attempt 1 fails, RQ re-queues, attempt 2 fails
+
+    async def collect(queue: ChunkQueue) -> object:
+        chunks: dict[int, list[dict[str, object]]] = {}
+        await queue.wait(plan, time.monotonic() + 5, chunks)
+        return chunks
+
+    chunks = _run(qsettings, collect)
+    results = plan.assemble(chunks)  # type: ignore[arg-type]
+    assert [r["status"] for r in results if r] == [Status.INFRA_ERROR.value] * 2
+    detail = str(results[0]["detail"] if results[0] else "")
+    assert "after 2 attempts" in detail and "no sandbox pool installed" in detail
