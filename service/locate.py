@@ -11,25 +11,37 @@ from __future__ import annotations
 import bisect
 import re
 from dataclasses import dataclass
+from functools import lru_cache
 
 from client.models import Where
 
 _LINE_END = re.compile(r"\r\n|\r|\n")
 
 
+@lru_cache(maxsize=16)  # every test of a program asks about the same texts
+def line_bounds(text: str) -> tuple[tuple[int, int], ...]:
+    """``(start, end)`` of every line of ``text`` (end excludes the terminator).
+
+    A text ending with a newline has a last, empty line, as an editor shows it.
+    """
+    bounds: list[tuple[int, int]] = []
+    start = 0
+    for match in _LINE_END.finditer(text):
+        bounds.append((start, match.start()))
+        start = match.end()
+    bounds.append((start, len(text)))
+    return tuple(bounds)
+
+
 def line_starts(text: str) -> list[int]:
     """Char offset at which each line of ``text`` starts (line 1 at index 0)."""
-    return [0, *(m.end() for m in _LINE_END.finditer(text))]
+    return [start for start, _ in line_bounds(text)]
 
 
-def line_span(text: str, line: int, starts: list[int] | None = None) -> tuple[int, int] | None:
+def line_span(text: str, line: int) -> tuple[int, int] | None:
     """``[start, end)`` char offsets of 1-based ``line`` in ``text``, without its line end."""
-    starts = starts if starts is not None else line_starts(text)
-    if not 1 <= line <= len(starts):
-        return None
-    start = starts[line - 1]
-    m = _LINE_END.search(text, start)
-    return start, (m.start() if m else len(text))
+    bounds = line_bounds(text)
+    return bounds[line - 1] if 1 <= line <= len(bounds) else None
 
 
 @dataclass(frozen=True)

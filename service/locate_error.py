@@ -15,9 +15,9 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from enum import StrEnum
-from functools import lru_cache
 
 from client.models import ErrorInfo, Frame, Where
+from service.locate import line_bounds
 
 __all__ = [
     "FrameChoice",
@@ -29,7 +29,6 @@ __all__ = [
     "pick_frame",
 ]
 
-_NEWLINE = re.compile(r"\r\n|\r|\n")
 _TRIPLE = re.compile(r"\"\"\"|'''")
 
 
@@ -48,21 +47,6 @@ class Location:
     col: int | None = None
     char_start: int | None = None
     char_end: int | None = None
-
-
-@lru_cache(maxsize=16)  # every test of a program asks about the same code
-def line_bounds(text: str) -> tuple[tuple[int, int], ...]:
-    """``(start, end)`` of every line of ``text`` (end excludes the terminator).
-
-    A text ending with a newline has a last, empty line, as an editor shows it.
-    """
-    bounds: list[tuple[int, int]] = []
-    start = 0
-    for match in _NEWLINE.finditer(text):
-        bounds.append((start, match.start()))
-        start = match.end()
-    bounds.append((start, len(text)))
-    return tuple(bounds)
 
 
 def last_nonblank_line(text: str) -> int:
