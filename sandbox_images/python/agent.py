@@ -37,6 +37,8 @@ import types
 
 VERSION = "1"
 ROOT = "/sandbox"
+WORKDIR = ROOT + "/work"  # the program's cwd, HOME and TMPDIR
+IODIR = ROOT + "/.io"  # stdin/stdout/stderr files of the run's phases
 CHAN_FD = 1000
 PRECOMPILE_CHARS = 256 * 1024  # programs up to this size are compiled by P itself
 FORK_MARGIN_S = 0.1  # P's deadline for a case = its timeout + this (fork, wait, pipe)  # the child's end of the event pipe, out of the way of the program's fds
@@ -303,8 +305,8 @@ class Child:
         self.send({"ev": "loaded", "ok": False, "status": status, "over": over,
                    "time_ms": (time.perf_counter() - t0) * 1e3, "error": _describe(exc, self.sources)})
 
-    def run_case(self, index):
-        """Run one case in this process and report its result, then exit."""
+    def run_case(self, index, exit=True):
+        """Run one case in this process and report its result, then (by default) exit."""
         case = (self.req.get("cases") or [])[index]
         event = {"ev": "result", "case": index}
         c0 = time.process_time()
@@ -341,7 +343,8 @@ class Child:
             event["error"] = {"type": "TypeError", "mro": ["TypeError", "Exception"], "message": str(exc),
                               "frames": [], "traceback": "TypeError: %s\n" % exc}
         self.send(event)
-        os._exit(0)
+        if exit:
+            os._exit(0)
 
     def _call(self, case):
         fn_name = self.req["fn_name"]
@@ -403,8 +406,6 @@ def loader_main(req, workdir, iodir, sources, chan_w, start_case, compiled):
         os.closerange(3, CHAN_FD)
         os.closerange(CHAN_FD + 1, 4096)
         os.chdir(workdir)
-        os.environ["TMPDIR"] = workdir
-        os.environ["HOME"] = workdir
         _limit(req)
         signal.signal(signal.SIGPIPE, signal.SIG_IGN)
         signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
@@ -413,15 +414,27 @@ def loader_main(req, workdir, iodir, sources, chan_w, start_case, compiled):
             os._exit(0)
         gc.freeze()  # the cases' forks then share the loaded objects without copying them
         n = len(req.get("cases") or [])
+        shared = req["kind"] != "stdio" and not req.get("isolate_cases", True)
         for index in range(start_case, n):
             child.prepare_case(index)
             if index == n - 1:
                 _fresh_cpu_budget(req)
                 child.run_case(index)  # the last case needs no copy of the loaded state
-            _case_in_child(child, index)
+            if shared:
+                _case_in_loader(child, index, req)
+            else:
+                _case_in_child(child, index)
         os._exit(0)
     except BaseException:
         os._exit(71)
+
+
+def _case_in_loader(child, index, req):
+    """isolate_cases=false: the case runs in L itself, after the earlier ones."""
+    _fresh_cpu_budget(req)
+    cpu0 = time.process_time()
+    child.run_case(index, exit=False)
+    child.send({"ev": "ended", "case": index, "status": 0, "cpu_s": time.process_time() - cpu0})
 
 
 def _case_in_child(child, index):
@@ -470,7 +483,7 @@ _UNSET = object()
 class Run:
     """One program run as P sees it: spawn L, follow events, keep deadlines, judge."""
 
-    def __init__(self, req, seq):
+    def __init__(self, req):
         self.req = req
         self.kind = req["kind"]
         self.cases = req.get("cases") or []
@@ -478,8 +491,8 @@ class Run:
         self.wall = float(req.get("wall_s") or self.timeout)  # wall-clock backstop
         self.cap = int(req["output_kb"]) * 1024
         self.preview = int(req.get("preview_chars", PREVIEW))
-        self.workdir = os.path.join(ROOT, "w%d" % seq)
-        self.iodir = os.path.join(ROOT, ".io%d" % seq)
+        self.workdir = WORKDIR  # the same paths every run: emptied between runs
+        self.iodir = IODIR
         self.tests = [None] * len(self.cases)
         self.stop = bool(req.get("stop_on_first_failure"))
 
@@ -959,19 +972,20 @@ class Agent:
     def handle(self, req):
         op = req.get("op")
         if op == "ping":
-            return {"op": "pong", "rid": req.get("rid"), "version": VERSION, "pid": os.getpid(),
+            return {"op": "pong", "rid": req.get("rid"), "version": VERSION, "pid": os.getpid(), "runs": self.seq,
                     "python": sys.version.split()[0]}
         if op != "run":
             return {"rid": req.get("rid"), "agent_error": "unknown op %r" % (op,)}
         self.seq += 1
         t0 = time.perf_counter()
         try:
-            tests = Run(req, self.seq).execute()
+            tests = Run(req).execute()
         except Exception as exc:  # an agent bug, reported as such, never as a verdict
             return {"rid": req.get("rid"), "agent_error": _format_tb(exc)}
         finally:
             sweep()
             clean_root()
+            linecache.cache.clear()
         return {"rid": req.get("rid"), "tests": tests, "agent_ms": (time.perf_counter() - t0) * 1e3}
 
     def serve(self):
@@ -998,6 +1012,7 @@ class Agent:
 
 def main():
     signal.signal(signal.SIGPIPE, signal.SIG_DFL)
+    os.environ["TMPDIR"] = os.environ["HOME"] = WORKDIR
     gc.collect()
     gc.freeze()
     Agent().serve()
