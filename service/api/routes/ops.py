@@ -1,10 +1,11 @@
-"""Operations: GET /healthz (process up), /readyz (can evaluate), /metrics (Prometheus)."""
+"""Operations: GET /healthz (process up), /readyz (can evaluate), /metrics (Prometheus),
+/v1/limits (what a request may ask for; clients size their chunks by it)."""
 
 from __future__ import annotations
 
 from fastapi import APIRouter, Response
 
-from service.api.deps import MetricsDep, QueueDep
+from service.api.deps import MetricsDep, QueueDep, SettingsDep
 from service.api.routes.evaluate import json_response
 from service.api.schemas import Readiness
 from service.metrics import CONTENT_TYPE, parse_stats
@@ -20,6 +21,21 @@ router = APIRouter(tags=["operations"])
 async def healthz() -> dict[str, str]:
     """The process is up (says nothing about Redis or workers)."""
     return {"status": "ok"}
+
+
+@router.get("/v1/limits")
+async def limits(settings: SettingsDep) -> dict[str, float | int]:
+    """The server's request limits (a request over one gets a 413 or a 422 naming it)."""
+    return {
+        "max_batch": settings.max_batch,
+        "max_body_bytes": settings.max_body_bytes,
+        "max_timeout_s": settings.max_timeout_s,
+        "max_memory_mb": settings.max_memory_mb,
+        "max_output_kb": settings.max_output_kb,
+        "max_cases": settings.max_cases,
+        "max_code_bytes": settings.max_code_bytes,
+        "max_wait_s": settings.max_wait_s,
+    }
 
 
 @router.get("/readyz", response_model=Readiness, responses={503: {"model": Readiness}})
