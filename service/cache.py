@@ -52,7 +52,7 @@ class ResultCache:
 
     def store(
         self,
-        pipe: Pipeline[bytes],
+        pipe: Pipeline,
         keys: Sequence[str | None],
         results: Sequence[dict[str, Any]],
     ) -> int:

@@ -121,7 +121,7 @@ def _count(pipe: Any, key: str, pool: SandboxPool, data: Sequence[Mapping[str, A
 
 def on_chunk_failure(
     job: Job,
-    connection: redis.Redis[bytes],
+    connection: redis.Redis,
     exc_type: type[BaseException] | None,
     exc_value: BaseException | None,
     traceback: TracebackType | None,

@@ -123,8 +123,8 @@ class Metrics:
         return generate_latest(self.registry)
 
 
-def parse_stats(raw: Mapping[bytes, bytes] | Sequence[Any]) -> dict[str, float]:
+def parse_stats(raw: Mapping[bytes | str, bytes | str] | Sequence[Any]) -> dict[str, float]:
     """The workers' stats hash (bytes from Redis) as floats."""
     if not isinstance(raw, Mapping):
         return {}
-    return {k.decode(): float(v) for k, v in raw.items()}
+    return {(k.decode() if isinstance(k, bytes) else k): float(v) for k, v in raw.items()}

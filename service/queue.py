@@ -110,7 +110,7 @@ def translate_redis_errors(what: str) -> Iterator[None]:
 
 
 def publish_chunk(
-    pipe: Pipeline[bytes], reply: Mapping[str, Any], chunk: int, results: Sequence[dict[str, Any]]
+    pipe: Pipeline, reply: Mapping[str, Any], chunk: int, results: Sequence[dict[str, Any]]
 ) -> None:
     """Queue the writes that publish one chunk's results (worker side).
 
@@ -147,7 +147,7 @@ class JobState:
 class ChunkQueue:
     """The API side of the queue: admission, enqueueing, waiting, reading back."""
 
-    def __init__(self, settings: Settings, sync: redis.Redis[bytes], aio: aioredis.Redis[bytes]) -> None:
+    def __init__(self, settings: Settings, sync: redis.Redis, aio: aioredis.Redis) -> None:
         self.settings = settings
         self.keys = RedisKeys(settings.key_prefix)
         self.sync = sync

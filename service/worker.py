@@ -122,7 +122,7 @@ class Presence:
                 log.exception("worker %s: heartbeat error", self.worker.name)
 
 
-def build_worker(settings: Settings, connection: redis.Redis[bytes], name: str) -> PoolWorker:
+def build_worker(settings: Settings, connection: redis.Redis, name: str) -> PoolWorker:
     """An RQ worker on the service's queue, tuned for fast recovery of dead workers."""
     return PoolWorker(
         [settings.queue_name],

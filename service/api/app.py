@@ -32,7 +32,7 @@ _CONNECT_TIMEOUT_S = 2.0
 _COMMAND_TIMEOUT_S = 10.0
 
 
-def _clients(settings: Settings) -> tuple[redis.Redis[bytes], aioredis.Redis[bytes]]:
+def _clients(settings: Settings) -> tuple[redis.Redis, aioredis.Redis]:
     sync = redis.Redis.from_url(
         settings.redis_url,
         socket_connect_timeout=_CONNECT_TIMEOUT_S,
@@ -55,7 +55,7 @@ def create_app(settings: Settings) -> FastAPI:
         try:
             yield
         finally:
-            await aio.aclose()  # type: ignore[attr-defined]  # types-redis predates aclose
+            await aio.aclose()
             sync.close()
 
     app = FastAPI(
