@@ -208,11 +208,23 @@ def test_batch_larger_than_the_server_limit_is_chunked(
     assert requests.count("/v1/evaluate", 413) == 0
 
 
-def test_unknown_server_limit_is_found_by_413_and_remembered(
+def test_server_limit_is_asked_from_v1_limits(small_stack: Stack, humaneval: list[dict[str, Any]]) -> None:
+    items = canonical(humaneval[30:60])
+    client, requests = counted_client(small_stack.url)  # max_batch=None: ask the server
+    with client:
+        results = client.evaluate(items)
+        assert client.max_batch() == 8
+    assert [r.id for r in results] == [x.id for x in items]
+    assert all(r.status is Status.PASS for r in results)
+    assert requests.count("/v1/limits", 200) == 1
+    assert requests.count("/v1/evaluate", 413) == 0
+
+
+def test_chunks_over_the_server_limit_are_halved_on_413_and_remembered(
     small_stack: Stack, humaneval: list[dict[str, Any]]
 ) -> None:
-    items = canonical(humaneval[30:60])
-    client, requests = counted_client(small_stack.url)  # max_batch=None: ask or learn
+    items = canonical(humaneval[60:90])
+    client, requests = counted_client(small_stack.url, max_batch=64)  # wrong: the server takes 8
     with client:
         results = client.evaluate(items)
         assert client.max_batch() <= 8
