@@ -61,18 +61,17 @@ def build_request(item: Item, settings: Settings) -> dict[str, Any]:
 def evaluate_items(pool: SandboxPool, items: Sequence[Item]) -> list[Result]:
     """Judge every item; results in the same order."""
     settings = pool.settings
-    results: list[Result | None] = [None] * len(items)
-    tasks: list[Task] = []
+    runnable = [i for i, item in enumerate(items) if item.tests.cases]
+    tasks = [Task(request=build_request(items[i], settings), budget_s=budget_s(items[i], settings)) for i in runnable]
+    replies = dict(zip(runnable, pool.run(tasks) if tasks else [], strict=True))
+    results = []
     for index, item in enumerate(items):
-        if not item.tests.cases:
-            results[index] = Result(id=item.id, status=Status.NO_TESTS, image=pool.image_version)
-            continue
-        tasks.append(Task(index=index, request=build_request(item, settings), budget_s=budget_s(item, settings)))
-    replies = pool.run(tasks) if tasks else []
-    for task, reply in zip(tasks, replies, strict=True):
-        item = items[task.index]
-        results[task.index] = to_result(item, reply, image=pool.image_version, settings=settings)
-    return [annotate(items[i], r) for i, r in enumerate(results) if r is not None]
+        if index in replies:
+            result = to_result(item, replies[index], image=pool.image_version, settings=settings)
+        else:
+            result = Result(id=item.id, status=Status.NO_TESTS, image=pool.image_version)
+        results.append(annotate(item, result))
+    return results
 
 
 def to_result(item: Item, reply: dict[str, Any] | None, *, image: str, settings: Settings) -> Result:

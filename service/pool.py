@@ -151,11 +151,12 @@ class AgentConn:
 
 @dataclass
 class Task:
-    """One request for an agent, with its place in the caller's batch."""
+    """One request for an agent. ``slot`` is its position in the list given to
+    :meth:`SandboxPool.run` (set by ``run``; it is also the request id sent to the agent)."""
 
-    index: int
     request: dict[str, Any]
     budget_s: float
+    slot: int = -1
     attempts: int = 0
 
 
@@ -352,6 +353,8 @@ class SandboxPool:
         whose program killed the agent on every attempt. ``None`` marks a task no
         container could take (no container could be started): the caller's infra_error.
         """
+        for slot, task in enumerate(tasks):
+            task.slot = slot
         batch = _Batch(collections.deque(tasks), [None] * len(tasks))
         self._refill()
         workers = min(max(self._slots, 1), len(tasks))
@@ -373,7 +376,11 @@ class SandboxPool:
             conn = self._acquire(timeout_s=self.settings.container_start_timeout_s)
             if conn is None:
                 return
-            conn = self._feed(conn, batch)
+            try:
+                conn = self._feed(conn, batch)
+            except Exception as exc:  # a bug of ours: its in-flight tasks stay None (infra_error)
+                log.exception("sandbox pool driver failed")
+                conn = self._replace(conn, f"driver error: {exc!r}")
             self._release(conn)
             if conn is None:
                 return
@@ -398,7 +405,7 @@ class SandboxPool:
             head = inflight[0]
             try:
                 reply = conn.recv(head.budget_s)
-                if reply.get("rid") != str(head.index):
+                if reply.get("rid") != str(head.slot):
                     raise AgentProtocolError(f"response out of order: {reply!r:.200}", container=conn.id)
             except AgentError as exc:
                 replacement = self._replace(conn, str(exc))
@@ -412,7 +419,7 @@ class SandboxPool:
                 continue
             inflight.popleft()
             conn.runs += 1
-            batch.results[head.index] = reply
+            batch.results[head.slot] = reply
 
     def _top_up(self, conn: AgentConn, batch: _Batch, inflight: collections.deque[Task]) -> None:
         room = min(self.settings.agent_inflight, self.settings.container_max_runs - conn.runs)
@@ -428,7 +435,7 @@ class SandboxPool:
         """The task running when the agent broke: retry it, then give it the verdict."""
         task.attempts += 1
         if task.attempts > self.settings.run_retries:
-            batch.results[task.index] = {"killed_agent": why}
+            batch.results[task.slot] = {"killed_agent": why}
         else:
             batch.give_back([task])
 
@@ -459,4 +466,4 @@ class SandboxPool:
 
 
 def _with_rid(task: Task) -> dict[str, Any]:
-    return {**task.request, "rid": str(task.index)}
+    return {**task.request, "rid": str(task.slot)}

@@ -84,3 +84,17 @@ def test_cli_reports_bad_lines_and_judges_the_rest(pool: SandboxPool) -> None:
     assert [r.get("status") or r["line"] for r in rows] == ["pass", 2, 3, "pass", 6]
     assert "tests.kind" in rows[2]["error"]
     assert "UTF-8" in rows[4]["error"]
+
+
+def test_items_without_tests_mixed_into_a_batch_keep_every_position(pool: SandboxPool) -> None:
+    items = [
+        _item("print(1)", cases=[]),
+        _item("print(1)"),
+        _item("print(2)", cases=[]),
+        _item("print(2)"),
+        _item("print(1)"),
+    ]
+    results = evaluate_items(pool, items)
+    assert [r.status for r in results] == [
+        Status.NO_TESTS, Status.PASS, Status.NO_TESTS, Status.FAILURE, Status.PASS,
+    ]  # fmt: skip

@@ -919,13 +919,9 @@ def apps_compare_text(got, want):
     out_lines = [x.strip() for x in out if x.strip()]
     if out_lines == want_lines or [o.strip() for o in out] == want_lines:
         return True
-    try:
-        if len(out_lines) == len(want_lines) and all(
-                _tokens_equal_float(a, b, 1e-5) for a, b in zip(out_lines, want_lines)):
-            float(out_lines[0]) if out_lines else None
-            return True
-    except ValueError:
-        pass
+    if len(out_lines) == len(want_lines) and all(
+            _tokens_equal_float(a, b, 1e-5) for a, b in zip(out_lines, want_lines)):
+        return True
     want_set = set(frozenset(line.split()) for line in want_lines)
     got_set = set(frozenset(line.split()) for line in out_lines)
     if got_set == want_set:
