@@ -182,6 +182,7 @@ class SandboxPool:
         self.settings = settings
         self.size = size or settings.pool_size
         self.owner = owner_id()
+        self.pool_id = uuid.uuid4().hex[:12]  # several pools may share a process (tests, benches)
         self.image_version = ""
         self.restarts = 0
         self._api: docker.APIClient | None = None
@@ -236,7 +237,7 @@ class SandboxPool:
         for conn in conns:
             conn.kill()
         if self._api is not None:
-            self._remove(lambda c: c["Labels"].get(f"{self.settings.pool_label}.owner") == self.owner)
+            self._remove(lambda c: c["Labels"].get(f"{self.settings.pool_label}.pool") == self.pool_id)
             self._api.close()
 
     def remove_orphans(self) -> int:
@@ -278,7 +279,11 @@ class SandboxPool:
     def spawn(self) -> AgentConn:
         """Start one container, attach to its agent and ping it."""
         s = self.settings
-        labels = {f"{s.pool_label}.owner": self.owner, f"{s.pool_label}.version": self.image_version}
+        labels = {
+            f"{s.pool_label}.owner": self.owner,
+            f"{s.pool_label}.pool": self.pool_id,
+            f"{s.pool_label}.version": self.image_version,
+        }
         name = f"utrs-sbx-{uuid.uuid4().hex[:12]}"
         try:
             created = self.api.create_container(
@@ -373,14 +378,14 @@ class SandboxPool:
     def _drive(self, batch: _Batch) -> None:
         """One thread: borrow a container and feed it tasks until the batch is empty."""
         while batch.tasks:
-            conn = self._acquire(timeout_s=self.settings.container_start_timeout_s)
-            if conn is None:
+            borrowed = self._acquire(timeout_s=self.settings.container_start_timeout_s)
+            if borrowed is None:
                 return
             try:
-                conn = self._feed(conn, batch)
+                conn = self._feed(borrowed, batch)
             except Exception as exc:  # a bug of ours: its in-flight tasks stay None (infra_error)
                 log.exception("sandbox pool driver failed")
-                conn = self._replace(conn, f"driver error: {exc!r}")
+                conn = self._replace(borrowed, f"driver error: {exc!r}")
             self._release(conn)
             if conn is None:
                 return
@@ -393,7 +398,13 @@ class SandboxPool:
         """
         inflight: collections.deque[Task] = collections.deque()
         while True:
-            self._top_up(conn, batch, inflight)
+            if not self._top_up(conn, batch, inflight) and not inflight:
+                # Dead before it was given anything (e.g. removed from outside): no one to blame.
+                replacement = self._replace(conn, "agent stream closed while idle")
+                if replacement is None:
+                    return None
+                conn = replacement
+                continue
             if not inflight:
                 if conn.runs < self.settings.container_max_runs:
                     return conn
@@ -421,15 +432,17 @@ class SandboxPool:
             conn.runs += 1
             batch.results[head.slot] = reply
 
-    def _top_up(self, conn: AgentConn, batch: _Batch, inflight: collections.deque[Task]) -> None:
+    def _top_up(self, conn: AgentConn, batch: _Batch, inflight: collections.deque[Task]) -> bool:
+        """Queue tasks at the agent; False if its stream is closed."""
         room = min(self.settings.agent_inflight, self.settings.container_max_runs - conn.runs)
         while len(inflight) < room and (task := batch.take()):
             try:
                 conn.send(_with_rid(task))
             except AgentDied:
                 batch.give_back([task])
-                return
+                return False
             inflight.append(task)
+        return True
 
     def _blame(self, task: Task, batch: _Batch, why: str) -> None:
         """The task running when the agent broke: retry it, then give it the verdict."""

@@ -17,6 +17,7 @@ from service.executor import evaluate_items
 from service.pool import SandboxPool
 
 LABEL = "utrs.sandbox.owner"
+POOL_LABEL = "utrs.sandbox.pool"
 
 
 def _echo(n: int, *, sleep_s: float = 0.0) -> Item:
@@ -86,16 +87,34 @@ def test_orphans_of_a_dead_worker_are_removed_at_start() -> None:
             orphan.remove(force=True)
 
 
-def test_close_removes_every_container() -> None:
+def _of_pool(client: docker.DockerClient, pool: SandboxPool) -> list[str]:
+    return [c.id for c in client.containers.list(all=True, filters={"label": f"{POOL_LABEL}={pool.pool_id}"})]
+
+
+def test_close_removes_every_container_of_that_pool_only(pool: SandboxPool) -> None:
+    """Pools in one process share an owner; closing one leaves the others' containers."""
     client = docker.from_env()
+    mine = set(pool.container_ids())
     small = SandboxPool(Settings(pool_size=2))
     small.start()
-    assert len(_ours(client, small.owner)) == 2
+    assert len(_of_pool(client, small)) == 2
     small.close()
     deadline = time.monotonic() + 10
-    while _ours(client, small.owner) and time.monotonic() < deadline:
+    while _of_pool(client, small) and time.monotonic() < deadline:
         time.sleep(0.1)
-    assert _ours(client, small.owner) == []
+    assert _of_pool(client, small) == []
+    assert set(_of_pool(client, pool)) == mine
+    assert evaluate_items(pool, [_echo(1)])[0].status is Status.PASS
+    assert pool.restarts == 0 or set(pool.container_ids()) == mine
+
+
+def test_a_container_removed_while_idle_is_replaced_without_blame() -> None:
+    with SandboxPool(Settings(pool_size=1)) as small:
+        victim = small.container_ids()[0]
+        small.api.remove_container(victim, force=True)
+        results = evaluate_items(small, [_echo(n) for n in range(3)])
+        assert [r.status for r in results] == [Status.PASS] * 3
+        assert victim not in small.container_ids()
 
 
 def test_missing_image_is_a_clear_error() -> None:
