@@ -18,7 +18,7 @@ apt_install() {
     log "installing Debian packages: $*"
     if [ "$(id -u)" != 0 ]; then log "need root to install $* (or install them yourself)"; exit 1; fi
     apt-get update -qq >/dev/null
-    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "$@" >/dev/null
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "$@" >/dev/null  # as the known-good manual install
 }
 
 docker_up() { timeout 10 docker info >/dev/null 2>&1; }
