@@ -87,7 +87,7 @@ def to_result(item: Item, reply: dict[str, Any] | None, *, image: str, settings:
     else:
         pmap = ProgramMap(item.prompt, item.code)
         try:
-            tests = [_test(raw, pmap, item, settings) for raw in reply["tests"]]
+            tests = [_test(raw, pmap, settings) for raw in reply["tests"]]
         except (KeyError, TypeError, ValueError) as exc:
             return _infra(item, f"unreadable sandbox reply: {exc}", image)
     result = summarise(item, tests)
@@ -125,25 +125,25 @@ def _killed(why: str) -> TestResult:
     return TestResult(status=TestStatus.CRASH, error=error)
 
 
-def _test(raw: dict[str, Any], pmap: ProgramMap, item: Item, settings: Settings) -> TestResult:
+def _test(raw: dict[str, Any], pmap: ProgramMap, settings: Settings) -> TestResult:
     error = raw.get("error")
     return TestResult(
         status=TestStatus(raw["status"]),
         time_ms=float(raw.get("time_ms") or 0.0),
         stdout=raw.get("stdout") or "",
         stderr=raw.get("stderr") or "",
-        error=_error(error, pmap, item, settings) if error else None,
+        error=_error(error, pmap, settings) if error else None,
     )
 
 
-def _error(raw: dict[str, Any], pmap: ProgramMap, item: Item, settings: Settings) -> ErrorInfo:
+def _error(raw: dict[str, Any], pmap: ProgramMap, settings: Settings) -> ErrorInfo:
     syntax = raw.get("syntax")
-    frames = [_frame(f, pmap, item) for f in raw.get("frames") or []]
+    frames = [_frame(f, pmap) for f in raw.get("frames") or []]
     unclosed = None
     if syntax:
         # The SyntaxError's own position is the innermost frame; for a compile error of
         # the program there are no others, for eval() inside the code the callers stay.
-        frames.append(_frame(syntax, pmap, item))
+        frames.append(_frame(syntax, pmap))
         unclosed = any(marker in (syntax.get("msg") or "") for marker in _UNCLOSED)
     return ErrorInfo(
         type=str(raw.get("type") or "Error"),
@@ -157,7 +157,7 @@ def _error(raw: dict[str, Any], pmap: ProgramMap, item: Item, settings: Settings
     )
 
 
-def _frame(raw: dict[str, Any], pmap: ProgramMap, item: Item) -> Frame:
+def _frame(raw: dict[str, Any], pmap: ProgramMap) -> Frame:
     src = raw.get("src")
     line = raw.get("line")
     where, mapped = Where.NONE, line

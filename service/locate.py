@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import bisect
 import re
-from dataclasses import dataclass
 from functools import lru_cache
 
 from client.models import Where
@@ -44,16 +43,17 @@ def line_span(text: str, line: int) -> tuple[int, int] | None:
     return bounds[line - 1] if 1 <= line <= len(bounds) else None
 
 
-@dataclass(frozen=True)
 class ProgramMap:
-    """Maps lines of ``prompt + code`` back to the prompt or the code."""
+    """Maps lines of ``prompt + code`` back to the prompt or the code.
 
-    prompt: str
-    code: str
+    The line tables are built once per program: a RecursionError brings ~1,000 frames.
+    """
 
-    @property
-    def program(self) -> str:
-        return self.prompt + self.code
+    def __init__(self, prompt: str, code: str) -> None:
+        self.prompt = prompt
+        self._program_starts = line_starts(prompt + code) if prompt else []
+        self._program_len = len(prompt) + len(code)
+        self._code_starts = line_starts(code) if prompt else []
 
     def locate(self, line: int, col: int | None = None) -> tuple[Where, int]:
         """(where, line in that text) for a 1-based line of the program.
@@ -62,26 +62,16 @@ class ProgramMap:
         code belongs to the code when ``col`` (1-based) points into the code part, or
         when no column is known.
         """
-        if not self.prompt:
-            return Where.CODE, line
-        starts = line_starts(self.program)
-        if not 1 <= line <= len(starts):
+        starts = self._program_starts
+        if not self.prompt or not 1 <= line <= len(starts):
             return Where.CODE, line
         cut = len(self.prompt)
         start = starts[line - 1]
         if start >= cut:
-            return Where.CODE, _line_of(self.code, start - cut)
-        end = starts[line] if line < len(starts) else len(self.program)
+            return Where.CODE, bisect.bisect_right(self._code_starts, start - cut)
+        end = starts[line] if line < len(starts) else self._program_len
         if end <= cut:
             return Where.PROMPT, line
         if col is not None and start + col - 1 < cut:
             return Where.PROMPT, line
         return Where.CODE, 1
-
-    def code_offset(self, line: int) -> tuple[int, int] | None:
-        """Span of a code line in ``code``."""
-        return line_span(self.code, line)
-
-
-def _line_of(text: str, offset: int) -> int:
-    return bisect.bisect_right(line_starts(text), offset)
