@@ -5,7 +5,14 @@ world of one (the rendezvous variables are filled in). On a machine without CUDA
 DeepSpeed's CPU accelerator (``DS_ACCELERATOR=cpu``) and the gloo backend are used and
 bf16 is switched off; on CUDA the config's ``bf16`` section applies. The optimizer is
 torch's AdamW (no DeepSpeed op has to be compiled). Generation reads the full weights
-from the engine's module, so ZeRO stages 0-2 are supported (not 3).
+from the engine's module, so ZeRO stages 0-2 are supported (not 3). The policy and each
+critic are separate engines (as in DeepSpeed-Chat), each with its own learning rate.
+
+On the CPU DeepSpeed JIT-builds a shared-memory communication op into
+``TORCH_EXTENSIONS_DIR``; its default (``~/.cache/torch_extensions``) is shared by every
+virtual environment of the user, and two environments rebuild it over each other (a
+minute's stall behind a lock file each time), so it defaults here to a folder inside
+the running environment (``sys.prefix``) when that is writable.
 """
 
 from __future__ import annotations
@@ -13,6 +20,7 @@ from __future__ import annotations
 import json
 import os
 import socket
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -20,7 +28,14 @@ import torch
 
 from trainer_example.config import TrainConfig
 
-__all__ = ["build_engine", "ds_config", "init_distributed", "load_checkpoint", "save_checkpoint"]
+__all__ = [
+    "build_engine",
+    "close_distributed",
+    "ds_config",
+    "init_distributed",
+    "load_checkpoint",
+    "save_checkpoint",
+]
 
 
 def _free_port() -> int:
@@ -40,6 +55,8 @@ def init_distributed() -> None:
     }
     for key, value in defaults.items():
         os.environ.setdefault(key, value)
+    if os.access(sys.prefix, os.W_OK):
+        os.environ.setdefault("TORCH_EXTENSIONS_DIR", str(Path(sys.prefix) / "torch_extensions"))
     import deepspeed
     from deepspeed.accelerator import get_accelerator
 
@@ -69,12 +86,21 @@ def ds_config(config: TrainConfig, *, micro_batch: int) -> dict[str, Any]:
     return ds
 
 
-def build_engine(module: torch.nn.Module, config: TrainConfig, *, micro_batch: int) -> Any:
-    """``deepspeed.initialize`` over ``module`` with torch AdamW; returns the engine."""
+def close_distributed() -> None:
+    """Tear the process group down (a gloo world that is left up aborts at exit)."""
+    import torch.distributed as dist
+
+    if dist.is_initialized():
+        dist.barrier()
+        dist.destroy_process_group()
+
+
+def build_engine(module: torch.nn.Module, config: TrainConfig, *, micro_batch: int, lr: float) -> Any:
+    """``deepspeed.initialize`` over ``module`` with torch AdamW at ``lr``; the engine."""
     import deepspeed
 
     params = [p for p in module.parameters() if p.requires_grad]
-    optimizer = torch.optim.AdamW(params, lr=config.lr)
+    optimizer = torch.optim.AdamW(params, lr=lr)
     engine, *_ = deepspeed.initialize(
         model=module, optimizer=optimizer, config=ds_config(config, micro_batch=micro_batch)
     )

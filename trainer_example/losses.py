@@ -11,7 +11,7 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 
-__all__ = ["kl_per_sequence", "token_logprobs", "weighted_nll"]
+__all__ = ["token_kl", "token_logprobs", "weighted_nll"]
 
 
 def token_logprobs(logits: torch.Tensor, input_ids: torch.Tensor) -> torch.Tensor:
@@ -30,14 +30,13 @@ def weighted_nll(logp: torch.Tensor, weights: torch.Tensor, lengths: torch.Tenso
     return -per_row.mean()
 
 
-def kl_per_sequence(logits: torch.Tensor, ref_logits: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
-    """Exact ``KL(pi || pi_ref)`` over the vocabulary, averaged over the masked tokens.
+def token_kl(logits: torch.Tensor, ref_logits: torch.Tensor) -> torch.Tensor:
+    """Exact ``KL(pi(.|w_<t) || pi_ref(.|w_<t))`` over the vocabulary, placed at ``t``.
 
-    ``mask`` marks the predicted tokens (``[B, L]``, position ``t`` predicted from
-    ``t - 1``); returns one value per row.
+    ``[B, L]`` like :func:`token_logprobs` (position 0 is 0); mask it with the code mask
+    and sum for the KL of the program (an unbiased estimate of the sequence-level
+    ``KL(pi(y|x) || pi_ref(y|x))`` for programs sampled from ``pi``).
     """
     logp = F.log_softmax(logits[:, :-1].float(), dim=-1)
     ref = F.log_softmax(ref_logits[:, :-1].float(), dim=-1)
-    kl = (logp.exp() * (logp - ref)).sum(-1)
-    m = mask[:, 1:].to(kl)
-    return (kl * m).sum(1) / m.sum(1).clamp(min=1.0)
+    return F.pad((logp.exp() * (logp - ref)).sum(-1), (1, 0))

@@ -13,10 +13,10 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from client.models import Status
+from client.models import Result, Status
 from trainer_example.rollout import Scored, reward
 
-__all__ = ["COLUMNS", "MetricsWriter", "batch_metrics"]
+__all__ = ["COLUMNS", "EVAL_COLUMNS", "KS", "MetricsWriter", "batch_metrics", "is_syntax_error"]
 
 SUBTYPES = (
     "syntax",
@@ -39,6 +39,15 @@ SUBTYPES = (
     "wrong_answer",
 )
 OUTCOMES = ("pass", "failure", "error")
+KS = (1, 5, 10)  # pass@k of the held-out evaluation
+EVAL_COLUMNS = (
+    "eval_greedy_pass_rate",
+    *(f"eval_pass_at_{k}" for k in KS),
+    "eval_syntax_error_rate",
+    "eval_problems",
+    "eval_unscored",
+    "eval_s",
+)
 COLUMNS: tuple[str, ...] = (
     "step",
     "samples",
@@ -59,11 +68,15 @@ COLUMNS: tuple[str, ...] = (
     "loss_adaptive",
     "loss_pg",
     "loss_critic",
-    "loss_kl",
+    "loss_token_critic",
+    "token_weight_mean",
     "kl",
     "kl_coef",
+    "reward_penalized",
     "value_mean",
+    "advantage_mean",
     "replay_size",
+    "replayed",
     "policy_lag",
     "wait_s",
     "step_s",
@@ -73,9 +86,11 @@ COLUMNS: tuple[str, ...] = (
     "buffer_len",
     "buffer_dropped",
     "unscored",
+    "replay_misses",
     "service_s",
     "sampled_ids_rate",
     "canonical_rate",
+    *EVAL_COLUMNS,
 )
 
 
@@ -83,19 +98,24 @@ def _mean(values: Sequence[float]) -> float | None:
     return statistics.fmean(values) if values else None
 
 
-def _subtype(scored: Scored) -> str | None:
-    error = scored.result.error
-    if scored.result.status is Status.PASS or error is None:
+def _subtype(result: Result) -> str | None:
+    error = result.error
+    if result.status is Status.PASS or error is None:
         return None
     name = error.subtype or "else"
     return name if name in SUBTYPES else "other"
+
+
+def is_syntax_error(result: Result) -> bool:
+    """The program has RLTF's ``Syntax`` sub-error (what ``syntax_error_rate`` counts)."""
+    return _subtype(result) == "syntax"
 
 
 def batch_metrics(batch: Sequence[Scored], *, step: int) -> dict[str, float | None]:
     """Pass rate, outcome and sub-error distribution, mean rewards of a batch."""
     n = len(batch)
     outcomes = Counter(s.result.status.value for s in batch)
-    subtypes = Counter(_subtype(s) for s in batch)
+    subtypes = Counter(_subtype(s.result) for s in batch)
     greedy = {s.sample.problem.id: s.greedy for s in batch if s.greedy is not None}
     out: dict[str, float | None] = {
         "samples": float(n),
@@ -114,10 +134,19 @@ def batch_metrics(batch: Sequence[Scored], *, step: int) -> dict[str, float | No
 
 
 class MetricsWriter:
-    """Appends one row per step to ``metrics.csv`` (and TensorBoard when asked)."""
+    """Appends one row per step to ``metrics.csv`` (or ``name``; and TensorBoard when asked)."""
 
-    def __init__(self, directory: Path, *, tensorboard: bool, enabled: bool = True) -> None:
-        self.path = directory / "metrics.csv"
+    def __init__(
+        self,
+        directory: Path,
+        *,
+        tensorboard: bool,
+        enabled: bool = True,
+        name: str = "metrics.csv",
+        columns: Sequence[str] = COLUMNS,
+    ) -> None:
+        self.path = directory / name
+        self.columns = tuple(columns)
         self._enabled = enabled
         self._tb: Any = None
         if not enabled:
@@ -125,7 +154,7 @@ class MetricsWriter:
         directory.mkdir(parents=True, exist_ok=True)
         if not self.path.exists():
             with self.path.open("w", newline="") as handle:
-                csv.writer(handle).writerow(COLUMNS)
+                csv.writer(handle).writerow(self.columns)
         if tensorboard:
             from torch.utils.tensorboard import SummaryWriter
 
@@ -136,7 +165,7 @@ class MetricsWriter:
             return
         values = {**row, "step": step}
         with self.path.open("a", newline="") as handle:
-            csv.writer(handle).writerow(["" if values.get(c) is None else values[c] for c in COLUMNS])
+            csv.writer(handle).writerow(["" if values.get(c) is None else values[c] for c in self.columns])
         if self._tb is not None:
             for key, value in values.items():
                 if value is not None and key != "step":

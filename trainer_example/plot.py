@@ -2,6 +2,9 @@
 
 ``python -m trainer_example.plot runs/demo/sl runs/demo/coarse --out docs/figures/x.png``
 (one line per run, one panel per metric, a moving average over ``--smooth`` steps).
+Metrics named ``eval_*`` (the held-out evaluation) come from the run's ``eval.csv``, one
+point per evaluation, against the number of optimizer steps taken, unsmoothed:
+``--metrics pass_rate,eval_pass_at_1,eval_greedy_pass_rate``.
 """
 
 from __future__ import annotations
@@ -15,9 +18,9 @@ from pathlib import Path
 __all__ = ["load", "main", "summary"]
 
 
-def load(run: Path) -> dict[str, list[float]]:
-    """The run's metrics.csv as columns (empty cells become NaN)."""
-    with (run / "metrics.csv").open() as handle:
+def load(run: Path, name: str = "metrics.csv") -> dict[str, list[float]]:
+    """The run's metrics.csv (or ``name``) as columns (empty cells become NaN)."""
+    with (run / name).open() as handle:
         rows = list(csv.DictReader(handle))
     keys = rows[0].keys() if rows else []
     return {k: [float(r[k]) if r[k] != "" else float("nan") for r in rows] for k in keys}
@@ -31,17 +34,25 @@ def _smooth(values: list[float], window: int) -> list[float]:
     return out
 
 
+def _series(run: Path, metric: str) -> tuple[list[float], list[float]]:
+    """(x, y) of a metric: per step, or per evaluation for ``eval_*``."""
+    data = load(run, "eval.csv" if metric.startswith("eval_") else "metrics.csv")
+    return data["step"], data[metric]
+
+
+def _cell(values: list[float], last: int) -> str:
+    values = [v for v in values if v == v]
+    if not values:
+        return "-"
+    return f"{statistics.fmean(values[:last]):.3f} → {statistics.fmean(values[-last:]):.3f}"
+
+
 def summary(runs: Sequence[Path], metrics: Sequence[str], *, last: int) -> str:
-    """A Markdown table: each metric's mean over the first and the last ``last`` steps."""
+    """A Markdown table: each metric's mean over the first and the last ``last`` rows."""
     head = "| run | " + " | ".join(f"{m} (first {last} → last {last})" for m in metrics) + " |"
     lines = [head, "|---" * (len(metrics) + 1) + "|"]
     for run in runs:
-        data = load(run)
-        cells = []
-        for m in metrics:
-            values = [v for v in data[m] if v == v]
-            first, end = statistics.fmean(values[:last]), statistics.fmean(values[-last:])
-            cells.append(f"{first:.3f} → {end:.3f}")
+        cells = [_cell(_series(run, m)[1], last) for m in metrics]
         lines.append(f"| {run.name} | " + " | ".join(cells) + " |")
     return "\n".join(lines)
 
@@ -54,12 +65,16 @@ def plot(runs: Sequence[Path], metrics: Sequence[str], out: Path, *, smooth: int
 
     fig, axes = plt.subplots(1, len(metrics), figsize=(5 * len(metrics), 3.6), squeeze=False)
     for run in runs:
-        data = load(run)
         for ax, metric in zip(axes[0], metrics, strict=True):
-            ax.plot(data["step"], _smooth(data[metric], smooth), label=run.name)
+            x, y = _series(run, metric)
+            if metric.startswith("eval_"):
+                ax.plot(x, y, marker="o", label=run.name)
+            else:
+                ax.plot(x, _smooth(y, smooth), label=run.name)
     for ax, metric in zip(axes[0], metrics, strict=True):
-        ax.set_title(f"{metric} (moving avg {smooth})")
-        ax.set_xlabel("step")
+        held = metric.startswith("eval_")
+        ax.set_title(f"{metric} (held-out)" if held else f"{metric} (moving avg {smooth})")
+        ax.set_xlabel("optimizer steps" if held else "step")
         ax.grid(alpha=0.3)
     axes[0][0].legend(fontsize=8)
     fig.tight_layout()

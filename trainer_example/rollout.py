@@ -9,10 +9,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from client.models import FinishReason, Item, Limits, Result, RewardSpec, Status
+from client.models import FinishReason, Item, Limits, Result, RewardSpec
 from trainer_example.data import Problem
 
-__all__ = ["Sample", "Scored", "adaptive_value", "reward", "to_item"]
+__all__ = ["Sample", "Scored", "reward", "to_item"]
 
 
 @dataclass(frozen=True)
@@ -49,17 +49,3 @@ def reward(result: Result, key: str) -> float:
     """A reward component; a missing or null one counts as 0 (e.g. ``fine`` on a pass)."""
     value = result.rewards.get(key)
     return float(value) if value is not None else 0.0
-
-
-def adaptive_value(result: Result | None) -> float:
-    """R_adaptive of a program used as a baseline (RLTF eq. 10).
-
-    The service gives ``adaptive`` for failures only; for a baseline program of another
-    outcome the same formula is applied to its pass ratio (a pass is worth 1.0).
-    """
-    if result is None or result.status is Status.INFRA_ERROR:
-        return 0.0
-    value = result.rewards.get("adaptive")
-    if value is not None:
-        return float(value)
-    return -0.3 + 1.3 * result.pass_ratio
