@@ -17,6 +17,7 @@ from trainer_example.config import Algo, Component, TrainConfig
 from trainer_example.critics import ValueCritic, last_token_features
 from trainer_example.frozen import FrozenLM
 from trainer_example.losses import token_kl
+from trainer_example.metrics import batch_metrics
 from trainer_example.model import build_tiny
 from trainer_example.replay import ReplayBuffer
 
@@ -143,3 +144,14 @@ def test_actor_critic_adds_sl_only_when_asked() -> None:
     update, _, _ = _update(config)
     stats = update([scored(result(Status.PASS, passed=4), code=GOOD)])
     assert stats["loss_sl"] > 0 and stats["loss"] == pytest.approx(stats["loss_pg"] + stats["loss_sl"])
+
+
+def test_a_batch_with_nothing_scored_steps_both_engines_with_zero_gradients() -> None:
+    update, policy, critic = _update(CONFIG)
+    before = copy.deepcopy(policy.module.state_dict())
+    assert update([]) == {"idle": 1.0}
+    assert policy.steps == 1 and critic.steps == 1  # every rank steps together
+    # zero gradients: only AdamW's decoupled weight decay (lr * 0.01 * p) moves a weight
+    after = policy.module.state_dict()
+    assert all(torch.allclose(after[k], v * (1 - CONFIG.lr * 0.01), atol=1e-7) for k, v in before.items())
+    assert batch_metrics([], step=0) == {"samples": 0.0}

@@ -132,8 +132,8 @@ def test_feeder_keeps_batch_order_and_leaves_misses_out() -> None:
     with RewardFeeder(CONFIG, buffer, scorer=lambda: scorer) as feeder:
         feeder.submit(batch)
         feeder.submit(late)
-        first = buffer.take(2, timeout_s=10)
-        second = buffer.take(1, timeout_s=10)
+        first = buffer.take(timeout_s=10)
+        second = buffer.take(timeout_s=10)
     assert [s.sample.code for s in first] == ["a", "b"]  # batch 1 first, although it finished last
     assert [s.sample.code for s in second] == ["c"]  # the miss is left out, never scored
     assert feeder.misses == 1 and feeder.take_counts()["unscored_replay_miss"] == 1

@@ -202,16 +202,21 @@ def test_token_critic_outcomes_weights_and_loss() -> None:
 # --- buffers ---------------------------------------------------------------------------
 
 
-def test_online_buffer_is_a_bounded_fifo() -> None:
+def test_online_buffer_is_a_fifo_of_batches_bounded_in_samples() -> None:
     buf = OnlineBuffer(maxlen=3)
-    items = [scored(result(Status.PASS, passed=4), code=str(i)) for i in range(5)]
+    first = [scored(result(Status.PASS, passed=4), code=str(i)) for i in range(3)]
     buf.begin()
-    buf.put_many(items)
-    assert buf.dropped == 2 and len(buf) == 3
-    assert [s.sample.code for s in buf.take(2)] == ["2", "3"]
-    assert len(buf.take(5)) == 1  # nothing in flight: fewer than asked
+    buf.begin()
+    buf.put_many(first)
+    buf.put_many([scored(result(Status.PASS, passed=4), code="b")])
+    assert buf.dropped == 1 and len(buf) == 3  # the oldest sample went
+    assert [s.sample.code for s in buf.take()] == ["1", "2"]  # batch by batch
+    assert [s.sample.code for s in buf.take()] == ["b"]
+    buf.begin()
+    buf.put_many([])  # nothing of a batch was scored: an empty batch, not the next one's samples
+    assert buf.take() == []
     with pytest.raises(BufferClosed):
-        buf.take(1)
+        buf.take()  # nothing there, nothing in flight
 
 
 def test_online_buffer_waits_for_in_flight_batches() -> None:
@@ -220,12 +225,14 @@ def test_online_buffer_waits_for_in_flight_batches() -> None:
     item = scored(result(Status.PASS, passed=4))
     threading.Timer(0.2, lambda: buf.put_many([item, item])).start()
     started = time.monotonic()
-    assert len(buf.take(2, timeout_s=5)) == 2
+    assert len(buf.take(timeout_s=5)) == 2
     assert time.monotonic() - started >= 0.15
     buf.begin()
+    with pytest.raises(TimeoutError):
+        buf.take(timeout_s=0.05)
     threading.Timer(0.05, lambda: buf.fail(RuntimeError("service down"))).start()
     with pytest.raises(BufferClosed):
-        buf.take(1, timeout_s=5)
+        buf.take(timeout_s=5)
 
 
 def test_normalize_drops_comments_formatting_and_unused_functions() -> None:

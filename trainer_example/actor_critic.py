@@ -25,7 +25,7 @@ from typing import Any
 import torch
 import torch.nn.functional as F
 
-from trainer_example.batching import Encoder, forward, policy_step, sl_term
+from trainer_example.batching import Encoder, forward, idle_step, policy_step, sl_term
 from trainer_example.config import TrainConfig
 from trainer_example.critics import last_token_features
 from trainer_example.frozen import FrozenLM
@@ -68,6 +68,9 @@ class ActorCriticUpdate:
     kl: AdaptiveKL
 
     def __call__(self, batch: list[Scored]) -> dict[str, float]:
+        if not batch:  # nothing was scored: step both engines with zero gradients
+            idle_step(self.critic)
+            return idle_step(self.engine)
         replayed = self.replay.sample([s.sample.problem for s in batch], self.config.replay_per_problem)
         rl_rows = self.encoder.sampled(batch)
         stats = self.encoder.token_stats(rl_rows, batch)

@@ -2,8 +2,9 @@
 
 Sampled programs are trained on their sampled token ids (:mod:`trainer_example.sequences`);
 replayed (AST-reduced) and reference solutions are texts, tokenized canonically.
-:func:`policy_step` is the one place the policy engine steps: the terms are summed,
-back-propagated and applied.
+:func:`policy_step` is where the policy engine steps: the terms are summed,
+back-propagated and applied; :func:`idle_step` steps an engine with zero gradients when
+a rank has nothing to train on, so that the ranks' collectives stay in step.
 """
 
 from __future__ import annotations
@@ -21,7 +22,7 @@ from trainer_example.losses import token_logprobs, weighted_nll
 from trainer_example.rollout import Scored
 from trainer_example.sequences import Encoded, code_mask, collate, encode
 
-__all__ = ["Encoder", "Tensors", "forward", "policy_step", "sl_term"]
+__all__ = ["Encoder", "Tensors", "forward", "idle_step", "policy_step", "sl_term"]
 
 
 @dataclass(frozen=True)
@@ -102,6 +103,18 @@ def forward(engine: Any, t: Tensors) -> tuple[torch.Tensor, torch.Tensor]:
 def sl_term(logp: torch.Tensor, t: Tensors, start: int) -> torch.Tensor:
     """Cross-entropy on the code tokens of rows ``start:`` (the reference solutions)."""
     return weighted_nll(logp[start:], t.cmask[start:], t.lengths[start:])
+
+
+def idle_step(engine: Any) -> dict[str, float]:
+    """A zero-gradient step when there is nothing to train on (no sample was scored).
+
+    Every rank steps every engine each step, so the gradient all-reduce lines up.
+    """
+    params = [p for p in engine.module.parameters() if p.requires_grad]
+    loss = torch.stack([p.sum() for p in params]).sum() * 0.0
+    engine.backward(loss)
+    engine.step()
+    return {"idle": 1.0}
 
 
 def policy_step(engine: Any, terms: dict[str, torch.Tensor], t: Tensors) -> dict[str, float]:

@@ -87,6 +87,7 @@ COLUMNS: tuple[str, ...] = (
     "buffer_dropped",
     "unscored",
     "replay_misses",
+    "idle",
     "service_s",
     "sampled_ids_rate",
     "canonical_rate",
@@ -114,6 +115,8 @@ def is_syntax_error(result: Result) -> bool:
 def batch_metrics(batch: Sequence[Scored], *, step: int) -> dict[str, float | None]:
     """Pass rate, outcome and sub-error distribution, mean rewards of a batch."""
     n = len(batch)
+    if n == 0:  # nothing of the batch was scored
+        return {"samples": 0.0}
     outcomes = Counter(s.result.status.value for s in batch)
     subtypes = Counter(_subtype(s.result) for s in batch)
     greedy = {s.sample.problem.id: s.greedy for s in batch if s.greedy is not None}

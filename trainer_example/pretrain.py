@@ -2,7 +2,9 @@
 
 The learning demonstration starts every arm from the same partly trained checkpoint:
 ``python -m trainer_example.pretrain --steps 150 --out runs/demo/warm`` writes a local
-Hugging Face checkpoint (model + tokenizer) that ``train --model`` loads.
+Hugging Face checkpoint (model + tokenizer) that ``train --model`` loads. The problems
+the trainer holds out for its evaluation (the same ``--seed``, ``--eval-problems`` and
+``--data``) are left out here too, so the held-out set stays unseen.
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ from pathlib import Path
 
 import torch
 
+from trainer_example.build import split_problems
 from trainer_example.config import TrainConfig
 from trainer_example.data import load_problems
 from trainer_example.losses import token_logprobs, weighted_nll
@@ -33,6 +36,7 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--batch", type=int, default=16)
     parser.add_argument("--lr", type=float, default=1e-3)
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--eval-problems", type=int, default=TrainConfig.eval_problems)
     parser.add_argument("--tiny-layers", type=int, default=4)
     parser.add_argument("--tiny-dim", type=int, default=128)
     parser.add_argument("--out", type=Path, required=True)
@@ -44,8 +48,15 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     torch.manual_seed(args.seed)
     rng = random.Random(args.seed)
-    config = TrainConfig(tiny=True, tiny_layers=args.tiny_layers, tiny_dim=args.tiny_dim)
-    problems = [p for p in load_problems(args.data) if p.reference]
+    config = TrainConfig(
+        tiny=True,
+        tiny_layers=args.tiny_layers,
+        tiny_dim=args.tiny_dim,
+        seed=args.seed,
+        eval_problems=args.eval_problems,
+    )
+    train, _ = split_problems(load_problems(args.data, seed=args.seed), config)
+    problems = [p for p in train if p.reference]
     lm, tokenizer = build_tiny(problems, config)
     optimizer = torch.optim.AdamW(lm.parameters(), lr=args.lr)
     lm.train()

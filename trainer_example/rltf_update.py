@@ -15,7 +15,7 @@ import torch
 import torch.nn.functional as F
 
 from trainer_example.baselines import Baseline
-from trainer_example.batching import Encoder, Tensors, forward, policy_step, sl_term
+from trainer_example.batching import Encoder, Tensors, forward, idle_step, policy_step, sl_term
 from trainer_example.config import Component, TrainConfig
 from trainer_example.critics import outcome_class, token_critic_loss, token_weights
 from trainer_example.frozen import FrozenLM, FrozenOutputs
@@ -43,7 +43,7 @@ class RltfUpdate:
         rl = batch if components & RL_COMPONENTS else []
         rl_rows, sl_rows = self.encoder.sampled(rl), self.encoder.references(batch)
         if not rl_rows + sl_rows:
-            return {}
+            return self._idle()
         t = self.encoder.tensors(rl_rows + sl_rows)
         n = len(rl_rows)
         logits, logp = forward(self.engine, t)
@@ -66,7 +66,14 @@ class RltfUpdate:
         stats |= policy_step(self.engine, terms, t)
         if critic_logits is not None:
             stats["loss_token_critic"] = self._critic_step(critic_logits, rl, t, n)
+        elif self.token_critic is not None:
+            idle_step(self.token_critic)
         return stats
+
+    def _idle(self) -> dict[str, float]:
+        if self.token_critic is not None:
+            idle_step(self.token_critic)
+        return idle_step(self.engine)
 
     def _critic_logits(self, frozen: FrozenOutputs | None) -> torch.Tensor | None:
         """Token-critic logits aligned with the tokens they weight (``[B, L, 4]``)."""

@@ -115,7 +115,7 @@ class Trainer:
         started = time.monotonic()
         self.produce(feeder)
         waited = time.monotonic()
-        batch = feeder.buffer.take(self.config.batch_size)
+        batch = feeder.buffer.take()
         wait_s = time.monotonic() - waited
         trained = time.monotonic()
         stats = self.update(batch)
@@ -130,8 +130,8 @@ class Trainer:
         log.info(
             "step %d pass %.3f syntax %.3f loss %.4f wait %.2fs",
             self.step,
-            row["pass_rate"] or 0.0,
-            row["syntax_error_rate"] or 0.0,
+            row.get("pass_rate") or 0.0,
+            row.get("syntax_error_rate") or 0.0,
             stats.get("loss", float("nan")),
             wait_s,
         )
