@@ -25,13 +25,13 @@ from client.models import (
 )
 from service.config import Settings
 from service.feedback import annotate
+from service.feedback.coordinates import ProgramMap
+from service.feedback.taxonomy import ERROR_STATUSES
 from service.limits import budget_s
-from service.locate import ProgramMap
 from service.pool import SandboxPool, Task
 
 log = logging.getLogger(__name__)
 
-_ERRORISH = {TestStatus.ERROR, TestStatus.TIMEOUT, TestStatus.MEMORY, TestStatus.OUTPUT_LIMIT, TestStatus.CRASH}
 _UNCLOSED = ("was never closed", "unexpected EOF", "unterminated", "expected an indented block")
 
 
@@ -100,7 +100,7 @@ def summarise(item: Item, tests: list[TestResult]) -> Result:
     """Program outcome from per-test outcomes (pass / failure / error)."""
     passed = sum(t.status is TestStatus.PASS for t in tests)
     total = len(tests)
-    if any(t.status in _ERRORISH for t in tests):
+    if any(t.status in ERROR_STATUSES for t in tests):
         status = Status.ERROR
     elif passed == total:
         status = Status.PASS

@@ -9,17 +9,17 @@ from __future__ import annotations
 import pytest
 
 from client.models import Category, ErrorInfo, FinishReason, Frame, TestStatus, Where
-from service.classify import ClassifyOptions, Subtype, category_of, is_compile_error, subtype_of
-from service.locate_error import (
+from service.feedback.coordinates import line_bounds
+from service.feedback.location import (
     FrameChoice,
     Location,
     last_nonblank_line,
-    line_bounds,
     locate,
     opens_unterminated_triple_quote,
     pick_frame,
 )
-from service.unfinished import UnfinishedRule, is_unfinished
+from service.feedback.taxonomy import ClassifyOptions, Subtype, category_of, is_compile_error, subtype_of
+from service.feedback.truncation import UnfinishedRule, is_unfinished
 
 
 def err(*mro: str, frames: list[Frame] | None = None) -> ErrorInfo:

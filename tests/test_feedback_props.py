@@ -28,9 +28,9 @@ from client.models import (
     TestStatus,
     Where,
 )
-from service.classify import Subtype, category_of, subtype_of
-from service.feedback import annotate
-from service.rewards import Outcome, RewardInput, Scheme, compute_rewards
+from service.feedback.annotation import annotate
+from service.feedback.rewards import Outcome, RewardInput, Scheme, compute_rewards
+from service.feedback.taxonomy import Subtype, category_of, subtype_of
 
 NAMES = [
     "IndexError",

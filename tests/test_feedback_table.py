@@ -30,7 +30,7 @@ from client.models import (
     Where,
 )
 from service.executor import evaluate_items
-from service.feedback import annotate
+from service.feedback.annotation import annotate
 from service.pool import SandboxPool
 
 L, G, I = Category.LINE, Category.GLOBAL, Category.IGNORE  # noqa: E741

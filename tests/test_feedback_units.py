@@ -23,8 +23,8 @@ from client.models import (
     TestStatus,
     Where,
 )
-from service import feedback
-from service.feedback import annotate, decisive_index
+from service.feedback import annotation
+from service.feedback.annotation import annotate, decisive_index
 
 CODE = "def f(x):\n    return [1][x]\n"
 PASS = TestResult(status=TestStatus.PASS)
@@ -178,7 +178,7 @@ def test_a_bug_becomes_infra_error_not_a_reward(monkeypatch: pytest.MonkeyPatch)
     def boom(*args: object, **kwargs: object) -> None:
         raise RuntimeError("bug")
 
-    monkeypatch.setattr(feedback, "compute_rewards", boom)
+    monkeypatch.setattr(annotation, "compute_rewards", boom)
     out = annotate(item(), result(Status.ERROR, index_error()))
     assert out.status is Status.INFRA_ERROR
     assert out.rewards == {}

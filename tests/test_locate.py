@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from client.models import Where
-from service.locate import ProgramMap, line_span
+from service.feedback.coordinates import ProgramMap, line_span
 
 
 @pytest.mark.parametrize(

@@ -7,7 +7,7 @@ import math
 import pytest
 
 from client.models import Category, RewardSpec
-from service.rewards import (
+from service.feedback.rewards import (
     Outcome,
     RewardInput,
     check_reward_spec,

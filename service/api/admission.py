@@ -10,7 +10,7 @@ from __future__ import annotations
 from client.models import Item
 from service.config import Settings
 from service.errors import InputError
-from service.feedback import check_reward_spec
+from service.feedback.rewards import check_reward_spec
 from service.limits import check_item
 
 __all__ = ["BatchTooLarge", "InvalidField", "check_batch"]

@@ -1,8 +1,9 @@
-"""Feedback: the executor's structured result in, the classified, located, rewarded result out.
+"""The feedback facade: the executor's structured result in, the classified, located,
+rewarded result out.
 
-The facade over :mod:`service.classify` (sub-error, category), :mod:`service.locate_error`
-(where, line, char span), :mod:`service.unfinished` (truncated code) and
-:mod:`service.rewards` (reward schemes). Pure: no I/O beyond a log line.
+Applies :mod:`.taxonomy` (sub-error, category), :mod:`.location` (where, line, char
+span), :mod:`.truncation` (truncated code) and :mod:`.rewards` (reward schemes) to a
+:class:`~client.models.Result`. Pure: no I/O beyond a log line.
 
 Which error decides the program's feedback (``Result.error``): the first test, in test
 order, whose status is an error (error/timeout/memory/output_limit/crash) when the
@@ -27,42 +28,21 @@ from client.models import (
     TestStatus,
     Where,
 )
-from service.classify import (
+from service.feedback.location import FrameChoice, locate, opens_unterminated_triple_quote
+from service.feedback.rewards import Outcome, RewardInput, Rewards, compute_rewards, resolve_params
+from service.feedback.taxonomy import (
+    ERROR_STATUSES,
     ClassifyOptions,
     category_of,
     is_compile_error,
     subtype_of,
 )
-from service.locate_error import FrameChoice, locate, opens_unterminated_triple_quote
-from service.rewards import (
-    Outcome,
-    RewardInput,
-    Rewards,
-    check_reward_spec,
-    compute_rewards,
-    resolve_params,
-)
-from service.unfinished import MAX_SCAN_CHARS, UnfinishedRule, ends_open, is_unfinished
+from service.feedback.truncation import MAX_SCAN_CHARS, UnfinishedRule, ends_open, is_unfinished
 
-__all__ = [
-    "annotate",
-    "annotate_error",
-    "check_reward_spec",
-    "classify_options",
-    "decisive_index",
-]
+__all__ = ["annotate", "annotate_error", "classify_options", "decisive_index"]
 
 logger = logging.getLogger(__name__)
 
-_ERRORISH = frozenset(
-    {
-        TestStatus.ERROR,
-        TestStatus.TIMEOUT,
-        TestStatus.MEMORY,
-        TestStatus.OUTPUT_LIMIT,
-        TestStatus.CRASH,
-    }
-)
 # What the agent reports when it has no exception to describe; used when a test's
 # error is missing so every errored test still gets a category.
 _PSEUDO_TYPE: dict[TestStatus, str] = {
@@ -98,13 +78,6 @@ def _unclosed(item: Item, error: ErrorInfo) -> bool:
     return ends_open(program)
 
 
-def _col(col: int | None, compile_error: bool) -> int | None:
-    """0-based columns everywhere (a SyntaxError's ``offset`` is 1-based)."""
-    if col is None or not compile_error:
-        return col
-    return max(col - 1, 0)
-
-
 def annotate_error(
     item: Item, status: TestStatus, error: ErrorInfo, options: ClassifyOptions
 ) -> ErrorInfo:
@@ -125,18 +98,7 @@ def annotate_error(
     category = category_of(
         subtype, in_code=loc.char_start is not None, unfinished=unfinished, options=options
     )
-    return error.model_copy(
-        update={
-            "subtype": subtype.value,
-            "category": category,
-            "where": loc.where,
-            "line": loc.line,
-            "end_line": loc.end_line,
-            "col": _col(loc.col, compile_error),
-            "char_start": loc.char_start,
-            "char_end": loc.char_end,
-        }
-    )
+    return error.model_copy(update={**loc.fields(), "subtype": subtype.value, "category": category})
 
 
 def _annotate_test(item: Item, test: TestResult, options: ClassifyOptions) -> TestResult:
@@ -151,7 +113,7 @@ def _annotate_test(item: Item, test: TestResult, options: ClassifyOptions) -> Te
 def decisive_index(status: Status, tests: list[TestResult]) -> int | None:
     """Index of the test whose error decides the program's feedback (module docstring)."""
     if status is Status.ERROR:
-        wanted: frozenset[TestStatus] = _ERRORISH
+        wanted: frozenset[TestStatus] = ERROR_STATUSES
     elif status is Status.FAILURE:
         wanted = frozenset({TestStatus.FAIL})
     else:

@@ -3,7 +3,9 @@
 Pure and total: every input yields a :class:`Subtype` and a :class:`Category`; nothing
 raises. Classes are recognised by walking the exception's MRO (qualified names, most
 derived first, as the sandbox agent reports them), never by reading the message text:
-messages changed between Python versions, class hierarchies did not.
+messages changed between Python versions, class hierarchies did not. (The one message the
+service reads is a SyntaxError's, by the executor, for the ``syntax_unclosed`` hint that
+:mod:`service.feedback.truncation` falls back on; it never decides a sub-error.)
 
 Category rules (docs/feedback.md has the reasons):
 
@@ -22,10 +24,10 @@ from dataclasses import dataclass
 from enum import StrEnum
 
 from client.models import Category, ErrorInfo, TestStatus, Where
-from service.unfinished import UnfinishedRule
+from service.feedback.truncation import UnfinishedRule
 
 __all__ = [
-    "CRASH_TYPES",
+    "ERROR_STATUSES",
     "ClassifyOptions",
     "Subtype",
     "category_of",
@@ -83,8 +85,10 @@ _BY_CLASS: dict[str, Subtype] = {
     "SandboxKilled": Subtype.CRASH,
 }
 
-#: Pseudo-types the agent reports for a process that ended without a Python exception.
-CRASH_TYPES = frozenset({"Signal", "Exit", "SystemExit", "SandboxKilled"})
+#: Test statuses that make a program's outcome ``error`` (not a wrong answer).
+ERROR_STATUSES = frozenset(
+    {TestStatus.ERROR, TestStatus.TIMEOUT, TestStatus.MEMORY, TestStatus.OUTPUT_LIMIT, TestStatus.CRASH}
+)
 
 # The test status, when it says more than the class could (a killed process has none).
 _BY_STATUS: dict[TestStatus, Subtype] = {
@@ -106,7 +110,7 @@ class ClassifyOptions:
     Attributes:
         timeout_ignore: the RLTF code's behaviour: timeouts end up U_ignore.
         crash_category: category for signals and non-zero exits.
-        unfinished: how truncated code is recognised (:mod:`service.unfinished`).
+        unfinished: how truncated code is recognised (:mod:`service.feedback.truncation`).
     """
 
     timeout_ignore: bool = False
@@ -140,7 +144,7 @@ def subtype_of(status: TestStatus, error: ErrorInfo | None, *, triple_quoted: bo
         status: the test's status as judged by the executor.
         error: its error (None for wrong stdio/call answers, timeouts without details).
         triple_quoted: the compile error sits on an unterminated triple-quoted string
-            (found from the source text at the error's position, see ``locate_error``).
+            (found from the source text at the error's position, see ``location``).
     """
     by_status = _BY_STATUS.get(status)
     if by_status is not None:

@@ -19,7 +19,7 @@ from enum import StrEnum
 from functools import lru_cache
 
 from client.models import FinishReason, Where
-from service.locate_error import Location, last_nonblank_line
+from service.feedback.location import Location, last_nonblank_line
 
 __all__ = ["MAX_SCAN_CHARS", "UnfinishedRule", "ends_open", "is_unfinished"]
 
@@ -41,9 +41,11 @@ def ends_open(program: str) -> bool:
 
     Lexes the text with :mod:`tokenize` (nothing is executed) and relies on the class of
     what it raises, not its message: ``TokenError`` is raised exactly when the input ends
-    inside a multi-line statement or string. The agent's "never closed" SyntaxError
-    messages are not used: some of them ("unterminated string literal", "expected an
-    indented block") also describe mistakes in the middle of finished code.
+    inside a multi-line statement or string. This is preferred to the compiler's message:
+    some "never closed" messages ("unterminated string literal", "expected an indented
+    block") also describe mistakes in the middle of finished code. Programs over
+    :data:`MAX_SCAN_CHARS` are not lexed; for them the caller falls back on
+    ``ErrorInfo.syntax_unclosed``, the executor's reading of that message.
     """
     try:
         for _ in tokenize.generate_tokens(io.StringIO(program).readline):

@@ -1,4 +1,5 @@
-"""Coordinates: where a line of the program the sandbox ran lies in the texts we were given.
+"""Coordinates: line bounds of a text, and where a line of the program the sandbox ran lies
+in the texts we were given.
 
 The sandbox runs ``prompt + code`` as one file. Frames and SyntaxErrors come back in that
 file's lines; trainers need them in the coordinates of ``code`` (the text the model
@@ -13,6 +14,8 @@ import re
 from functools import lru_cache
 
 from client.models import Where
+
+__all__ = ["ProgramMap", "line_bounds", "line_span", "line_starts"]
 
 _LINE_END = re.compile(r"\r\n|\r|\n")
 

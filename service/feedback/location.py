@@ -12,18 +12,19 @@ Python's own line numbers count them.
 
 from __future__ import annotations
 
+import dataclasses
 import re
 from dataclasses import dataclass
 from enum import StrEnum
+from typing import Any
 
 from client.models import ErrorInfo, Frame, Where
-from service.locate import line_bounds
+from service.feedback.coordinates import line_bounds
 
 __all__ = [
     "FrameChoice",
     "Location",
     "last_nonblank_line",
-    "line_bounds",
     "locate",
     "opens_unterminated_triple_quote",
     "pick_frame",
@@ -39,7 +40,11 @@ class FrameChoice(StrEnum):
 
 @dataclass(frozen=True, kw_only=True)
 class Location:
-    """A resolved error position; the char span is set only when ``where`` is code."""
+    """A resolved error position; the char span is set only when ``where`` is code.
+
+    The fields are named as the :class:`~client.models.ErrorInfo` fields they fill
+    (:meth:`fields`); ``col`` is 0-based.
+    """
 
     where: Where = Where.NONE
     line: int | None = None
@@ -47,6 +52,10 @@ class Location:
     col: int | None = None
     char_start: int | None = None
     char_end: int | None = None
+
+    def fields(self) -> dict[str, Any]:
+        """This location as ``ErrorInfo`` field values (an update for ``model_copy``)."""
+        return dataclasses.asdict(self)
 
 
 def last_nonblank_line(text: str) -> int:
@@ -113,8 +122,17 @@ def locate(error: ErrorInfo, code: str, *, choice: FrameChoice, compile_error: b
     if frame is None:
         return Location()
     if frame.where is Where.CODE:
-        return _code_location(frame, code, compile_error=compile_error)
-    return Location(where=frame.where, line=frame.line, end_line=frame.end_line, col=frame.col)
+        found = _code_location(frame, code, compile_error=compile_error)
+    else:
+        found = Location(where=frame.where, line=frame.line, end_line=frame.end_line, col=frame.col)
+    return dataclasses.replace(found, col=_zero_based(found.col, compile_error=compile_error))
+
+
+def _zero_based(col: int | None, *, compile_error: bool) -> int | None:
+    """0-based columns everywhere (a SyntaxError's ``offset`` is 1-based)."""
+    if col is None or not compile_error:
+        return col
+    return max(col - 1, 0)
 
 
 def opens_unterminated_triple_quote(text: str, line: int | None) -> bool:
