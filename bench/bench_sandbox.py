@@ -28,9 +28,9 @@ sys.path.insert(0, str(ROOT))
 
 from client.builders import from_mbpp  # noqa: E402
 from client.models import Item, Status  # noqa: E402
-from service.config import Settings  # noqa: E402
 from service.executor import evaluate_items  # noqa: E402
 from service.pool import SandboxPool  # noqa: E402
+from service.settings import Settings  # noqa: E402
 
 SLOW_TASKS = {123}
 DATA = Path(os.environ.get("UTRS_SHARED_DATA", ROOT.parent / "shared" / "data"))

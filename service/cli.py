@@ -20,11 +20,11 @@ from typing import BinaryIO, TextIO
 from pydantic import ValidationError
 
 from client.models import Item
-from service.config import Settings, get_settings
+from service.budgets import check_item
 from service.errors import InputError, SandboxError
 from service.executor import evaluate_items
-from service.limits import check_item
 from service.pool import SandboxPool
+from service.settings import Settings, get_settings
 
 
 def _parse(lines: BinaryIO, settings: Settings) -> Iterator[tuple[int, Item | str]]:

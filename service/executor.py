@@ -23,12 +23,12 @@ from client.models import (
     TestStatus,
     Where,
 )
-from service.config import Settings
+from service.budgets import item_budget_s
 from service.feedback import annotate
 from service.feedback.coordinates import ProgramMap
 from service.feedback.taxonomy import ERROR_STATUSES
-from service.limits import budget_s
 from service.pool import SandboxPool, Task
+from service.settings import Settings
 
 log = logging.getLogger(__name__)
 
@@ -62,7 +62,9 @@ def evaluate_items(pool: SandboxPool, items: Sequence[Item]) -> list[Result]:
     """Judge every item; results in the same order."""
     settings = pool.settings
     runnable = [i for i, item in enumerate(items) if item.tests.cases]
-    tasks = [Task(request=build_request(items[i], settings), budget_s=budget_s(items[i], settings)) for i in runnable]
+    tasks = [
+        Task(request=build_request(items[i], settings), budget_s=item_budget_s(items[i], settings)) for i in runnable
+    ]
     replies = dict(zip(runnable, pool.run(tasks) if tasks else [], strict=True))
     results = []
     for index, item in enumerate(items):

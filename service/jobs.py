@@ -27,9 +27,9 @@ from rq.job import Job
 from client.models import Item
 from service.batch import infra_error
 from service.cache import ResultCache
-from service.config import get_settings
 from service.executor import evaluate_items
 from service.queue import RedisKeys, publish_chunk
+from service.settings import get_settings
 
 if TYPE_CHECKING:
     from service.pool import SandboxPool

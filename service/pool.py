@@ -32,7 +32,7 @@ import docker
 import docker.errors
 from docker.types import Ulimit
 
-from service.config import Settings
+from service.budgets import DOCKER_API_TIMEOUT_S, HEALTH_PING_S
 from service.errors import (
     AgentDied,
     AgentError,
@@ -41,6 +41,7 @@ from service.errors import (
     ContainerStartError,
     SandboxUnavailable,
 )
+from service.settings import Settings
 
 log = logging.getLogger(__name__)
 
@@ -208,7 +209,7 @@ class SandboxPool:
     def start(self) -> None:
         """Connect to Docker, check the image, clear orphans, start the containers."""
         try:
-            self._api = docker.APIClient(version="auto", timeout=60)
+            self._api = docker.APIClient(version="auto", timeout=DOCKER_API_TIMEOUT_S)
             image = self._api.inspect_image(self.settings.sandbox_image)  # type: ignore[no-untyped-call]
         except docker.errors.ImageNotFound as exc:
             raise SandboxUnavailable(
@@ -470,7 +471,7 @@ class SandboxPool:
         healthy = 0
         for conn in conns:
             try:
-                conn.ping(5.0)
+                conn.ping(HEALTH_PING_S)
                 healthy += 1
                 self._release(conn)
             except AgentError as exc:

@@ -39,9 +39,9 @@ from rq.serializers import JSONSerializer
 
 from client.models import Item
 from service.batch import BatchPlan
-from service.config import Settings
-from service.limits import chunk_timeout_s
+from service.budgets import REDIS_RECONNECT_PAUSE_S, RQ_RESULT_TTL_S, job_timeout_s
 from service.queue_errors import BackendUnavailable, JobNotFound, NoWorkers, QueueFull
+from service.settings import Settings
 
 __all__ = [
     "ChunkQueue",
@@ -57,10 +57,7 @@ log = logging.getLogger(__name__)
 
 RUN_CHUNK = "service.jobs.run_chunk"
 ON_CHUNK_FAILURE = "service.jobs.on_chunk_failure"
-# The RQ job's own return value is a small summary; results live in the batch keys.
-_RQ_RESULT_TTL_S = 300
 _LOST_STATES = {"failed", "stopped", "canceled"}
-_RECONNECT_PAUSE_S = 0.25
 
 
 @dataclass(frozen=True)
@@ -224,8 +221,8 @@ class ChunkQueue:
                 Queue.prepare_data(
                     RUN_CHUNK,
                     kwargs=kwargs,
-                    timeout=chunk_timeout_s(items[start:stop], settings),
-                    result_ttl=_RQ_RESULT_TTL_S,
+                    timeout=job_timeout_s(items[start:stop], settings),
+                    result_ttl=RQ_RESULT_TTL_S,
                     failure_ttl=settings.failure_ttl_s,
                     job_id=chunk_job_id(plan.batch_id, chunk),
                     retry=Retry(max=settings.job_retries) if settings.job_retries else None,
@@ -257,7 +254,7 @@ class ChunkQueue:
             except (redis.ConnectionError, redis.TimeoutError) as exc:
                 log.warning("batch %s: lost Redis while waiting (%s); retrying", plan.batch_id, exc)
                 resync = True
-                await asyncio.sleep(_RECONNECT_PAUSE_S)
+                await asyncio.sleep(REDIS_RECONNECT_PAUSE_S)
             except redis.RedisError as exc:
                 raise BackendUnavailable(f"redis failed while waiting for results: {exc}") from exc
 

@@ -33,18 +33,16 @@ from rq import Queue, SimpleWorker
 from rq.job import Job
 from rq.serializers import JSONSerializer
 
-from service.config import Settings, get_settings
+from service.budgets import POOL_RETRY_PAUSE_S, POOL_START_ATTEMPTS, RQ_LISTEN_MARGIN_S
 from service.errors import SandboxError
 from service.jobs import image_version, install_pool
 from service.pool import SandboxPool
 from service.queue import RedisKeys
+from service.settings import Settings, get_settings
 
 __all__ = ["PoolWorker", "Presence", "main"]
 
 log = logging.getLogger(__name__)
-
-_POOL_ATTEMPTS = 4
-_POOL_RETRY_PAUSE_S = 2.0
 
 
 class PoolWorker(SimpleWorker):
@@ -133,7 +131,7 @@ def build_worker(settings: Settings, connection: redis.Redis, name: str) -> Pool
         maintenance_interval=settings.worker_maintenance_s,
         # RQ blocks in BLPOP for worker_ttl - 15 s; keep that near the sweep interval so
         # an idle worker still sweeps for abandoned chunks.
-        worker_ttl=settings.worker_maintenance_s + 15,
+        worker_ttl=settings.worker_maintenance_s + RQ_LISTEN_MARGIN_S,
     )
 
 
@@ -152,17 +150,17 @@ def _open_pool(settings: Settings) -> SandboxPool:
     Raises:
         SandboxError: the last attempt's failure.
     """
-    for attempt in range(1, _POOL_ATTEMPTS + 1):
+    for attempt in range(1, POOL_START_ATTEMPTS + 1):
         pool = SandboxPool(settings)
         try:
             pool.start()
             return pool
         except SandboxError as exc:
             pool.close()
-            if attempt == _POOL_ATTEMPTS:
+            if attempt == POOL_START_ATTEMPTS:
                 raise
-            log.warning("sandbox pool did not start (%s); retry %d/%d", exc, attempt, _POOL_ATTEMPTS - 1)
-            time.sleep(_POOL_RETRY_PAUSE_S * attempt)
+            log.warning("sandbox pool did not start (%s); retry %d/%d", exc, attempt, POOL_START_ATTEMPTS - 1)
+            time.sleep(POOL_RETRY_PAUSE_S * attempt)
         except BaseException:  # SIGTERM while starting: remove what was started
             pool.close()
             raise

@@ -15,8 +15,8 @@ from typing import Any
 
 import pytest
 
-from service.config import Settings
 from service.pool import SandboxPool
+from service.settings import Settings
 
 ROOT = Path(__file__).resolve().parent.parent
 SHARED_DATA = Path(os.environ.get("UTRS_SHARED_DATA", ROOT.parent / "shared" / "data"))

@@ -36,7 +36,7 @@ import pytest
 import redis
 import uvicorn
 
-from service.config import Settings
+from service.settings import Settings
 
 ROOT = Path(__file__).resolve().parent.parent
 

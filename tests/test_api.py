@@ -210,7 +210,7 @@ def test_health_ready_metrics_and_docs(http: httpx.Client) -> None:
 
 def test_limits_endpoint_tells_clients_the_batch_limit(http: httpx.Client) -> None:
     from client import RewardClient
-    from service.config import Settings
+    from service.settings import Settings
 
     limits = http.get("/v1/limits").json()
     assert limits["max_batch"] == Settings().max_batch

@@ -15,7 +15,7 @@ import httpx
 import pytest
 import redis
 
-from service.config import Settings
+from service.settings import Settings
 from tests.service_fixtures import Stack, free_port, serve_app
 
 Json = dict[str, Any]

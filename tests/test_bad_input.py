@@ -10,11 +10,11 @@ from pydantic import ValidationError
 
 from client.models import Item, Status, TestStatus
 from service import cli
-from service.config import Settings
+from service.budgets import check_item
 from service.errors import InputError
 from service.executor import evaluate_items
-from service.limits import check_item
 from service.pool import SandboxPool
+from service.settings import Settings
 
 
 def _item(code: str, **tests: object) -> Item:

@@ -12,9 +12,9 @@ import docker
 import pytest
 
 from client.models import Item, Status
-from service.config import Settings
 from service.executor import evaluate_items
 from service.pool import SandboxPool
+from service.settings import Settings
 
 LABEL = "utrs.sandbox.owner"
 POOL_LABEL = "utrs.sandbox.pool"

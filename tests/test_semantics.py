@@ -8,9 +8,9 @@ from typing import Any
 import pytest
 
 from client.models import Item, Status, TestStatus
-from service.config import Settings
 from service.executor import evaluate_items
 from service.pool import SandboxPool
+from service.settings import Settings
 
 
 def _one(pool: SandboxPool, **payload: Any) -> Any:

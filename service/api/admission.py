@@ -8,10 +8,10 @@ server's settings. Each names the offending field in request coordinates
 from __future__ import annotations
 
 from client.models import Item
-from service.config import Settings
+from service.budgets import check_item
 from service.errors import InputError
 from service.feedback.rewards import check_reward_spec
-from service.limits import check_item
+from service.settings import Settings
 
 __all__ = ["BatchTooLarge", "InvalidField", "check_batch"]
 

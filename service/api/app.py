@@ -18,9 +18,10 @@ from service.api.deps import require_api_key
 from service.api.errors import install_handlers
 from service.api.middleware import BodyLimit, RequestMetrics
 from service.api.routes import evaluate, ops
-from service.config import Settings, get_settings
+from service.budgets import REDIS_COMMAND_TIMEOUT_S, REDIS_CONNECT_TIMEOUT_S
 from service.metrics import Metrics
 from service.queue import ChunkQueue
+from service.settings import Settings, get_settings
 
 __all__ = ["create_app", "main"]
 
@@ -28,17 +29,17 @@ log = logging.getLogger(__name__)
 
 # Fail fast when Redis is down (a 503 beats a hang); no socket timeout on the async
 # client, whose BLPOP waits block by design.
-_CONNECT_TIMEOUT_S = 2.0
-_COMMAND_TIMEOUT_S = 10.0
 
 
 def _clients(settings: Settings) -> tuple[redis.Redis, aioredis.Redis]:
     sync = redis.Redis.from_url(
         settings.redis_url,
-        socket_connect_timeout=_CONNECT_TIMEOUT_S,
-        socket_timeout=_COMMAND_TIMEOUT_S,
+        socket_connect_timeout=REDIS_CONNECT_TIMEOUT_S,
+        socket_timeout=REDIS_COMMAND_TIMEOUT_S,
     )
-    aio = aioredis.Redis.from_url(settings.redis_url, socket_connect_timeout=_CONNECT_TIMEOUT_S, socket_timeout=None)
+    aio = aioredis.Redis.from_url(
+        settings.redis_url, socket_connect_timeout=REDIS_CONNECT_TIMEOUT_S, socket_timeout=None
+    )
     return sync, aio
 
 

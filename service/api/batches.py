@@ -18,9 +18,9 @@ from client.models import EvaluateRequest, JobState
 from service.api.admission import check_batch
 from service.batch import BatchPlan, infra_error, plan_batch
 from service.cache import ResultCache
-from service.config import Settings
 from service.metrics import Metrics
 from service.queue import ChunkQueue
+from service.settings import Settings
 
 __all__ = ["Answer", "BatchService"]
 

@@ -9,9 +9,9 @@ from fastapi import Depends, HTTPException, Request
 from fastapi.security import APIKeyHeader, HTTPAuthorizationCredentials, HTTPBearer
 
 from service.api.batches import BatchService
-from service.config import Settings
 from service.metrics import Metrics
 from service.queue import ChunkQueue
+from service.settings import Settings
 
 __all__ = [
     "BatchesDep",

@@ -15,6 +15,10 @@ from typing import Annotated
 from pydantic import Field, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
+from service.budgets import MEMORY_HEADROOM_MB
+
+__all__ = ["Settings", "get_settings"]
+
 
 class Settings(BaseSettings):
     """All knobs of the service. Env: ``UTRS_<FIELD>`` (e.g. ``UTRS_POOL_SIZE=4``)."""
@@ -91,9 +95,9 @@ class Settings(BaseSettings):
 
     @model_validator(mode="after")
     def _check_nesting(self) -> Settings:
-        if self.max_memory_mb + 256 > self.container_memory_mb:
+        if self.max_memory_mb + MEMORY_HEADROOM_MB > self.container_memory_mb:
             raise ValueError(
-                "container_memory_mb must exceed max_memory_mb by 256 MiB "
+                f"container_memory_mb must exceed max_memory_mb by {MEMORY_HEADROOM_MB} MiB "
                 "(the agent and the loader live beside the program)"
             )
         self._check_timeouts()
