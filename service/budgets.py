@@ -26,7 +26,7 @@ from collections.abc import Iterable
 from typing import TYPE_CHECKING
 
 from client.models import Item
-from service.errors import InputError
+from service.errors import InvalidField
 
 if TYPE_CHECKING:
     from service.settings import Settings
@@ -95,7 +95,7 @@ def check_item(item: Item, settings: Settings, *, field: str = "item") -> None:
     """Refuse what the server's limits do not allow.
 
     Raises:
-        InputError: ``field`` names the offending field (``items[3].limits.timeout_s``).
+        InvalidField: ``field`` names the offending field (``items[3].limits.timeout_s``).
     """
     limits = item.limits
     checks = (
@@ -111,7 +111,7 @@ def check_item(item: Item, settings: Settings, *, field: str = "item") -> None:
     )
     for bad, name, rule in checks:
         if bad:
-            raise InputError(rule, field=f"{field}.{name}")
+            raise InvalidField(f"{field}.{name}", rule)
 
 
 def _size(item: Item) -> int:

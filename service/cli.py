@@ -21,7 +21,7 @@ from pydantic import ValidationError
 
 from client.models import Item
 from service.budgets import check_item
-from service.errors import InputError, SandboxError
+from service.errors import InvalidField, SandboxError
 from service.executor import evaluate_items
 from service.pool import SandboxPool
 from service.settings import Settings, get_settings
@@ -42,7 +42,7 @@ def _parse(lines: BinaryIO, settings: Settings) -> Iterator[tuple[int, Item | st
         except ValidationError as exc:
             yield number, _first_error(exc)
             continue
-        except InputError as exc:
+        except InvalidField as exc:
             yield number, str(exc)
             continue
         yield number, item

@@ -40,7 +40,7 @@ from rq.serializers import JSONSerializer
 from client.models import Item
 from service.batch import BatchPlan
 from service.budgets import REDIS_RECONNECT_PAUSE_S, RQ_RESULT_TTL_S, job_timeout_s
-from service.queue_errors import BackendUnavailable, JobNotFound, NoWorkers, QueueFull
+from service.errors import BackendUnavailable, JobNotFound, NoWorkers, QueueFull
 from service.settings import Settings
 
 __all__ = [

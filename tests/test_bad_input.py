@@ -11,7 +11,7 @@ from pydantic import ValidationError
 from client.models import Item, Status, TestStatus
 from service import cli
 from service.budgets import check_item
-from service.errors import InputError
+from service.errors import InvalidField
 from service.executor import evaluate_items
 from service.pool import SandboxPool
 from service.settings import Settings
@@ -43,7 +43,7 @@ def test_malformed_items_name_the_field(payload: dict[str, object], field: str) 
 
 def test_server_limits_name_the_field(settings: Settings) -> None:
     item = Item.model_validate({"code": "x", "tests": {"kind": "stdio", "cases": []}, "limits": {"timeout_s": 999}})
-    with pytest.raises(InputError) as info:
+    with pytest.raises(InvalidField) as info:
         check_item(item, settings, field="items[3]")
     assert info.value.field == "items[3].limits.timeout_s"
 

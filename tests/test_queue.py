@@ -16,10 +16,10 @@ import redis.asyncio as aioredis
 from client.models import Item, Status
 from service.batch import BatchPlan, plan_batch
 from service.cache import ResultCache, cacheable
+from service.errors import NoWorkers, QueueFull
 from service.jobs import install_pool
 from service.pool import SandboxPool
 from service.queue import ChunkQueue, RedisKeys
-from service.queue_errors import NoWorkers, QueueFull
 from service.settings import Settings
 from service.worker import build_worker
 

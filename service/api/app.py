@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import importlib
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -11,13 +10,12 @@ from contextlib import asynccontextmanager
 import redis
 import redis.asyncio as aioredis
 import uvicorn
-from fastapi import Depends, FastAPI
+from fastapi import FastAPI
 
 from service.api.batches import BatchService
-from service.api.deps import require_api_key
-from service.api.errors import install_handlers
+from service.api.http_errors import install_handlers
 from service.api.middleware import BodyLimit, RequestMetrics
-from service.api.routes import evaluate, ops
+from service.api.routes import evaluate, openrlhf, ops
 from service.budgets import REDIS_COMMAND_TIMEOUT_S, REDIS_CONNECT_TIMEOUT_S
 from service.metrics import Metrics
 from service.queue import ChunkQueue
@@ -70,21 +68,10 @@ def create_app(settings: Settings) -> FastAPI:
     install_handlers(app)
     app.include_router(evaluate.router)
     app.include_router(ops.router)
-    _include_optional_routers(app)
+    app.include_router(openrlhf.router)
     app.add_middleware(BodyLimit, max_bytes=settings.max_body_bytes)
     app.add_middleware(RequestMetrics, metrics=metrics)
     return app
-
-
-def _include_optional_routers(app: FastAPI) -> None:
-    """Routers of optional integrations, when their module is part of the install."""
-    try:
-        module = importlib.import_module("service.routes_openrlhf")
-    except ModuleNotFoundError as exc:  # only a missing module is optional, not its errors
-        if exc.name != "service.routes_openrlhf":
-            raise
-        return
-    app.include_router(module.router, dependencies=[Depends(require_api_key)])
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -28,6 +28,7 @@ from client.models import (
     TestStatus,
     Where,
 )
+from service.errors import InvalidField
 from service.feedback.location import FrameChoice, locate, opens_unterminated_triple_quote
 from service.feedback.rewards import Outcome, RewardInput, Rewards, compute_rewards, resolve_params
 from service.feedback.taxonomy import (
@@ -165,8 +166,8 @@ def _annotate(item: Item, result: Result) -> Result:
     detail = result.detail
     try:
         _, params = resolve_params(item.reward)
-    except ValueError as exc:  # the API rejects these (422); direct callers get a note
-        params, detail = None, f"rewards not computed: {exc}"
+    except InvalidField as exc:  # the API rejects these (422); direct callers get a note
+        params, detail = None, f"rewards not computed: {exc.message}"
     rltf = params is not None and item.reward.scheme == "rltf"
     options = classify_options(params) if params is not None and rltf else ClassifyOptions()
     tests = [_annotate_test(item, t, options) for t in result.tests]

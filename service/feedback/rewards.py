@@ -24,6 +24,7 @@ from enum import StrEnum
 from typing import Any
 
 from client.models import Category, RewardSpec
+from service.errors import InvalidField
 
 __all__ = [
     "COARSE",
@@ -129,17 +130,21 @@ _PARAMS: dict[Scheme, dict[str, _Param]] = {
 }
 
 
+def _refused(message: str) -> InvalidField:
+    return InvalidField("reward", message)
+
+
 def _scheme(spec: RewardSpec) -> Scheme:
     try:
         return Scheme(spec.scheme)
     except ValueError:
         known = ", ".join(s.value for s in Scheme)
-        raise ValueError(f"reward.scheme {spec.scheme!r} is unknown (known: {known})") from None
+        raise _refused(f"reward.scheme {spec.scheme!r} is unknown (known: {known})") from None
 
 
 def _check_number(name: str, value: Any, param: _Param) -> float:
     if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
-        raise ValueError(f"reward.params.{name} must be a finite number")
+        raise _refused(f"reward.params.{name} must be a finite number")
     low_bad = param.low is not None and (
         value <= param.low if param.low_open else value < param.low
     )
@@ -147,7 +152,7 @@ def _check_number(name: str, value: Any, param: _Param) -> float:
     if low_bad or high_bad:
         low = "-inf" if param.low is None else param.low
         high = "inf" if param.high is None else param.high
-        raise ValueError(f"reward.params.{name} must be within [{low}, {high}], got {value}")
+        raise _refused(f"reward.params.{name} must be within [{low}, {high}], got {value}")
     return float(value)
 
 
@@ -156,11 +161,11 @@ def _check_value(name: str, value: Any, param: _Param) -> Any:
         return None
     if param.kind is bool:
         if not isinstance(value, bool):
-            raise ValueError(f"reward.params.{name} must be true or false")
+            raise _refused(f"reward.params.{name} must be true or false")
         return value
     if param.kind is str:
         if value not in param.choices:
-            raise ValueError(f"reward.params.{name} must be one of {', '.join(param.choices)}")
+            raise _refused(f"reward.params.{name} must be one of {', '.join(param.choices)}")
         return value
     return _check_number(name, value, param)
 
@@ -169,15 +174,15 @@ def resolve_params(spec: RewardSpec) -> tuple[Scheme, dict[str, Any]]:
     """The scheme and its parameters with defaults filled in.
 
     Raises:
-        ValueError: unknown scheme, unknown parameter, or a bad value (the message
-            names it; the API answers 422).
+        InvalidField: unknown scheme, unknown parameter, or a bad value (``field`` is
+            ``reward``, the message names the parameter; the API answers 422).
     """
     scheme = _scheme(spec)
     allowed = _PARAMS[scheme]
     for name in spec.params:
         if name not in allowed:
             known = ", ".join(allowed) or "none"
-            raise ValueError(
+            raise _refused(
                 f"reward.params.{name} is not a parameter of scheme {scheme.value} (known: {known})"
             )
     return scheme, {
@@ -190,7 +195,7 @@ def check_reward_spec(spec: RewardSpec) -> None:
     """Validate a request's reward spec.
 
     Raises:
-        ValueError: naming the bad scheme or parameter.
+        InvalidField: naming the bad scheme or parameter.
     """
     resolve_params(spec)
 
@@ -284,7 +289,7 @@ def compute_rewards(spec: RewardSpec, inp: RewardInput) -> Rewards:
     """The components of ``spec``'s scheme for one program.
 
     Raises:
-        ValueError: an invalid spec (see :func:`check_reward_spec`).
+        InvalidField: an invalid spec (see :func:`check_reward_spec`).
     """
     scheme, params = resolve_params(spec)
     return _SCHEMES[scheme](inp, params)

@@ -8,9 +8,9 @@ from fastapi import APIRouter, Response
 from service.api.deps import MetricsDep, QueueDep, SettingsDep
 from service.api.routes.evaluate import json_response
 from service.api.schemas import Readiness
+from service.errors import BackendUnavailable
 from service.metrics import CONTENT_TYPE, parse_stats
 from service.queue import translate_redis_errors
-from service.queue_errors import BackendUnavailable
 
 __all__ = ["router"]
 

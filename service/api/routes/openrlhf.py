@@ -14,17 +14,18 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, HTTPException, Query
+from fastapi import APIRouter, Depends, Query
 from pydantic import ValidationError
 
 from client.adapters.openrlhf import RewardRequest, RewardResponse, answer_of, items_of
 from client.errors import NotScored
 from client.models import EvaluateRequest, Result, Status
-from service.api.deps import BatchesDep
+from service.api.deps import BatchesDep, require_api_key
+from service.errors import NotJudged, UnprocessableRequest
 
 __all__ = ["router"]
 
-router = APIRouter(prefix="/v1/openrlhf", tags=["openrlhf"])
+router = APIRouter(prefix="/v1/openrlhf", tags=["openrlhf"], dependencies=[Depends(require_api_key)])
 
 
 @router.post(
@@ -40,20 +41,25 @@ async def get_reward(
     batches: BatchesDep,
     reward: Annotated[str, Query(description="which of Result.rewards to return")] = "total",
 ) -> RewardResponse:
-    """Rewards for OpenRLHF's ``query``/``prompts``/``labels`` batch, in order."""
+    """Rewards for OpenRLHF's ``query``/``prompts``/``labels`` batch, in order.
+
+    Raises:
+        UnprocessableRequest: labels missing, misaligned or not test specs; or results
+            without the requested reward (422).
+        NotJudged: an item came back ``infra_error`` (503, retried by OpenRLHF).
+    """
     try:
         items = items_of(body)
     except (ValueError, TypeError, ValidationError) as exc:
-        raise HTTPException(status_code=422, detail=f"labels: {exc}") from exc
+        raise UnprocessableRequest(f"labels: {exc}") from exc
     if not items:
         return RewardResponse(rewards=[], scores=[])
     answer = await batches.evaluate(EvaluateRequest(items=items))
     results = [Result.model_validate(data) for data in answer["results"]]
     unjudged = [i for i, r in enumerate(results) if r.status is Status.INFRA_ERROR]
     if unjudged:
-        detail = f"{len(unjudged)} item(s) could not be judged (first: #{unjudged[0]}); retry"
-        raise HTTPException(status_code=503, detail=detail, headers={"Retry-After": "1"})
+        raise NotJudged(unjudged)
     try:
         return answer_of(results, reward)
     except NotScored as exc:
-        raise HTTPException(status_code=422, detail=str(exc)) from exc
+        raise UnprocessableRequest(str(exc)) from exc
