@@ -69,7 +69,7 @@ def main() -> None:
     from bench_sandbox import load_mbpp, source_of
 
     from client.builders import from_mbpp
-    from service.executor import build_request
+    from service.sandbox.executor import build_request
     from service.settings import Settings
 
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])

@@ -49,7 +49,7 @@ from bench_sandbox import (  # noqa: E402
 )
 
 from client.builders import from_mbpp  # noqa: E402
-from service.pool import SandboxPool  # noqa: E402
+from service.sandbox.pool import SandboxPool  # noqa: E402
 from service.settings import Settings  # noqa: E402
 from tests.service_fixtures import Stack, run_stack, start_redis  # noqa: E402
 

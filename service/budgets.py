@@ -39,6 +39,7 @@ __all__ = [
     "item_budget_s",
     "job_timeout_s",
     "run_budget_s",
+    "wall_bound_s",
 ]
 
 #: Per test, on top of its wall-clock bound: fork, load, pipes, judging.
@@ -65,6 +66,12 @@ HEALTH_PING_S = 5.0
 #: A worker retries starting its pool this many times, pausing this long times the attempt.
 POOL_START_ATTEMPTS = 4
 POOL_RETRY_PAUSE_S = 2.0
+
+
+def wall_bound_s(timeout_s: float, settings: Settings) -> float:
+    """A test's wall-clock bound: its CPU-time limit ``timeout_s`` times ``wall_factor``
+    (a program that sleeps or blocks still ends; CPU contention never times it out)."""
+    return timeout_s * settings.wall_factor
 
 
 def run_budget_s(n_cases: int, timeout_s: float, *, wall_factor: float, slack_s: float) -> float:

@@ -27,12 +27,12 @@ from rq.job import Job
 from client.models import Item
 from service.batch import infra_error
 from service.cache import ResultCache
-from service.executor import evaluate_items
 from service.queue import RedisKeys, publish_chunk
+from service.sandbox.executor import evaluate_items
 from service.settings import get_settings
 
 if TYPE_CHECKING:
-    from service.pool import SandboxPool
+    from service.sandbox.pool import SandboxPool
 
 __all__ = ["current_pool", "install_pool", "on_chunk_failure", "run_chunk"]
 

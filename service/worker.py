@@ -36,8 +36,8 @@ from rq.serializers import JSONSerializer
 from service.budgets import POOL_RETRY_PAUSE_S, POOL_START_ATTEMPTS, RQ_LISTEN_MARGIN_S
 from service.errors import SandboxError
 from service.jobs import image_version, install_pool
-from service.pool import SandboxPool
 from service.queue import RedisKeys
+from service.sandbox.pool import SandboxPool
 from service.settings import Settings, get_settings
 
 __all__ = ["PoolWorker", "Presence", "main"]

@@ -15,7 +15,7 @@ from typing import Any
 
 import pytest
 
-from service.pool import SandboxPool
+from service.sandbox.pool import SandboxPool
 from service.settings import Settings
 
 ROOT = Path(__file__).resolve().parent.parent

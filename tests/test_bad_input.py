@@ -9,11 +9,11 @@ import pytest
 from pydantic import ValidationError
 
 from client.models import Item, Status, TestStatus
-from service import cli
 from service.budgets import check_item
 from service.errors import InvalidField
-from service.executor import evaluate_items
-from service.pool import SandboxPool
+from service.sandbox import cli
+from service.sandbox.executor import evaluate_items
+from service.sandbox.pool import SandboxPool
 from service.settings import Settings
 
 

@@ -8,8 +8,8 @@ from typing import Any
 
 from client.builders import from_apps, from_humaneval, from_mbpp
 from client.models import Item, Status, TestStatus
-from service.executor import evaluate_items
-from service.pool import SandboxPool
+from service.sandbox.executor import evaluate_items
+from service.sandbox.pool import SandboxPool
 
 
 def _by_status(results: list[Any]) -> dict[str, list[str | None]]:

@@ -29,9 +29,9 @@ from client.models import (
     Tests,
     Where,
 )
-from service.executor import evaluate_items
 from service.feedback.annotation import annotate
-from service.pool import SandboxPool
+from service.sandbox.executor import evaluate_items
+from service.sandbox.pool import SandboxPool
 
 L, G, I = Category.LINE, Category.GLOBAL, Category.IGNORE  # noqa: E741
 CODE, PROMPT, TESTS, NONE = Where.CODE, Where.PROMPT, Where.TESTS, Where.NONE

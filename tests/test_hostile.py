@@ -12,8 +12,8 @@ from typing import Any
 import pytest
 
 from client.models import Item, Status, TestStatus
-from service.executor import evaluate_items
-from service.pool import SandboxPool
+from service.sandbox.executor import evaluate_items
+from service.sandbox.pool import SandboxPool
 
 BENIGN = [
     ("print(sum(map(int, input().split())))", "3 4\n", "7", Status.PASS),

@@ -12,8 +12,8 @@ import docker
 import pytest
 
 from client.models import Item, Status
-from service.executor import evaluate_items
-from service.pool import SandboxPool
+from service.sandbox.executor import evaluate_items
+from service.sandbox.pool import SandboxPool
 from service.settings import Settings
 
 LABEL = "utrs.sandbox.owner"

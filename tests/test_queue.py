@@ -18,8 +18,8 @@ from service.batch import BatchPlan, plan_batch
 from service.cache import ResultCache, cacheable
 from service.errors import NoWorkers, QueueFull
 from service.jobs import install_pool
-from service.pool import SandboxPool
 from service.queue import ChunkQueue, RedisKeys
+from service.sandbox.pool import SandboxPool
 from service.settings import Settings
 from service.worker import build_worker
 

@@ -1,9 +1,15 @@
 """From request items to results: build agent requests, run them in the pool, read the
-agent's facts into the wire model, then hand them to the feedback layer.
+agent's facts into the wire model, then hand them to the feedback stage.
 
 Nothing here raises for what a program does. A program that could not be judged (no
 container could be started, the agent broke on it) becomes ``Status.INFRA_ERROR`` with a
 ``detail``, never a score.
+
+The one place the service reads an error *message*: a SyntaxError's, for the
+``ErrorInfo.syntax_unclosed`` hint (the compiler said something was never closed at EOF).
+Feedback prefers lexing the program for that question and falls back on this hint only
+for programs too long to lex (:mod:`service.feedback.truncation`); sub-errors are never
+decided by a message.
 """
 
 from __future__ import annotations
@@ -11,35 +17,29 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Sequence
-from typing import Any
 
-from client.models import (
-    ErrorInfo,
-    Frame,
-    Item,
-    Result,
-    Status,
-    TestResult,
-    TestStatus,
-    Where,
-)
-from service.budgets import item_budget_s
+from client.models import ErrorInfo, Frame, Item, Result, Status, TestResult, TestStatus, Where
+from service.budgets import item_budget_s, wall_bound_s
 from service.feedback import annotate
 from service.feedback.coordinates import ProgramMap
 from service.feedback.taxonomy import ERROR_STATUSES
-from service.pool import SandboxPool, Task
+from service.sandbox.pool import SandboxPool, Task
+from service.sandbox.protocol import Op, RawError, RawFrame, RawTest, RunOutcome, RunRequest, RunResult, Source
 from service.settings import Settings
+
+__all__ = ["build_request", "evaluate_items", "summarise", "to_result"]
 
 log = logging.getLogger(__name__)
 
+# SyntaxError messages that mean "the text ended inside something still open".
 _UNCLOSED = ("was never closed", "unexpected EOF", "unterminated", "expected an indented block")
 
 
-def build_request(item: Item, settings: Settings) -> dict[str, Any]:
+def build_request(item: Item, settings: Settings) -> RunRequest:
     """The agent's run request for one item (see sandbox_images/python/agent.py)."""
     tests = item.tests
     return {
-        "op": "run",
+        "op": Op.RUN.value,
         "kind": tests.kind.value,
         "program": item.prompt + item.code,
         "setup": tests.setup or "",
@@ -48,7 +48,7 @@ def build_request(item: Item, settings: Settings) -> dict[str, Any]:
         "class_name": tests.class_name,
         "compare": item.compare.value,
         "timeout_s": item.limits.timeout_s,
-        "wall_s": item.limits.timeout_s * settings.wall_factor,
+        "wall_s": wall_bound_s(item.limits.timeout_s, settings),
         "memory_mb": item.limits.memory_mb,
         "output_kb": item.limits.output_kb,
         "max_procs": settings.agent_max_procs,
@@ -59,33 +59,34 @@ def build_request(item: Item, settings: Settings) -> dict[str, Any]:
 
 
 def evaluate_items(pool: SandboxPool, items: Sequence[Item]) -> list[Result]:
-    """Judge every item; results in the same order."""
+    """Judge every item and annotate it (feedback, rewards); results in the same order."""
     settings = pool.settings
     runnable = [i for i, item in enumerate(items) if item.tests.cases]
     tasks = [
         Task(request=build_request(items[i], settings), budget_s=item_budget_s(items[i], settings)) for i in runnable
     ]
-    replies = dict(zip(runnable, pool.run(tasks) if tasks else [], strict=True))
+    runs = dict(zip(runnable, pool.run(tasks) if tasks else [], strict=True))
     results = []
     for index, item in enumerate(items):
-        if index in replies:
-            result = to_result(item, replies[index], image=pool.image_version, settings=settings)
+        if index in runs:
+            result = to_result(item, runs[index], image=pool.image_version, settings=settings)
         else:
             result = Result(id=item.id, status=Status.NO_TESTS, image=pool.image_version)
         results.append(annotate(item, result))
     return results
 
 
-def to_result(item: Item, reply: dict[str, Any] | None, *, image: str, settings: Settings) -> Result:
-    """Read one agent reply (or its absence) into a Result."""
+def to_result(item: Item, run: RunResult, *, image: str, settings: Settings) -> Result:
+    """Read what came of one run request into a Result (not annotated yet)."""
     t0 = time.perf_counter()
-    if reply is None:
+    reply = run.reply or {}
+    if run.outcome is RunOutcome.UNSERVED:
         return _infra(item, "no sandbox container could take the program", image)
     if "agent_error" in reply:
         log.error("agent error on item %s: %s", item.id, reply["agent_error"])
         return _infra(item, f"sandbox agent error: {str(reply['agent_error'])[:500]}", image)
-    if "killed_agent" in reply:
-        tests = [_killed(str(reply["killed_agent"])) for _ in item.tests.cases]
+    if run.outcome is RunOutcome.KILLED_AGENT:
+        tests = [_killed(run.detail) for _ in item.tests.cases]
     else:
         pmap = ProgramMap(item.prompt, item.code)
         try:
@@ -127,7 +128,7 @@ def _killed(why: str) -> TestResult:
     return TestResult(status=TestStatus.CRASH, error=error)
 
 
-def _test(raw: dict[str, Any], pmap: ProgramMap, settings: Settings) -> TestResult:
+def _test(raw: RawTest, pmap: ProgramMap, settings: Settings) -> TestResult:
     error = raw.get("error")
     return TestResult(
         status=TestStatus(raw["status"]),
@@ -138,7 +139,7 @@ def _test(raw: dict[str, Any], pmap: ProgramMap, settings: Settings) -> TestResu
     )
 
 
-def _error(raw: dict[str, Any], pmap: ProgramMap, settings: Settings) -> ErrorInfo:
+def _error(raw: RawError, pmap: ProgramMap, settings: Settings) -> ErrorInfo:
     syntax = raw.get("syntax")
     frames = [_frame(f, pmap) for f in raw.get("frames") or []]
     unclosed = None
@@ -159,13 +160,13 @@ def _error(raw: dict[str, Any], pmap: ProgramMap, settings: Settings) -> ErrorIn
     )
 
 
-def _frame(raw: dict[str, Any], pmap: ProgramMap) -> Frame:
+def _frame(raw: RawFrame, pmap: ProgramMap) -> Frame:
     src = raw.get("src")
     line = raw.get("line")
     where, mapped = Where.NONE, line
-    if src == "program" and isinstance(line, int):
+    if src == Source.PROGRAM and isinstance(line, int):
         where, mapped = pmap.locate(line, raw.get("col"))
-    elif src in ("setup", "case"):
+    elif src in (Source.SETUP, Source.CASE):
         where = Where.TESTS
     end_line = raw.get("end_line")
     if where is Where.CODE and isinstance(line, int) and isinstance(end_line, int) and mapped is not None:

@@ -22,8 +22,8 @@ from pydantic import ValidationError
 from client.models import Item
 from service.budgets import check_item
 from service.errors import InvalidField, SandboxError
-from service.executor import evaluate_items
-from service.pool import SandboxPool
+from service.sandbox.executor import evaluate_items
+from service.sandbox.pool import SandboxPool
 from service.settings import Settings, get_settings
 
 
