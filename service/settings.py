@@ -64,7 +64,7 @@ class Settings(BaseSettings):
     wait_s: float = Field(default=300.0, gt=0)  # sync wait when the request names none
     max_wait_s: float = Field(default=3600.0, gt=0)  # a larger request wait_s is clamped
 
-    # --- queue and result cache (service/queue.py, service/cache.py) ----------------------
+    # --- queue and result cache (service/queue/) ---------------------------------------
     redis_url: str = "redis://localhost:6379/0"
     queue_name: str = "utrs"
     key_prefix: str = "utrs"
@@ -78,10 +78,11 @@ class Settings(BaseSettings):
     cache_enabled: bool = True
     cache_ttl_s: int = Field(default=7 * 86400, ge=1)
 
-    # --- worker (service/worker.py) ---------------------------------------------------
+    # --- worker (service/worker/) ------------------------------------------------------
     worker_heartbeat_s: float = Field(default=3.0, gt=0)  # a dead worker is noticed
     worker_dead_after_s: int = Field(default=15, ge=2)  # ...this long after its last beat
     worker_maintenance_s: int = Field(default=5, ge=1)  # abandoned-chunk sweeps
+    log_level: str = "INFO"  # utrs-worker's default --log-level
 
     @field_validator("api_keys", mode="before")
     @classmethod

@@ -14,14 +14,15 @@ import redis
 import redis.asyncio as aioredis
 
 from client.models import Item, Status
-from service.batch import BatchPlan, plan_batch
-from service.cache import ResultCache, cacheable
 from service.errors import NoWorkers, QueueFull
-from service.jobs import install_pool
-from service.queue import ChunkQueue, RedisKeys
+from service.queue.cache import ResultCache, cacheable
+from service.queue.keys import RedisKeys
+from service.queue.plan import BatchPlan, plan_batch
+from service.queue.producer import ChunkQueue
+from service.queue.results import ResultReader
 from service.sandbox.pool import SandboxPool
 from service.settings import Settings
-from service.worker import build_worker
+from service.worker.main import build_worker
 
 
 def _item(n: int, *, expect: int | None = None, **fields: object) -> Item:
@@ -71,8 +72,8 @@ def _run(settings: Settings, coro_factory: object) -> object:
     return asyncio.run(go())
 
 
-def _burst(settings: Settings, conn: redis.Redis[bytes]) -> None:
-    worker = build_worker(settings, conn, f"burst-{uuid.uuid4().hex[:6]}")
+def _burst(settings: Settings, conn: redis.Redis[bytes], pool: SandboxPool | None = None) -> None:
+    worker = build_worker(settings, conn, f"burst-{uuid.uuid4().hex[:6]}", pool=pool)
     worker.work(burst=True, with_scheduler=False)
 
 
@@ -150,17 +151,14 @@ def test_enqueue_burst_worker_collect(qsettings: Settings, sync_redis: redis.Red
         queue.enqueue(plan, unique, unique_keys, pool.image_version)
 
     _run(qsettings, enqueue)
-    install_pool(pool)
-    try:
-        _burst(qsettings, sync_redis)
-    finally:
-        install_pool(None)
+    _burst(qsettings, sync_redis, pool)
 
     async def collect(queue: ChunkQueue) -> object:
         chunks: dict[int, list[dict[str, object]]] = {}
-        await queue.wait(plan, time.monotonic() + 10, chunks)
-        state = await queue.state(plan.batch_id)
-        return chunks, state, await queue.lookup(keys)
+        reader = ResultReader(qsettings, queue.aio)
+        await reader.wait(plan, time.monotonic() + 10, chunks)
+        state = await reader.state(plan.batch_id)
+        return chunks, state, await cache.lookup(queue.aio, keys)
 
     chunks, state, hits = _run(qsettings, collect)  # type: ignore[misc]
     results = plan.assemble(chunks)
@@ -180,12 +178,11 @@ def test_chunk_gets_infra_error_after_its_last_retry(qsettings: Settings, sync_r
         queue.enqueue(plan, unique, unique_keys, "v")
 
     _run(qsettings, enqueue)
-    install_pool(None)
-    _burst(qsettings, sync_redis)  # attempt 1 fails, RQ re-queues, attempt 2 fails
+    _burst(qsettings, sync_redis)  # no pool: attempt 1 fails, RQ re-queues, attempt 2 fails
 
     async def collect(queue: ChunkQueue) -> object:
         chunks: dict[int, list[dict[str, object]]] = {}
-        await queue.wait(plan, time.monotonic() + 5, chunks)
+        await ResultReader(qsettings, queue.aio).wait(plan, time.monotonic() + 5, chunks)
         return chunks
 
     chunks = _run(qsettings, collect)

@@ -7,8 +7,6 @@ import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
-import redis
-import redis.asyncio as aioredis
 import uvicorn
 from fastapi import FastAPI
 
@@ -16,29 +14,15 @@ from service.api.batches import BatchService
 from service.api.http_errors import install_handlers
 from service.api.middleware import BodyLimit, RequestMetrics
 from service.api.routes import evaluate, openrlhf, ops
-from service.budgets import REDIS_COMMAND_TIMEOUT_S, REDIS_CONNECT_TIMEOUT_S
 from service.metrics import Metrics
-from service.queue import ChunkQueue
+from service.queue.producer import ChunkQueue
+from service.queue.redis import api_clients
 from service.settings import Settings, get_settings
 
 __all__ = ["create_app", "main"]
 
 log = logging.getLogger(__name__)
 
-# Fail fast when Redis is down (a 503 beats a hang); no socket timeout on the async
-# client, whose BLPOP waits block by design.
-
-
-def _clients(settings: Settings) -> tuple[redis.Redis, aioredis.Redis]:
-    sync = redis.Redis.from_url(
-        settings.redis_url,
-        socket_connect_timeout=REDIS_CONNECT_TIMEOUT_S,
-        socket_timeout=REDIS_COMMAND_TIMEOUT_S,
-    )
-    aio = aioredis.Redis.from_url(
-        settings.redis_url, socket_connect_timeout=REDIS_CONNECT_TIMEOUT_S, socket_timeout=None
-    )
-    return sync, aio
 
 
 def create_app(settings: Settings) -> FastAPI:
@@ -47,7 +31,7 @@ def create_app(settings: Settings) -> FastAPI:
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        sync, aio = _clients(settings)
+        sync, aio = api_clients(settings)
         queue = ChunkQueue(settings, sync, aio)
         app.state.queue = queue
         app.state.batches = BatchService(settings, queue, metrics)

@@ -12,7 +12,7 @@ from fastapi.security import APIKeyHeader, HTTPAuthorizationCredentials, HTTPBea
 from service.api.batches import BatchService
 from service.errors import AuthenticationFailed, AuthenticationRequired
 from service.metrics import Metrics
-from service.queue import ChunkQueue
+from service.queue.producer import ChunkQueue
 from service.settings import Settings
 
 __all__ = [

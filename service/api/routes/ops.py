@@ -10,7 +10,7 @@ from service.api.routes.evaluate import json_response
 from service.api.schemas import Readiness
 from service.errors import BackendUnavailable
 from service.metrics import CONTENT_TYPE, parse_stats
-from service.queue import translate_redis_errors
+from service.queue.redis import translate_redis_errors
 
 __all__ = ["router"]
 

@@ -14,13 +14,11 @@ import time
 import uuid
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any
 
-from client.models import Item, Result, Status
+from client.models import Item, Result, Stats, Status
+from service.queue.envelope import ResultData
 
 __all__ = ["BatchPlan", "infra_error", "plan_batch"]
-
-ResultData = dict[str, Any]
 
 
 @dataclass
@@ -54,14 +52,13 @@ class BatchPlan:
         full, rest = divmod(self.n_unique, self.chunk_size)
         return [self.chunk_size] * full + ([rest] if rest else [])
 
-    def n_answered(self, done_chunks: Sequence[int]) -> int:
-        """Items with a result once ``done_chunks`` have finished."""
-        done = set(done_chunks)
-        return sum(1 for slot in self.slots if slot < 0 or slot // self.chunk_size in done)
-
     def n_reused(self) -> int:
         """Items answered without running for them (cache hits and in-batch repeats)."""
         return sum(1 for slot, rep in zip(self.slots, self.repeats, strict=True) if slot < 0 or rep)
+
+    def stats(self, elapsed_ms: float) -> Stats:
+        """The batch's ``stats`` in a response body."""
+        return Stats(cached=self.n_reused(), executed=self.n_unique, elapsed_ms=round(elapsed_ms, 3))
 
     def assemble(self, chunks: Mapping[int, Sequence[ResultData]]) -> list[ResultData | None]:
         """Results in request order; ``None`` where the item's chunk has not finished."""

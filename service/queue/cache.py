@@ -5,8 +5,8 @@ prompt, tests, limits, compare mode, reward spec and other options (everything b
 client's ``id``), the sandbox image version and the service's result schema. The key is a
 SHA-256 of that, so a new image or a new release never answers from stale entries.
 
-The API looks keys up (one ``MGET`` per batch); the worker that ran a chunk stores its
-results (in the same pipeline that publishes the chunk). Not stored: ``infra_error``
+The API looks keys up (one ``MGET`` per batch, :meth:`ResultCache.lookup`); the worker
+that ran a chunk stores its results (in the same pipeline that publishes the chunk). Not stored: ``infra_error``
 results (the service could not judge them) and results with a timed-out test (a timeout
 depends on the load of the machine at the time, so a re-run may well differ).
 """
@@ -16,11 +16,13 @@ from __future__ import annotations
 import hashlib
 import json
 from collections.abc import Sequence
-from typing import Any
 
 from redis.client import Pipeline
 
-from client.models import Item
+from client.models import Item, Status, TestStatus
+from service.queue.envelope import ResultData
+from service.queue.keys import RedisKeys
+from service.queue.redis import AsyncRedis, translate_redis_errors
 
 __all__ = ["RESULT_SCHEMA", "ResultCache", "cacheable"]
 
@@ -28,18 +30,18 @@ __all__ = ["RESULT_SCHEMA", "ResultCache", "cacheable"]
 RESULT_SCHEMA = "utrs-result-1"
 
 
-def cacheable(result: dict[str, Any]) -> bool:
+def cacheable(result: ResultData) -> bool:
     """Whether a result (as JSON data) may be answered again from the cache."""
-    if result.get("status") == "infra_error":
+    if result.get("status") == Status.INFRA_ERROR:
         return False
-    return all(test.get("status") != "timeout" for test in result.get("tests") or ())
+    return all(test.get("status") != TestStatus.TIMEOUT for test in result.get("tests") or ())
 
 
 class ResultCache:
     """Key scheme and TTL of the result cache; stateless apart from its settings."""
 
     def __init__(self, *, prefix: str, ttl_s: int, enabled: bool = True) -> None:
-        self.prefix = prefix
+        self.keys = RedisKeys(prefix)
         self.ttl_s = ttl_s
         self.enabled = enabled
 
@@ -48,13 +50,25 @@ class ResultCache:
         digest = hashlib.sha256()
         digest.update(f"{RESULT_SCHEMA}\0{image_version}\0".encode())
         digest.update(item.model_dump_json(exclude={"id"}).encode())
-        return f"{self.prefix}:cache:{digest.hexdigest()}"
+        return self.keys.cache(digest.hexdigest())
+
+    async def lookup(self, aio: AsyncRedis, keys: Sequence[str]) -> dict[str, ResultData]:
+        """Cached results for those of ``keys`` that have one (one ``MGET``).
+
+        Raises:
+            BackendUnavailable: Redis failed.
+        """
+        if not keys or not self.enabled:
+            return {}
+        with translate_redis_errors("reading the result cache"):
+            values = await aio.mget(keys)
+        return {key: json.loads(value) for key, value in zip(keys, values, strict=True) if value}
 
     def store(
         self,
         pipe: Pipeline,
         keys: Sequence[str | None],
-        results: Sequence[dict[str, Any]],
+        results: Sequence[ResultData],
     ) -> int:
         """Queue ``SET key result EX ttl`` on ``pipe`` for each cacheable result.
 
