@@ -9,12 +9,12 @@ the API never re-validates what workers wrote, it only puts it in the request's 
 from __future__ import annotations
 
 import time
-from typing import Any
 
 import anyio.to_thread
 
-from client.models import EvaluateRequest, JobState
+from client.models import EvaluateRequest, EvaluateResponse, JobState, JobStatus
 from service.api.admission import check_batch
+from service.api.responses import evaluated, job_status
 from service.metrics import Metrics
 from service.queue.cache import ResultCache
 from service.queue.envelope import ResultData
@@ -55,8 +55,8 @@ class BatchService:
         self.metrics.observe_batch(items=plan.total, reused=plan.n_reused())
         return plan
 
-    async def evaluate(self, request: EvaluateRequest) -> dict[str, Any]:
-        """Submit a batch and wait for it (up to ``wait_s``); the response body as data.
+    async def evaluate(self, request: EvaluateRequest) -> EvaluateResponse:
+        """Submit a batch and wait for it (up to ``wait_s``); the response body.
 
         Items whose chunk did not finish in time are answered with ``infra_error`` (the
         batch keeps running: its ``job_id`` can be polled with GET /v1/jobs/{id}).
@@ -70,10 +70,9 @@ class BatchService:
         assembled = plan.assemble(chunks)
         results = [r if r is not None else infra_error(detail, item_id=plan.ids[i]) for i, r in enumerate(assembled)]
         self.metrics.observe_results(results)
-        stats = plan.stats((time.monotonic() - started) * 1000.0)
-        return {"results": results, "stats": stats.model_dump(), "job_id": plan.batch_id}
+        return evaluated(results, plan.stats((time.monotonic() - started) * 1000.0), plan.batch_id)
 
-    async def status(self, job_id: str) -> dict[str, Any]:
+    async def status(self, job_id: str) -> JobStatus:
         """GET /v1/jobs/{id}: status, progress and the results so far (``null`` = pending).
 
         Raises:
@@ -82,7 +81,6 @@ class BatchService:
         state = await self.results.state(job_id)
         plan = state.plan
         lost_detail = "its chunk was lost (worker and queue state gone); resubmit the item"
-        status: JobState
         chunks = dict(state.chunks)
         for chunk in state.lost:
             size = plan.chunk_sizes()[chunk]
@@ -95,11 +93,5 @@ class BatchService:
             status = JobState.DONE
         else:
             status = JobState.RUNNING if state.started else JobState.QUEUED
-        return {
-            "job_id": job_id,
-            "status": status.value,
-            "done": done,
-            "total": plan.total,
-            "results": results,
-            "stats": plan.stats((time.time() - plan.created) * 1000.0).model_dump(),
-        }
+        stats = plan.stats((time.time() - plan.created) * 1000.0)
+        return job_status(job_id, status, done=done, total=plan.total, results=results, stats=stats)

@@ -14,13 +14,14 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Query
+from fastapi import APIRouter, Depends, Query, Response
 from pydantic import ValidationError
 
 from client.adapters.openrlhf import RewardRequest, RewardResponse, answer_of, items_of
 from client.errors import NotScored
 from client.models import EvaluateRequest, Result, Status
 from service.api.deps import BatchesDep, require_api_key
+from service.api.responses import json_response
 from service.errors import NotJudged, UnprocessableRequest
 
 __all__ = ["router"]
@@ -40,7 +41,7 @@ async def get_reward(
     body: RewardRequest,
     batches: BatchesDep,
     reward: Annotated[str, Query(description="which of Result.rewards to return")] = "total",
-) -> RewardResponse:
+) -> Response:
     """Rewards for OpenRLHF's ``query``/``prompts``/``labels`` batch, in order.
 
     Raises:
@@ -53,13 +54,13 @@ async def get_reward(
     except (ValueError, TypeError, ValidationError) as exc:
         raise UnprocessableRequest(f"labels: {exc}") from exc
     if not items:
-        return RewardResponse(rewards=[], scores=[])
+        return json_response(RewardResponse(rewards=[], scores=[]))
     answer = await batches.evaluate(EvaluateRequest(items=items))
-    results = [Result.model_validate(data) for data in answer["results"]]
+    results = [Result.model_validate(data) for data in answer.results]  # the workers' data (responses.py)
     unjudged = [i for i, r in enumerate(results) if r.status is Status.INFRA_ERROR]
     if unjudged:
         raise NotJudged(unjudged)
     try:
-        return answer_of(results, reward)
+        return json_response(answer_of(results, reward))
     except NotScored as exc:
         raise UnprocessableRequest(str(exc)) from exc
