@@ -15,6 +15,13 @@ API wait   the request's ``wait_s`` (default ``wait_s``), at most             th
 client     its HTTP timeout, longer than the ``wait_s`` it sends              the client
 =========  ===============================================================  ==============
 
+The rule that holds for every batch admission accepts: no chunk's job timeout exceeds
+``max_wait_s``. Admission refuses an item whose own job would (:func:`check_item`, a 422
+naming ``limits.timeout_s`` and ``max_wait_s``), and the API fills chunks by budget as well
+as by count (:func:`chunk_sizes`). At start-up, :class:`~service.settings.Settings` checks
+the chain above for a one-test program at ``max_timeout_s``, and that such a program is
+admissible.
+
 The other time bounds of the service (connection timeouts, pauses between retries) are
 named here too, so that every number of seconds the service waits is on this page.
 """
@@ -22,7 +29,7 @@ named here too, so that every number of seconds the service waits is on this pag
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from typing import TYPE_CHECKING
 
 from client.models import Item
@@ -36,7 +43,9 @@ __all__ = [
     "JOB_MARGIN_S",
     "MEMORY_HEADROOM_MB",
     "check_item",
+    "chunk_sizes",
     "item_budget_s",
+    "job_s",
     "job_timeout_s",
     "run_budget_s",
     "wall_bound_s",
@@ -91,15 +100,42 @@ def item_budget_s(item: Item, settings: Settings) -> float:
     )
 
 
+def job_s(budget_s: float) -> int:
+    """The RQ job time that items with these summed budgets need: plus :data:`JOB_MARGIN_S`."""
+    return math.ceil(budget_s) + JOB_MARGIN_S
+
+
 def job_timeout_s(items: Iterable[Item], settings: Settings) -> int:
     """RQ job timeout for a chunk: never shorter than the worst case of its items run one
     after another, so RQ never interrupts a chunk that is still legitimately running."""
     worst = sum(item_budget_s(item, settings) for item in items)
-    return max(settings.job_timeout_s, math.ceil(worst) + JOB_MARGIN_S)
+    return max(settings.job_timeout_s, job_s(worst))
+
+
+def chunk_sizes(items: Sequence[Item], settings: Settings) -> list[int]:
+    """Split ``items`` (in order) into chunks of at most ``chunk_size`` whose job timeout
+    stays within ``max_wait_s``; every chunk has at least one item.
+
+    An item admission accepted fits a chunk of its own (:func:`check_item`), so no chunk's
+    :func:`job_timeout_s` exceeds ``max_wait_s``.
+    """
+    sizes: list[int] = []
+    count, budget = 0, 0.0
+    for item in items:
+        need = item_budget_s(item, settings)
+        if count and (count == settings.chunk_size or job_s(budget + need) > settings.max_wait_s):
+            sizes.append(count)
+            count, budget = 0, 0.0
+        count += 1
+        budget += need
+    if count:
+        sizes.append(count)
+    return sizes
 
 
 def check_item(item: Item, settings: Settings, *, field: str = "item") -> None:
-    """Refuse what the server's limits do not allow.
+    """Refuse what the server's limits do not allow, and an item whose worst case alone
+    would run past ``max_wait_s``.
 
     Raises:
         InvalidField: ``field`` names the offending field (``items[3].limits.timeout_s``).
@@ -119,6 +155,13 @@ def check_item(item: Item, settings: Settings, *, field: str = "item") -> None:
     for bad, name, rule in checks:
         if bad:
             raise InvalidField(f"{field}.{name}", rule)
+    need = job_s(item_budget_s(item, settings))
+    if need > settings.max_wait_s:
+        rule = (
+            f"{len(item.tests.cases)} cases at timeout_s={limits.timeout_s:g} may take {need} s, "
+            f"over max_wait_s={settings.max_wait_s:g}; lower limits.timeout_s or send fewer cases"
+        )
+        raise InvalidField(f"{field}.limits.timeout_s", rule)
 
 
 def _size(item: Item) -> int:

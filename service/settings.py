@@ -15,7 +15,7 @@ from typing import Annotated
 from pydantic import Field, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
-from service.budgets import MEMORY_HEADROOM_MB
+from service.budgets import MEMORY_HEADROOM_MB, job_s, run_budget_s
 
 __all__ = ["Settings", "get_settings"]
 
@@ -62,13 +62,17 @@ class Settings(BaseSettings):
     max_batch: int = Field(default=4096, ge=1)
     max_body_bytes: int = Field(default=64 * 1024 * 1024, ge=1024)
     wait_s: float = Field(default=300.0, gt=0)  # sync wait when the request names none
-    max_wait_s: float = Field(default=3600.0, gt=0)  # a larger request wait_s is clamped
+    # A larger request wait_s is clamped; no chunk's RQ job may need longer (admission
+    # refuses an item that alone would, and chunks are filled by budget: service.budgets).
+    max_wait_s: float = Field(default=3600.0, gt=0)
 
     # --- queue and result cache (service/queue/) ---------------------------------------
     redis_url: str = "redis://localhost:6379/0"
     queue_name: str = "utrs"
     key_prefix: str = "utrs"
-    chunk_size: int = Field(default=32, ge=1, le=4096)  # programs per RQ job (measured)
+    # At most this many programs per RQ job (measured); fewer when their budgets add up
+    # past max_wait_s.
+    chunk_size: int = Field(default=32, ge=1, le=4096)
     queue_high_water: int = Field(default=65536, ge=1)  # queued programs before 429
     retry_after_s: int = Field(default=5, ge=1)
     job_timeout_s: int = Field(default=240, ge=1)  # one RQ job (chunk), enforced by RQ
@@ -109,11 +113,13 @@ class Settings(BaseSettings):
         return self
 
     def _check_timeouts(self) -> None:
-        """Timeouts nest: program < agent < RQ job < API wait (the client adds its own)."""
-        agent_s = self.max_timeout_s * self.wall_factor + self.agent_slack_s
+        """Timeouts nest: program < agent < RQ job < API wait (the client adds its own),
+        for a one-test program at ``max_timeout_s``; such a program must be admissible.
+        Larger items are checked one by one at admission (service.budgets)."""
+        agent_s = run_budget_s(1, self.max_timeout_s, wall_factor=self.wall_factor, slack_s=self.agent_slack_s)
         chain = [
             ("max_timeout_s (program)", self.max_timeout_s),
-            ("max_timeout_s * wall_factor + agent_slack_s (agent)", agent_s),
+            ("the budget of one test at max_timeout_s (agent)", agent_s),
             ("job_timeout_s (RQ job)", float(self.job_timeout_s)),
             ("wait_s (API wait)", self.wait_s),
         ]
@@ -122,6 +128,11 @@ class Settings(BaseSettings):
                 raise ValueError(f"timeouts must nest: {inner}={inner_s} < {outer}={outer_s}")
         if self.max_wait_s < self.wait_s:
             raise ValueError("max_wait_s must be >= wait_s")
+        if job_s(agent_s) > self.max_wait_s:
+            raise ValueError(
+                f"max_wait_s={self.max_wait_s} must fit a one-test program at max_timeout_s "
+                f"({job_s(agent_s)} s with the RQ job margin), or admission refuses it"
+            )
 
 
 @lru_cache(maxsize=1)

@@ -65,6 +65,15 @@ def test_server_limits_and_reward_specs_are_422_naming_the_field(http: httpx.Cli
     assert reward.status_code == 422 and _detail(reward).startswith("items[0].reward")
 
 
+def test_an_item_that_alone_may_outlast_max_wait_s_is_422_naming_the_limit(http: httpx.Client) -> None:
+    cases = [{"code": "assert x == 1"}] * 60  # 61 x (30 s x 2 + 2 s) + 5 s: over an hour
+    heavy = _item(limits={"timeout_s": 30}, tests={"kind": "assert", "cases": cases})
+    response = http.post("/v1/evaluate", json={"items": [_item(), heavy]})
+    assert response.status_code == 422
+    assert _detail(response).startswith("items[1].limits.timeout_s") and "max_wait_s=" in _detail(response)
+    assert response.json()["errors"][0]["field"] == "items[1].limits.timeout_s"
+
+
 def test_body_and_batch_limits_are_413(live_stack: Stack) -> None:
     settings = live_stack.settings.model_copy(update={"max_body_bytes": 4096, "max_batch": 3})
     with serve_app(settings) as url:

@@ -105,7 +105,7 @@ def test_plan_runs_duplicates_once_and_reassembles_in_order() -> None:
     items = [_item(n % 4, id=str(n)) for n in range(10)]
     keys = [f"k{n % 4}" for n in range(10)]
     hits = {"k3": {"status": "pass", "id": None, "cached": False}}
-    plan, unique, unique_keys = plan_batch(items, keys, hits, chunk_size=2)
+    plan, unique, unique_keys = plan_batch(items, keys, hits, settings=Settings(chunk_size=2))
     assert unique_keys == ["k0", "k1", "k2"] and len(unique) == 3
     assert plan.n_chunks == 2 and plan.chunk_sizes() == [2, 1]
     chunks = {0: [{"status": "pass"}, {"status": "failure"}], 1: [{"status": "error"}]}
@@ -144,7 +144,7 @@ def test_enqueue_burst_worker_collect(qsettings: Settings, sync_redis: redis.Red
     items = [_item(n, id=f"i{n}") for n in range(7)] + [_item(0, id="dup")]
     cache = ResultCache(prefix=qsettings.key_prefix, ttl_s=60)
     keys = [cache.key(item, pool.image_version) for item in items]
-    plan, unique, unique_keys = plan_batch(items, keys, {}, chunk_size=qsettings.chunk_size)
+    plan, unique, unique_keys = plan_batch(items, keys, {}, settings=qsettings)
     assert plan.n_unique == 7 and plan.n_chunks == 3
 
     async def enqueue(queue: ChunkQueue) -> None:
@@ -172,7 +172,7 @@ def test_enqueue_burst_worker_collect(qsettings: Settings, sync_redis: redis.Red
 def test_chunk_gets_infra_error_after_its_last_retry(qsettings: Settings, sync_redis: redis.Redis[bytes]) -> None:
     """No pool installed: every attempt raises; after the retry, infra_error + detail."""
     items = [_item(n) for n in range(2)]
-    plan, unique, unique_keys = plan_batch(items, ["a", "b"], {}, chunk_size=3)
+    plan, unique, unique_keys = plan_batch(items, ["a", "b"], {}, settings=qsettings)
 
     async def enqueue(queue: ChunkQueue) -> None:
         queue.enqueue(plan, unique, unique_keys, "v")

@@ -49,7 +49,7 @@ class BatchService:
         image = self.queue.admit(probe, 0)
         keys = [self.cache.key(item, image) for item in items]
         hits = await self.cache.lookup(self.queue.aio, list(dict.fromkeys(keys)))
-        plan, unique, unique_keys = plan_batch(items, keys, hits, chunk_size=self.settings.chunk_size)
+        plan, unique, unique_keys = plan_batch(items, keys, hits, settings=self.settings)
         self.queue.admit(probe, plan.n_unique)
         await anyio.to_thread.run_sync(self.queue.enqueue, plan, unique, unique_keys, image)
         self.metrics.observe_batch(items=plan.total, reused=plan.n_reused())

@@ -1,22 +1,28 @@
 """A batch's plan: which items run, which come from the cache, and how results reassemble.
 
 The API splits a request into *unique* programs (identical items inside one batch run
-once) and cache hits, runs the unique ones in chunks of ``chunk_size`` (one RQ job each)
-and puts the answer back together in the request's order. The plan is stored in Redis as
-JSON so ``GET /v1/jobs/{id}`` (possibly served by another API process) can reassemble
-the same answer. Pure data; no I/O here.
+once) and cache hits, runs the unique ones in chunks (one RQ job each: at most
+``chunk_size`` programs, fewer when their budgets add up, see
+:func:`service.budgets.chunk_sizes`) and puts the answer back together in the request's
+order. The plan is stored in Redis as JSON so ``GET /v1/jobs/{id}`` (possibly served by
+another API process) can reassemble the same answer. Pure data; no I/O here.
 """
 
 from __future__ import annotations
 
+import bisect
+import itertools
 import json
 import time
 import uuid
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 from client.models import Item, Result, Stats, Status
+from service.budgets import chunk_sizes
 from service.queue.envelope import ResultData
+from service.settings import Settings
 
 __all__ = ["BatchPlan", "infra_error", "plan_batch"]
 
@@ -28,6 +34,7 @@ class BatchPlan:
     ``slots[i] >= 0`` is the index of item ``i``'s program among the unique programs
     that run; ``slots[i] < 0`` means hit ``-slots[i] - 1`` of ``hits``. ``repeats[i]`` marks
     an item that repeats an earlier one of the batch (answered with ``cached: true``).
+    ``chunks`` are the sizes of the chunks the unique programs run in, in order.
     """
 
     batch_id: str
@@ -35,8 +42,7 @@ class BatchPlan:
     slots: list[int]
     repeats: list[bool]
     hits: list[ResultData]
-    n_unique: int
-    chunk_size: int
+    chunks: list[int]
     created: float = field(default_factory=time.time)
 
     @property
@@ -44,13 +50,20 @@ class BatchPlan:
         return len(self.slots)
 
     @property
+    def n_unique(self) -> int:
+        return sum(self.chunks)
+
+    @property
     def n_chunks(self) -> int:
-        return -(-self.n_unique // self.chunk_size)
+        return len(self.chunks)
 
     def chunk_sizes(self) -> list[int]:
-        """Programs in each chunk (the last one may be short)."""
-        full, rest = divmod(self.n_unique, self.chunk_size)
-        return [self.chunk_size] * full + ([rest] if rest else [])
+        """Programs in each chunk."""
+        return list(self.chunks)
+
+    def chunk_starts(self) -> list[int]:
+        """Index of each chunk's first program among the unique programs."""
+        return [0, *itertools.accumulate(self.chunks[:-1])] if self.chunks else []
 
     def n_reused(self) -> int:
         """Items answered without running for them (cache hits and in-batch repeats)."""
@@ -62,15 +75,16 @@ class BatchPlan:
 
     def assemble(self, chunks: Mapping[int, Sequence[ResultData]]) -> list[ResultData | None]:
         """Results in request order; ``None`` where the item's chunk has not finished."""
+        starts = self.chunk_starts()
         out: list[ResultData | None] = []
         for index, slot in enumerate(self.slots):
             cached = True
             if slot < 0:
                 base: ResultData | None = self.hits[-slot - 1]
             else:
-                chunk, offset = divmod(slot, self.chunk_size)
+                chunk = bisect.bisect_right(starts, slot) - 1
                 results = chunks.get(chunk)
-                base = results[offset] if results is not None else None
+                base = results[slot - starts[chunk]] if results is not None else None
                 cached = self.repeats[index]
             out.append(None if base is None else {**base, "id": self.ids[index], "cached": cached})
         return out
@@ -83,8 +97,7 @@ class BatchPlan:
                 "slots": self.slots,
                 "repeats": self.repeats,
                 "hits": self.hits,
-                "n_unique": self.n_unique,
-                "chunk_size": self.chunk_size,
+                "chunks": self.chunks,
                 "created": self.created,
             },
             separators=(",", ":"),
@@ -92,7 +105,14 @@ class BatchPlan:
 
     @classmethod
     def from_json(cls, text: str | bytes) -> BatchPlan:
-        return cls(**json.loads(text))
+        """A plan as :meth:`to_json` wrote it, or as the previous release did (a fixed
+        ``chunk_size`` and ``n_unique`` instead of ``chunks``)."""
+        data: dict[str, Any] = json.loads(text)
+        if "chunks" not in data:
+            size = data.pop("chunk_size")
+            full, rest = divmod(data.pop("n_unique"), size)
+            data["chunks"] = [size] * full + ([rest] if rest else [])
+        return cls(**data)
 
 
 def plan_batch(
@@ -100,15 +120,15 @@ def plan_batch(
     keys: Sequence[str],
     hits: Mapping[str, ResultData],
     *,
-    chunk_size: int,
+    settings: Settings,
 ) -> tuple[BatchPlan, list[Item], list[str]]:
-    """Split a batch into cache hits and unique programs to run.
+    """Split a batch into cache hits and unique programs to run, in chunks.
 
     Args:
         items: The request's items, in order.
         keys: Each item's cache key (equal keys mean identical items).
         hits: Cached results found for some of the keys.
-        chunk_size: Programs per RQ job.
+        settings: ``chunk_size`` and the budgets that size the chunks.
 
     Returns:
         The plan, the unique items to run and their cache keys (same order).
@@ -140,8 +160,7 @@ def plan_batch(
         slots=slots,
         repeats=repeats,
         hits=hit_list,
-        n_unique=len(unique),
-        chunk_size=chunk_size,
+        chunks=chunk_sizes(unique, settings),
     )
     return plan, unique, unique_keys
 

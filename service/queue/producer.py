@@ -100,8 +100,8 @@ class ChunkQueue:
             attempts=settings.job_retries + 1,
         )
         jobs = []
-        for chunk, start in enumerate(range(0, len(items), plan.chunk_size)):
-            stop = start + plan.chunk_size
+        for chunk, (start, size) in enumerate(zip(plan.chunk_starts(), plan.chunks, strict=True)):
+            stop = start + size
             envelope = ChunkJob(
                 batch_id=plan.batch_id,
                 chunk=chunk,
