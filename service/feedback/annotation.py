@@ -30,7 +30,7 @@ from client.models import (
 )
 from service.errors import InvalidField
 from service.feedback.location import FrameChoice, locate, opens_unterminated_triple_quote
-from service.feedback.rewards import Outcome, RewardInput, Rewards, compute_rewards, resolve_params
+from service.feedback.rewards import Outcome, RewardInput, Rewards, Scheme, compute_rewards, resolve_params
 from service.feedback.taxonomy import (
     ERROR_STATUSES,
     ClassifyOptions,
@@ -60,8 +60,8 @@ def classify_options(params: dict[str, Any]) -> ClassifyOptions:
     """Classifier overrides carried by the rltf scheme's parameters (defaults otherwise)."""
     return ClassifyOptions(
         timeout_ignore=bool(params.get("compat_timeout_ignore", False)),
-        crash_category=Category(params.get("crash_category", "ignore")),
-        unfinished=UnfinishedRule(params.get("unfinished", "auto")),
+        crash_category=Category(params.get("crash_category", Category.IGNORE)),
+        unfinished=UnfinishedRule(params.get("unfinished", UnfinishedRule.AUTO)),
     )
 
 
@@ -164,12 +164,13 @@ def _program_error(
 
 def _annotate(item: Item, result: Result) -> Result:
     detail = result.detail
+    scheme: Scheme | None = None
+    params: dict[str, Any] | None = None
     try:
-        _, params = resolve_params(item.reward)
+        scheme, params = resolve_params(item.reward)
     except InvalidField as exc:  # the API rejects these (422); direct callers get a note
-        params, detail = None, f"rewards not computed: {exc.message}"
-    rltf = params is not None and item.reward.scheme == "rltf"
-    options = classify_options(params) if params is not None and rltf else ClassifyOptions()
+        detail = f"rewards not computed: {exc.message}"
+    options = classify_options(params) if params is not None and scheme is Scheme.RLTF else ClassifyOptions()
     tests = [_annotate_test(item, t, options) for t in result.tests]
     error = _program_error(item, result, tests, options)
     rewards: Rewards = {}

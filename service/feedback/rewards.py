@@ -25,6 +25,7 @@ from typing import Any
 
 from client.models import Category, RewardSpec
 from service.errors import InvalidField
+from service.feedback.truncation import UnfinishedRule
 
 __all__ = [
     "COARSE",
@@ -115,8 +116,8 @@ _PARAMS: dict[Scheme, dict[str, _Param]] = {
     Scheme.RLTF: {
         "compat_alpha_one": _Param(bool, False),
         "compat_timeout_ignore": _Param(bool, False),
-        "crash_category": _Param(str, "ignore", choices=("ignore", "global")),
-        "unfinished": _Param(str, "auto", choices=("auto", "positional", "off")),
+        "crash_category": _Param(str, Category.IGNORE.value, choices=(Category.IGNORE, Category.GLOBAL)),
+        "unfinished": _Param(str, UnfinishedRule.AUTO.value, choices=tuple(UnfinishedRule)),
     },
     Scheme.CODERL: {},
     Scheme.PANGU: {

@@ -24,6 +24,7 @@ from typing import Any
 
 from redis.client import Pipeline
 from rq import get_current_job
+from rq.exceptions import AbandonedJobError
 from rq.job import Job
 
 from service.errors import SandboxUnavailable
@@ -115,7 +116,7 @@ def on_chunk_failure(
         return
     reply, chunk, n_items = failed_chunk(job.kwargs)
     reason = f"{exc_type.__name__}: {exc_value}" if exc_type else "unknown failure"
-    if exc_type is not None and exc_type.__name__ == "AbandonedJobError":
+    if exc_type is not None and issubclass(exc_type, AbandonedJobError):
         reason = "the worker running it died (AbandonedJobError)"
     detail = f"chunk could not be judged after {reply.attempts} attempts: {reason}"
     data = [infra_error(detail) for _ in range(n_items)]
