@@ -17,6 +17,7 @@ QueueFull                 429    ``Retry-After``
 NoWorkers                 503    ``service unavailable: ...``
 BackendUnavailable        503    ``service unavailable: ...`` (Redis unreachable or failing)
 NotJudged                 503    ``Retry-After`` (OpenRLHF retries it)
+other RequestRefused      400
 =======================  ======  =======================================================
 
 Anything else (a :class:`~service.errors.SandboxError` cannot reach the API) is a bug and
@@ -59,6 +60,7 @@ _STATUS: dict[type[ServiceError], int] = {
     AuthenticationFailed: 403,
     JobNotFound: 404,
     QueueFull: 429,
+    RequestRefused: 400,
     Unavailable: 503,
 }
 
@@ -76,7 +78,8 @@ class Refusal:
 
 
 def status_of(exc: ServiceError) -> int | None:
-    """The HTTP status of ``exc``; None for errors that must not reach a client."""
+    """The HTTP status of ``exc``; None for errors that must not reach a client (a
+    :class:`~service.errors.SandboxError`)."""
     for cls in type(exc).__mro__:
         status = _STATUS.get(cls)
         if status is not None:

@@ -17,12 +17,10 @@ import hashlib
 import json
 from collections.abc import Sequence
 
-from redis.client import Pipeline
-
 from client.models import Item, Status, TestStatus
 from service.queue.envelope import ResultData
 from service.queue.keys import RedisKeys
-from service.queue.redis import AsyncRedis, translate_redis_errors
+from service.queue.redis import AsyncRedis, Pipeline, translate_redis_errors
 
 __all__ = ["RESULT_SCHEMA", "ResultCache", "cacheable"]
 

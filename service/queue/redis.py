@@ -14,13 +14,15 @@ from contextlib import contextmanager
 
 import redis
 import redis.asyncio as aioredis
+from redis.client import Pipeline
 
 from service.budgets import REDIS_COMMAND_TIMEOUT_S, REDIS_CONNECT_TIMEOUT_S
 from service.errors import BackendUnavailable, ConnectionLost
 from service.settings import Settings
 
-__all__ = ["AsyncRedis", "SyncRedis", "api_clients", "translate_redis_errors", "worker_client"]
+__all__ = ["AsyncRedis", "Pipeline", "SyncRedis", "api_clients", "translate_redis_errors", "worker_client"]
 
+# redis-py's types, for the modules that hold clients or queue commands on a pipeline.
 SyncRedis = redis.Redis
 AsyncRedis = aioredis.Redis
 

@@ -17,7 +17,6 @@ import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from redis.client import Pipeline
 from rq.job import JobStatus
 
 from service.budgets import REDIS_RECONNECT_PAUSE_S
@@ -25,7 +24,7 @@ from service.errors import ConnectionLost, JobNotFound
 from service.queue.envelope import ReplyTo, ResultData
 from service.queue.keys import RedisKeys, chunk_job_id, rq_job_key
 from service.queue.plan import BatchPlan
-from service.queue.redis import AsyncRedis, translate_redis_errors
+from service.queue.redis import AsyncRedis, Pipeline, translate_redis_errors
 from service.settings import Settings
 
 __all__ = ["BatchState", "ResultReader", "publish_chunk"]

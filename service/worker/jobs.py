@@ -22,7 +22,6 @@ from collections.abc import Sequence
 from types import TracebackType
 from typing import Any
 
-from redis.client import Pipeline
 from rq import get_current_job
 from rq.exceptions import AbandonedJobError
 from rq.job import Job
@@ -33,7 +32,7 @@ from service.queue.cache import ResultCache
 from service.queue.envelope import ChunkDone, ChunkJob, ResultData, failed_chunk
 from service.queue.keys import RedisKeys, chunk_job_id
 from service.queue.plan import infra_error
-from service.queue.redis import SyncRedis, translate_redis_errors, worker_client
+from service.queue.redis import Pipeline, SyncRedis, translate_redis_errors, worker_client
 from service.queue.results import publish_chunk
 from service.sandbox.executor import evaluate_items
 from service.settings import get_settings

@@ -1,6 +1,6 @@
 """service.feedback.annotate on results built by hand: the program-level rules.
 
-(Real sandbox output is covered by tests/test_feedback_table.py.)
+(Real sandbox output is covered by tests/sandbox/test_feedback_table.py.)
 """
 
 from __future__ import annotations

@@ -1,144 +1,34 @@
-"""Pytest plugin: a real Redis, a real API (uvicorn) and real RQ workers (real sandbox).
+"""A real API (uvicorn) and real RQ workers (real sandbox) on a Redis, as subprocesses on a
+queue and key prefix of their own; or one in-process API with the settings a test needs.
 
-Fixtures:
-
-* ``redis_server`` (session): URL of a private ``redis-server`` on a free port (no
-  persistence), or ``UTRS_TEST_REDIS_URL`` when set. A missing ``redis-server`` is an
-  error, not a skip.
-* ``live_stack`` (session): a :class:`Stack`: ``utrs-api`` (uvicorn, subprocess) plus one
-  ``utrs-worker`` subprocess on its own queue/key prefix; helpers start more workers.
-* ``live_service`` (session): ``live_stack.url``, the API's base URL, for client/trainer
-  tests.
-
-Helpers (:func:`start_redis`, :func:`free_port`, :func:`serve_app`) let a test build the
-tiny variant it needs (a second API with other settings, a Redis with AOF).
+* :func:`run_stack`: ``python -m service.api`` plus ``workers`` ``python -m service.worker``
+  subprocesses; waits for ``/readyz``. The root conftest's ``live_stack`` fixture is one.
+* :func:`serve_app`: ``create_app(settings)`` served by real uvicorn in a thread.
 """
 
 from __future__ import annotations
 
 import contextlib
 import os
-import shutil
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
 import threading
-import time
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import httpx
-import pytest
 import redis
 import uvicorn
 
 from service.settings import Settings
+from tests.support.paths import ROOT
+from tests.support.waiting import free_port, wait_until
 
-ROOT = Path(__file__).resolve().parent.parent
-
-__all__ = [
-    "RedisProc",
-    "Stack",
-    "free_port",
-    "serve_app",
-    "start_redis",
-    "wait_until",
-]
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-def wait_until(check: object, timeout_s: float, what: str, every_s: float = 0.05) -> None:
-    """Poll ``check()`` until it is truthy; fail the test after ``timeout_s``."""
-    assert callable(check)
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        with contextlib.suppress(Exception):
-            if check():
-                return
-        time.sleep(every_s)
-    pytest.fail(f"timed out after {timeout_s:g}s waiting for {what}")
-
-
-# --------------------------------------------------------------------------- redis
-@dataclass
-class RedisProc:
-    """A private redis-server; ``restart()`` keeps its data directory (AOF survives)."""
-
-    port: int
-    workdir: Path
-    aof: bool
-    proc: subprocess.Popen[bytes] | None = None
-
-    @property
-    def url(self) -> str:
-        return f"redis://127.0.0.1:{self.port}/0"
-
-    def start(self) -> None:
-        exe = shutil.which("redis-server")
-        if exe is None:
-            raise RuntimeError("redis-server is not installed (apt-get install redis-server)")
-        persistence = ["--appendonly", "yes", "--appendfsync", "always"] if self.aof else ["--appendonly", "no"]
-        self.proc = subprocess.Popen(
-            [
-                exe,
-                "--port",
-                str(self.port),
-                "--bind",
-                "127.0.0.1",
-                "--save",
-                "",
-                "--dir",
-                str(self.workdir),
-                *persistence,
-            ],
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-        )
-        client = redis.Redis(port=self.port, socket_connect_timeout=0.5)
-        wait_until(client.ping, 10, f"redis-server on port {self.port}")
-        client.close()
-
-    def stop(self, sig: int = signal.SIGTERM) -> None:
-        if self.proc is not None and self.proc.poll() is None:
-            self.proc.send_signal(sig)
-            self.proc.wait(timeout=10)
-        self.proc = None
-
-    def restart(self, sig: int = signal.SIGTERM) -> None:
-        self.stop(sig)
-        self.start()
-
-
-@contextlib.contextmanager
-def start_redis(*, aof: bool = False) -> Iterator[RedisProc]:
-    """A private redis-server on a free port for the duration of the block."""
-    workdir = Path(tempfile.mkdtemp(prefix="utrs-redis-"))
-    server = RedisProc(port=free_port(), workdir=workdir, aof=aof)
-    server.start()
-    try:
-        yield server
-    finally:
-        server.stop()
-        shutil.rmtree(workdir, ignore_errors=True)
-
-
-@pytest.fixture(scope="session")
-def redis_server() -> Iterator[str]:
-    given = os.environ.get("UTRS_TEST_REDIS_URL")
-    if given:
-        yield given
-        return
-    with start_redis() as server:
-        yield server.url
+__all__ = ["Stack", "run_stack", "serve_app", "stack_env"]
 
 
 # --------------------------------------------------------------------- the stack
@@ -264,17 +154,6 @@ def run_stack(redis_url: str, *, workers: int = 1, **overrides: str) -> Iterator
         yield stack
     finally:
         stack.close()
-
-
-@pytest.fixture(scope="session")
-def live_stack(redis_server: str) -> Iterator[Stack]:
-    with run_stack(redis_server, workers=1) as stack:
-        yield stack
-
-
-@pytest.fixture(scope="session")
-def live_service(live_stack: Stack) -> str:
-    return live_stack.url
 
 
 # ---------------------------------------------------------------- in-process API

@@ -1,6 +1,6 @@
 """Classifier and locator units on ErrorInfo objects built by hand.
 
-The behaviour on real sandbox output is checked by tests/test_feedback_table.py; these
+The behaviour on real sandbox output is checked by tests/sandbox/test_feedback_table.py; these
 pin the pure rules (MRO walk, category table, frame choice, spans, unfinished code).
 """
 

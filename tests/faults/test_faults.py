@@ -20,7 +20,9 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.service_fixtures import Stack, run_stack, serve_app, start_redis, wait_until
+from tests.support.redis_proc import start_redis
+from tests.support.stack import Stack, run_stack, serve_app
+from tests.support.waiting import wait_until
 
 Json = dict[str, Any]
 

@@ -27,7 +27,8 @@ from client import (
     Status,
 )
 from client.builders import from_humaneval, item
-from tests.service_fixtures import Stack, run_stack, start_redis
+from tests.support.redis_proc import start_redis
+from tests.support.stack import Stack, run_stack
 
 pytestmark = pytest.mark.slow
 

@@ -13,8 +13,9 @@ from pydantic import ValidationError
 
 from client.builders import APPS_PRELUDE, from_apps, from_humaneval, from_mbpp, item
 from client.models import Compare, Item, TestKind, Tests
+from tests.support import paths
 
-DATA = Path(__file__).parent / "data"
+DATA = paths.DATA
 APPS = DATA / "apps_train_sample"
 
 

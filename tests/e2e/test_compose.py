@@ -7,14 +7,12 @@ import os
 import subprocess
 import uuid
 from collections.abc import Iterator
-from pathlib import Path
 
 import httpx
 import pytest
 
-from tests.service_fixtures import free_port, wait_until
-
-ROOT = Path(__file__).resolve().parent.parent
+from tests.support.paths import ROOT
+from tests.support.waiting import free_port, wait_until
 
 pytestmark = pytest.mark.slow
 

@@ -8,7 +8,6 @@ TRL, verl and OpenRLHF are not installed: the calls below reproduce their call s
 from __future__ import annotations
 
 import json
-from pathlib import Path
 from typing import Any
 
 import httpx
@@ -18,10 +17,11 @@ from client.adapters import openrlhf, trl, verl
 from client.builders import from_humaneval
 from client.client import RewardClient
 from client.errors import NotScored
+from tests.support.paths import DATA
 
 pytestmark = pytest.mark.slow
 
-APPS = Path(__file__).parent / "data" / "apps_train_sample"
+APPS = DATA / "apps_train_sample"
 
 
 def fenced(code: str) -> str:

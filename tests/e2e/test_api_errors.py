@@ -16,7 +16,8 @@ import pytest
 import redis
 
 from service.settings import Settings
-from tests.service_fixtures import Stack, free_port, serve_app
+from tests.support.stack import Stack, serve_app
+from tests.support.waiting import free_port
 
 Json = dict[str, Any]
 
