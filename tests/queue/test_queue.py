@@ -13,7 +13,7 @@ import pytest
 import redis
 import redis.asyncio as aioredis
 
-from client.models import Item, Status
+from client.models import Status
 from service.errors import NoWorkers, QueueFull
 from service.queue.cache import ResultCache
 from service.queue.keys import RedisKeys
@@ -23,16 +23,7 @@ from service.queue.results import ResultReader
 from service.sandbox.pool import SandboxPool
 from service.settings import Settings
 from service.worker.main import build_worker
-
-
-def _item(n: int, *, expect: int | None = None, **fields: object) -> Item:
-    want = n + 1 if expect is None else expect
-    data = {
-        "code": f"def f():\n    return {n} + 1\n",
-        "tests": {"kind": "assert", "cases": [{"code": f"assert f() == {want}"}]},
-        **fields,
-    }
-    return Item.model_validate(data)
+from tests.support.items import adder as _item
 
 
 @pytest.fixture()

@@ -247,6 +247,12 @@ def test_error_outside_code_has_no_span() -> None:
     assert loc == Location(where=Where.TESTS, line=2)
 
 
+def test_a_location_fills_errorinfo_fields_of_the_same_names() -> None:
+    loc = Location(where=Where.CODE, line=2, end_line=3, col=0, char_start=5, char_end=9)
+    assert set(loc.fields()) <= set(ErrorInfo.model_fields)
+    assert err("IndexError").model_copy(update=loc.fields()).char_end == 9
+
+
 @pytest.mark.parametrize(
     ("text", "line", "expected"),
     [

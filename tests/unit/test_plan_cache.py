@@ -3,20 +3,10 @@
 
 from __future__ import annotations
 
-from client.models import Item
 from service.queue.cache import ResultCache, cacheable
 from service.queue.plan import BatchPlan, plan_batch
 from service.settings import Settings
-
-
-def _item(n: int, *, expect: int | None = None, **fields: object) -> Item:
-    want = n + 1 if expect is None else expect
-    data = {
-        "code": f"def f():\n    return {n} + 1\n",
-        "tests": {"kind": "assert", "cases": [{"code": f"assert f() == {want}"}]},
-        **fields,
-    }
-    return Item.model_validate(data)
+from tests.support.items import adder as _item
 
 
 def test_cache_key_ignores_id_but_not_what_changes_the_result() -> None:
