@@ -14,6 +14,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from rq import Callback, Queue, Retry
+from rq.queue import EnqueueData
 from rq.serializers import JSONSerializer
 
 from client.models import Item
@@ -110,21 +111,24 @@ class ChunkQueue:
                 image=image,
                 reply=reply,
             )
-            jobs.append(
-                Queue.prepare_data(
-                    RUN_CHUNK,
-                    kwargs=envelope.job_kwargs(),
-                    timeout=job_timeout_s(items[start:stop], settings),
-                    result_ttl=RQ_RESULT_TTL_S,
-                    failure_ttl=settings.failure_ttl_s,
-                    job_id=chunk_job_id(plan.batch_id, chunk),
-                    retry=Retry(max=settings.job_retries) if settings.job_retries else None,
-                    on_failure=Callback(ON_CHUNK_FAILURE),
-                    description=f"utrs chunk {chunk} of batch {plan.batch_id}",
-                )
-            )
+            jobs.append(self._job(envelope))
         with translate_redis_errors("enqueueing a batch"), self.sync.pipeline() as pipe:
             pipe.set(self.keys.plan(plan.batch_id), plan.to_json(), ex=settings.job_ttl_s)
             if jobs:
                 self.rq.enqueue_many(jobs, pipeline=pipe)
             pipe.execute()
+
+    def _job(self, envelope: ChunkJob) -> EnqueueData:
+        """One chunk's RQ job: by import string, with its own timeout and explicit TTLs."""
+        settings = self.settings
+        return Queue.prepare_data(
+            RUN_CHUNK,
+            kwargs=envelope.job_kwargs(),
+            timeout=job_timeout_s(envelope.items, settings),
+            result_ttl=RQ_RESULT_TTL_S,
+            failure_ttl=settings.failure_ttl_s,
+            job_id=chunk_job_id(envelope.batch_id, envelope.chunk),
+            retry=Retry(max=settings.job_retries) if settings.job_retries else None,
+            on_failure=Callback(ON_CHUNK_FAILURE),
+            description=f"utrs chunk {envelope.chunk} of batch {envelope.batch_id}",
+        )
