@@ -16,7 +16,7 @@ client     its HTTP timeout, longer than the ``wait_s`` it sends              th
 =========  ===============================================================  ==============
 
 The rule that holds for every batch admission accepts: no chunk's job timeout exceeds
-``max_wait_s``. Admission refuses an item whose own job would (:func:`check_item`, a 422
+``max_wait_s``. Admission refuses an item whose own job would (:func:`check_fits_wait`, a 422
 naming ``limits.timeout_s`` and ``max_wait_s``), and the API fills chunks by budget as well
 as by count (:func:`chunk_sizes`). At start-up, :class:`~service.settings.Settings` checks
 the chain above for a one-test program at ``max_timeout_s``, and that such a program is
@@ -42,6 +42,7 @@ __all__ = [
     "CASE_OVERHEAD_S",
     "JOB_MARGIN_S",
     "MEMORY_HEADROOM_MB",
+    "check_fits_wait",
     "check_item",
     "chunk_sizes",
     "item_budget_s",
@@ -116,7 +117,7 @@ def chunk_sizes(items: Sequence[Item], settings: Settings) -> list[int]:
     """Split ``items`` (in order) into chunks of at most ``chunk_size`` whose job timeout
     stays within ``max_wait_s``; every chunk has at least one item.
 
-    An item admission accepted fits a chunk of its own (:func:`check_item`), so no chunk's
+    An item admission accepted fits a chunk of its own (:func:`check_fits_wait`), so no chunk's
     :func:`job_timeout_s` exceeds ``max_wait_s``.
     """
     sizes: list[int] = []
@@ -134,8 +135,7 @@ def chunk_sizes(items: Sequence[Item], settings: Settings) -> list[int]:
 
 
 def check_item(item: Item, settings: Settings, *, field: str = "item") -> None:
-    """Refuse what the server's limits do not allow, and an item whose worst case alone
-    would run past ``max_wait_s``.
+    """Refuse what the server's limits do not allow.
 
     Raises:
         InvalidField: ``field`` names the offending field (``items[3].limits.timeout_s``).
@@ -155,10 +155,19 @@ def check_item(item: Item, settings: Settings, *, field: str = "item") -> None:
     for bad, name, rule in checks:
         if bad:
             raise InvalidField(f"{field}.{name}", rule)
+
+
+def check_fits_wait(item: Item, settings: Settings, *, field: str = "item") -> None:
+    """Refuse an item whose worst case alone would run past ``max_wait_s`` (the API's
+    admission; a chunk of it alone would need a longer RQ job than any wait).
+
+    Raises:
+        InvalidField: ``{field}.limits.timeout_s``, the message naming ``max_wait_s``.
+    """
     need = job_s(item_budget_s(item, settings))
     if need > settings.max_wait_s:
         rule = (
-            f"{len(item.tests.cases)} cases at timeout_s={limits.timeout_s:g} may take {need} s, "
+            f"{len(item.tests.cases)} cases at timeout_s={item.limits.timeout_s:g} may take {need} s, "
             f"over max_wait_s={settings.max_wait_s:g}; lower limits.timeout_s or send fewer cases"
         )
         raise InvalidField(f"{field}.limits.timeout_s", rule)

@@ -8,7 +8,7 @@ server's settings. Each names the offending field in request coordinates
 from __future__ import annotations
 
 from client.models import Item
-from service.budgets import check_item
+from service.budgets import check_fits_wait, check_item
 from service.errors import BatchTooLarge, InvalidField
 from service.feedback.rewards import check_reward_spec
 from service.settings import Settings
@@ -21,7 +21,8 @@ def check_batch(items: list[Item], settings: Settings) -> None:
 
     Raises:
         BatchTooLarge: more than ``settings.max_batch`` items.
-        InvalidField: an item over a server limit, or with an unknown reward spec.
+        InvalidField: an item over a server limit, one whose worst case alone would
+            outlast ``max_wait_s``, or one with an unknown reward spec.
     """
     if len(items) > settings.max_batch:
         raise BatchTooLarge(len(items), settings.max_batch)
@@ -29,6 +30,7 @@ def check_batch(items: list[Item], settings: Settings) -> None:
     for index, item in enumerate(items):
         field = f"items[{index}]"
         check_item(item, settings, field=field)
+        check_fits_wait(item, settings, field=field)
         spec_key = item.reward.model_dump_json()
         if spec_key in specs_ok:
             continue

@@ -9,7 +9,7 @@ from hypothesis import strategies as st
 from pydantic import ValidationError
 
 from client.models import Item
-from service.budgets import JOB_MARGIN_S, check_item, chunk_sizes, item_budget_s, job_timeout_s
+from service.budgets import JOB_MARGIN_S, check_fits_wait, check_item, chunk_sizes, item_budget_s, job_timeout_s
 from service.errors import InvalidField
 from service.queue.plan import BatchPlan, plan_batch
 from service.settings import Settings
@@ -52,9 +52,9 @@ def test_small_items_still_fill_chunks_by_count() -> None:
 
 def test_an_item_over_max_wait_s_alone_is_refused_naming_the_field_and_the_limit() -> None:
     fits = _item(355)  # 356 * 10 s + 5 s slack + 30 s margin = 3,595 s
-    check_item(fits, DEFAULTS, field="items[0]")
+    check_fits_wait(fits, DEFAULTS, field="items[0]")
     with pytest.raises(InvalidField) as refused:
-        check_item(_item(356), DEFAULTS, field="items[1]")
+        check_fits_wait(_item(356), DEFAULTS, field="items[1]")
     assert refused.value.field == "items[1].limits.timeout_s"
     assert "max_wait_s=3600" in refused.value.message and "356 cases" in refused.value.message
 
@@ -71,6 +71,7 @@ def test_every_chunk_of_an_admitted_batch_fits_max_wait_s(specs: list[tuple[int,
     for item in items:
         try:
             check_item(item, s)
+            check_fits_wait(item, s)
         except InvalidField:
             continue
         admitted.append(item)
