@@ -69,8 +69,8 @@ def main() -> None:
     from bench_sandbox import load_mbpp, source_of
 
     from client.builders import from_mbpp
-    from service.config import Settings
-    from service.executor import build_request
+    from service.sandbox.executor import build_request
+    from service.settings import Settings
 
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--shared-cases", action="store_true", help="isolate_cases=false")

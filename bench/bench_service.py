@@ -49,9 +49,10 @@ from bench_sandbox import (  # noqa: E402
 )
 
 from client.builders import from_mbpp  # noqa: E402
-from service.config import Settings  # noqa: E402
-from service.pool import SandboxPool  # noqa: E402
-from tests.service_fixtures import Stack, run_stack, start_redis  # noqa: E402
+from service.sandbox.pool import SandboxPool  # noqa: E402
+from service.settings import Settings  # noqa: E402
+from tests.support.redis_proc import start_redis  # noqa: E402
+from tests.support.stack import Stack, run_stack  # noqa: E402
 
 Json = dict[str, Any]
 ISOLATE_CASES = True  # --shared-cases sends isolate_cases=false (one process per program)

@@ -7,18 +7,11 @@ from dataclasses import dataclass
 from typing import Any
 
 import httpx
-from pydantic import BaseModel, Field
 
 from client.errors import BadResponse, JobFailed
 from client.models import JobState, JobStatus, Result
 
 _CONNECT_TIMEOUT_S = 10.0
-
-
-class ServerLimits(BaseModel):
-    """The part of the server's limits the client uses (``GET /v1/limits``)."""
-
-    max_batch: int = Field(ge=1)
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -14,10 +14,10 @@ from pydantic import BaseModel
 
 from client import _batch
 from client._http import RetryPolicy, parse_response, retry_after_of, retryable, translating
-from client._options import Options, ServerLimits, job_outcome
+from client._options import Options, job_outcome
 from client._progress import Progress, open_progress
 from client.errors import ClientError, ClientTimeout, RequestRejected
-from client.models import EvaluateResponse, Item, JobCreated, JobStatus, Result
+from client.models import EvaluateResponse, Item, JobCreated, JobStatus, Result, ServerLimits
 
 __all__ = ["RewardClient"]
 

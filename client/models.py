@@ -28,6 +28,7 @@ __all__ = [
     "Limits",
     "Result",
     "RewardSpec",
+    "ServerLimits",
     "Stats",
     "Status",
     "TestKind",
@@ -291,8 +292,27 @@ class Stats(BaseModel):
 
 
 class EvaluateResponse(BaseModel):
+    """``200`` answer of ``POST /v1/evaluate``: results in request order."""
+
     results: list[Result]
     stats: Stats = Field(default_factory=Stats)
+    job_id: str | None = None  # the batch, pollable at GET /v1/jobs/{job_id} (unfinished items)
+
+
+class ServerLimits(BaseModel):
+    """``GET /v1/limits``: what a request may ask for (over one: 413 or 422 naming it).
+
+    This server sends every field; all but ``max_batch`` are optional to the reader.
+    """
+
+    max_batch: int = Field(ge=1)
+    max_body_bytes: int | None = None
+    max_timeout_s: float | None = None
+    max_memory_mb: int | None = None
+    max_output_kb: int | None = None
+    max_cases: int | None = None
+    max_code_bytes: int | None = None
+    max_wait_s: float | None = None
 
 
 # --- jobs API (POST /v1/jobs, GET /v1/jobs/{job_id}) --------------------------------

@@ -2,22 +2,59 @@
 
 Each app gets its own registry (tests build many apps in one process). Workers cannot be
 scraped one by one behind compose's scaling, so they add their counters to a Redis hash
-(``P:stats``, see :mod:`service.jobs`) and the API exports a snapshot of it on scrape.
+(``P:stats``, written by :mod:`service.worker.jobs`; its fields are :class:`WorkerCounter`
+and :data:`PROGRAMS_PREFIX` + status) and the API exports a snapshot of it on scrape.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable, Iterator, Mapping, Sequence
+from enum import StrEnum
 from typing import Any
 
 from prometheus_client import CollectorRegistry, Counter, Histogram, generate_latest
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 
-__all__ = ["CONTENT_TYPE", "ClusterSnapshot", "Metrics"]
+__all__ = [
+    "CONTENT_TYPE",
+    "PROGRAMS_PREFIX",
+    "ClusterSnapshot",
+    "Metrics",
+    "ResultSource",
+    "WorkerCounter",
+    "parse_stats",
+]
 
 CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
 _LATENCY_BUCKETS = (0.005, 0.01, 0.02, 0.03, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300)
+
+
+class WorkerCounter(StrEnum):
+    """Fields of the workers' stats hash (besides :data:`PROGRAMS_PREFIX` + status)."""
+
+    CHUNKS = "chunks"
+    CHUNKS_FAILED = "chunks_failed"
+    CHUNK_SECONDS = "chunk_seconds"
+    CONTAINER_RESTARTS = "container_restarts"
+
+
+#: Stats hash field of the programs run with one status: ``programs:<status>``.
+PROGRAMS_PREFIX = "programs:"
+
+_DESCRIBED = {
+    WorkerCounter.CHUNKS: "Chunks (RQ jobs) finished by workers",
+    WorkerCounter.CHUNKS_FAILED: "Chunks answered with infra_error after their last attempt",
+    WorkerCounter.CHUNK_SECONDS: "Seconds workers spent running chunks",
+    WorkerCounter.CONTAINER_RESTARTS: "Sandbox containers replaced by workers",
+}
+
+
+class ResultSource(StrEnum):
+    """Where a returned result came from (the ``source`` label of ``utrs_programs``)."""
+
+    RUN = "run"
+    CACHE = "cache"
 
 
 class ClusterSnapshot(Collector):
@@ -38,20 +75,11 @@ class ClusterSnapshot(Collector):
         yield GaugeMetricFamily("utrs_workers_alive", "Workers with a recent heartbeat", self.workers)
         executed = CounterMetricFamily("utrs_worker_programs", "Programs run by workers, by status", labels=["status"])
         for key, value in sorted(self.counters.items()):
-            if key.startswith("programs:"):
-                executed.add_metric([key.split(":", 1)[1]], value)
+            if key.startswith(PROGRAMS_PREFIX):
+                executed.add_metric([key.removeprefix(PROGRAMS_PREFIX)], value)
         yield executed
-        yield from self._plain_counters()
-
-    def _plain_counters(self) -> Iterator[Metric]:
-        described = {
-            "chunks": "Chunks (RQ jobs) finished by workers",
-            "chunks_failed": "Chunks answered with infra_error after their last attempt",
-            "chunk_seconds": "Seconds workers spent running chunks",
-            "container_restarts": "Sandbox containers replaced by workers",
-        }
-        for key, text in described.items():
-            yield CounterMetricFamily(f"utrs_worker_{key}", text, self.counters.get(key, 0.0))
+        for counter, text in _DESCRIBED.items():
+            yield CounterMetricFamily(f"utrs_worker_{counter.value}", text, self.counters.get(counter, 0.0))
 
 
 class Metrics:
@@ -114,9 +142,9 @@ class Metrics:
         for result in results:
             if result is None:
                 continue
-            source = "cache" if result.get("cached") else "run"
-            self.programs.labels(str(result.get("status")), source).inc()
-            if source == "run":
+            source = ResultSource.CACHE if result.get("cached") else ResultSource.RUN
+            self.programs.labels(str(result.get("status")), source.value).inc()
+            if source is ResultSource.RUN:
                 self.program_seconds.observe(float(result.get("duration_ms") or 0.0) / 1000.0)
 
     def render(self) -> bytes:

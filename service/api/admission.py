@@ -8,30 +8,12 @@ server's settings. Each names the offending field in request coordinates
 from __future__ import annotations
 
 from client.models import Item
-from service.config import Settings
-from service.errors import InputError
-from service.feedback import check_reward_spec
-from service.limits import check_item
+from service.budgets import check_fits_wait, check_item
+from service.errors import BatchTooLarge, InvalidField
+from service.feedback.rewards import check_reward_spec
+from service.settings import Settings
 
-__all__ = ["BatchTooLarge", "InvalidField", "check_batch"]
-
-
-class InvalidField(ValueError):
-    """A field is outside what this server accepts (422)."""
-
-    def __init__(self, field: str, message: str) -> None:
-        super().__init__(f"{field}: {message}")
-        self.field = field
-        self.message = message
-
-
-class BatchTooLarge(ValueError):
-    """More items than ``max_batch`` (413)."""
-
-    def __init__(self, count: int, limit: int) -> None:
-        super().__init__(f"items: {count} items; at most {limit} per request")
-        self.count = count
-        self.limit = limit
+__all__ = ["check_batch"]
 
 
 def check_batch(items: list[Item], settings: Settings) -> None:
@@ -39,26 +21,21 @@ def check_batch(items: list[Item], settings: Settings) -> None:
 
     Raises:
         BatchTooLarge: more than ``settings.max_batch`` items.
-        InvalidField: an item over a server limit, or with an unknown reward spec.
+        InvalidField: an item over a server limit, one whose worst case alone would
+            outlast ``max_wait_s``, or one with an unknown reward spec.
     """
     if len(items) > settings.max_batch:
         raise BatchTooLarge(len(items), settings.max_batch)
     specs_ok: set[str] = set()
     for index, item in enumerate(items):
         field = f"items[{index}]"
-        _check_limits(item, settings, field)
+        check_item(item, settings, field=field)
+        check_fits_wait(item, settings, field=field)
         spec_key = item.reward.model_dump_json()
         if spec_key in specs_ok:
             continue
         try:
             check_reward_spec(item.reward)
-        except ValueError as exc:
-            raise InvalidField(f"{field}.reward", str(exc)) from exc
+        except InvalidField as exc:
+            raise InvalidField(f"{field}.{exc.field}", exc.message) from exc
         specs_ok.add(spec_key)
-
-
-def _check_limits(item: Item, settings: Settings, field: str) -> None:
-    try:
-        check_item(item, settings, field=field)
-    except InputError as exc:
-        raise InvalidField(exc.field, exc.reason) from exc

@@ -3,43 +3,26 @@
 from __future__ import annotations
 
 import argparse
-import importlib
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
-import redis
-import redis.asyncio as aioredis
 import uvicorn
-from fastapi import Depends, FastAPI
+from fastapi import FastAPI
 
 from service.api.batches import BatchService
-from service.api.deps import require_api_key
-from service.api.errors import install_handlers
+from service.api.http_errors import install_handlers
 from service.api.middleware import BodyLimit, RequestMetrics
-from service.api.routes import evaluate, ops
-from service.config import Settings, get_settings
+from service.api.routes import evaluate, jobs, openrlhf, ops
 from service.metrics import Metrics
-from service.queue import ChunkQueue
+from service.queue.producer import ChunkQueue
+from service.queue.redis import api_clients
+from service.settings import Settings, get_settings
 
 __all__ = ["create_app", "main"]
 
 log = logging.getLogger(__name__)
 
-# Fail fast when Redis is down (a 503 beats a hang); no socket timeout on the async
-# client, whose BLPOP waits block by design.
-_CONNECT_TIMEOUT_S = 2.0
-_COMMAND_TIMEOUT_S = 10.0
-
-
-def _clients(settings: Settings) -> tuple[redis.Redis, aioredis.Redis]:
-    sync = redis.Redis.from_url(
-        settings.redis_url,
-        socket_connect_timeout=_CONNECT_TIMEOUT_S,
-        socket_timeout=_COMMAND_TIMEOUT_S,
-    )
-    aio = aioredis.Redis.from_url(settings.redis_url, socket_connect_timeout=_CONNECT_TIMEOUT_S, socket_timeout=None)
-    return sync, aio
 
 
 def create_app(settings: Settings) -> FastAPI:
@@ -48,7 +31,7 @@ def create_app(settings: Settings) -> FastAPI:
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        sync, aio = _clients(settings)
+        sync, aio = api_clients(settings)
         queue = ChunkQueue(settings, sync, aio)
         app.state.queue = queue
         app.state.batches = BatchService(settings, queue, metrics)
@@ -68,22 +51,12 @@ def create_app(settings: Settings) -> FastAPI:
     app.state.metrics = metrics
     install_handlers(app)
     app.include_router(evaluate.router)
+    app.include_router(jobs.router)
     app.include_router(ops.router)
-    _include_optional_routers(app)
+    app.include_router(openrlhf.router)
     app.add_middleware(BodyLimit, max_bytes=settings.max_body_bytes)
     app.add_middleware(RequestMetrics, metrics=metrics)
     return app
-
-
-def _include_optional_routers(app: FastAPI) -> None:
-    """Routers of optional integrations, when their module is part of the install."""
-    try:
-        module = importlib.import_module("service.routes_openrlhf")
-    except ModuleNotFoundError as exc:  # only a missing module is optional, not its errors
-        if exc.name != "service.routes_openrlhf":
-            raise
-        return
-    app.include_router(module.router, dependencies=[Depends(require_api_key)])
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -9,38 +9,21 @@ the API never re-validates what workers wrote, it only puts it in the request's 
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass
-from typing import Any
 
 import anyio.to_thread
 
-from client.models import EvaluateRequest, JobState
+from client.models import EvaluateRequest, EvaluateResponse, JobState, JobStatus
 from service.api.admission import check_batch
-from service.batch import BatchPlan, infra_error, plan_batch
-from service.cache import ResultCache
-from service.config import Settings
+from service.api.responses import evaluated, job_status
 from service.metrics import Metrics
-from service.queue import ChunkQueue
+from service.queue.cache import ResultCache
+from service.queue.envelope import ResultData
+from service.queue.plan import BatchPlan, infra_error, plan_batch
+from service.queue.producer import ChunkQueue
+from service.queue.results import ResultReader
+from service.settings import Settings
 
-__all__ = ["Answer", "BatchService"]
-
-ResultData = dict[str, Any]
-
-
-@dataclass
-class Answer:
-    """A batch's results (request order; ``None`` = not finished) and its statistics."""
-
-    plan: BatchPlan
-    results: list[ResultData | None]
-    started: float
-
-    def stats(self) -> dict[str, Any]:
-        return {
-            "cached": self.plan.n_reused(),
-            "executed": self.plan.n_unique,
-            "elapsed_ms": round((time.monotonic() - self.started) * 1000.0, 3),
-        }
+__all__ = ["BatchService"]
 
 
 class BatchService:
@@ -51,6 +34,7 @@ class BatchService:
         self.queue = queue
         self.metrics = metrics
         self.cache = ResultCache(prefix=settings.key_prefix, ttl_s=settings.cache_ttl_s, enabled=settings.cache_enabled)
+        self.results = ResultReader(settings, queue.aio)
 
     async def submit(self, request: EvaluateRequest) -> BatchPlan:
         """Admit and enqueue a batch.
@@ -64,15 +48,15 @@ class BatchService:
         probe = await self.queue.probe()
         image = self.queue.admit(probe, 0)
         keys = [self.cache.key(item, image) for item in items]
-        hits = await self.queue.lookup(list(dict.fromkeys(keys)))
-        plan, unique, unique_keys = plan_batch(items, keys, hits, chunk_size=self.settings.chunk_size)
+        hits = await self.cache.lookup(self.queue.aio, list(dict.fromkeys(keys)))
+        plan, unique, unique_keys = plan_batch(items, keys, hits, settings=self.settings)
         self.queue.admit(probe, plan.n_unique)
         await anyio.to_thread.run_sync(self.queue.enqueue, plan, unique, unique_keys, image)
         self.metrics.observe_batch(items=plan.total, reused=plan.n_reused())
         return plan
 
-    async def evaluate(self, request: EvaluateRequest) -> dict[str, Any]:
-        """Submit a batch and wait for it (up to ``wait_s``); the response body as data.
+    async def evaluate(self, request: EvaluateRequest) -> EvaluateResponse:
+        """Submit a batch and wait for it (up to ``wait_s``); the response body.
 
         Items whose chunk did not finish in time are answered with ``infra_error`` (the
         batch keeps running: its ``job_id`` can be polled with GET /v1/jobs/{id}).
@@ -81,25 +65,22 @@ class BatchService:
         wait_s = min(request.wait_s or self.settings.wait_s, self.settings.max_wait_s)
         plan = await self.submit(request)
         chunks: dict[int, list[ResultData]] = {}
-        await self.queue.wait(plan, started + wait_s, chunks)
-        answer = Answer(plan=plan, results=plan.assemble(chunks), started=started)
+        await self.results.wait(plan, started + wait_s, chunks)
         detail = f"not finished within wait_s={wait_s:g}; the batch keeps running: poll GET /v1/jobs/{plan.batch_id}"
-        results = [
-            r if r is not None else infra_error(detail, item_id=plan.ids[i]) for i, r in enumerate(answer.results)
-        ]
+        assembled = plan.assemble(chunks)
+        results = [r if r is not None else infra_error(detail, item_id=plan.ids[i]) for i, r in enumerate(assembled)]
         self.metrics.observe_results(results)
-        return {"results": results, "stats": answer.stats(), "job_id": plan.batch_id}
+        return evaluated(results, plan.stats((time.monotonic() - started) * 1000.0), plan.batch_id)
 
-    async def status(self, job_id: str) -> dict[str, Any]:
+    async def status(self, job_id: str) -> JobStatus:
         """GET /v1/jobs/{id}: status, progress and the results so far (``null`` = pending).
 
         Raises:
             JobNotFound: unknown or expired id.
         """
-        state = await self.queue.state(job_id)
+        state = await self.results.state(job_id)
         plan = state.plan
         lost_detail = "its chunk was lost (worker and queue state gone); resubmit the item"
-        status: JobState
         chunks = dict(state.chunks)
         for chunk in state.lost:
             size = plan.chunk_sizes()[chunk]
@@ -112,15 +93,5 @@ class BatchService:
             status = JobState.DONE
         else:
             status = JobState.RUNNING if state.started else JobState.QUEUED
-        return {
-            "job_id": job_id,
-            "status": status.value,
-            "done": done,
-            "total": plan.total,
-            "results": results,
-            "stats": {
-                "cached": plan.n_reused(),
-                "executed": plan.n_unique,
-                "elapsed_ms": round((time.time() - plan.created) * 1000.0, 3),
-            },
-        }
+        stats = plan.stats((time.time() - plan.created) * 1000.0)
+        return job_status(job_id, status, done=done, total=plan.total, results=results, stats=stats)

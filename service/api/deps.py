@@ -1,17 +1,19 @@
-"""Typed dependencies of the routes: settings, the batch service, the API-key check."""
+"""Typed dependencies of the routes: settings, the batch service, the queue, metrics, the
+API-key check."""
 
 from __future__ import annotations
 
 import hmac
 from typing import Annotated
 
-from fastapi import Depends, HTTPException, Request
+from fastapi import Depends, Request
 from fastapi.security import APIKeyHeader, HTTPAuthorizationCredentials, HTTPBearer
 
 from service.api.batches import BatchService
-from service.config import Settings
+from service.errors import AuthenticationFailed, AuthenticationRequired
 from service.metrics import Metrics
-from service.queue import ChunkQueue
+from service.queue.producer import ChunkQueue
+from service.settings import Settings
 
 __all__ = [
     "BatchesDep",
@@ -56,19 +58,16 @@ def require_api_key(
     bearer: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
     header: Annotated[str | None, Depends(_header)],
 ) -> None:
-    """401 without a key, 403 with a wrong one; open when no keys are configured.
+    """Open when no keys are configured; else the request must carry one of them.
 
     Raises:
-        HTTPException: 401 or 403.
+        AuthenticationRequired: no key given (401).
+        AuthenticationFailed: a key that is not configured (403).
     """
     if not settings.api_keys:
         return
     given = bearer.credentials if bearer is not None else header
     if not given:
-        raise HTTPException(
-            status_code=401,
-            detail="an API key is required (Authorization: Bearer <key> or X-API-Key)",
-            headers={"WWW-Authenticate": "Bearer"},
-        )
+        raise AuthenticationRequired()
     if not any(hmac.compare_digest(given.encode(), key.encode()) for key in settings.api_keys):
-        raise HTTPException(status_code=403, detail="the API key is not valid")
+        raise AuthenticationFailed()

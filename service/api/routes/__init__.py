@@ -1,1 +1,1 @@
-"""The API's routers."""
+"""The API's routers, one module per group of endpoints (evaluate, jobs, ops, openrlhf)."""

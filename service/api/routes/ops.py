@@ -5,12 +5,12 @@ from __future__ import annotations
 
 from fastapi import APIRouter, Response
 
+from client.models import ServerLimits
 from service.api.deps import MetricsDep, QueueDep, SettingsDep
-from service.api.routes.evaluate import json_response
-from service.api.schemas import Readiness
+from service.api.responses import Readiness, json_response, server_limits
+from service.errors import BackendUnavailable
 from service.metrics import CONTENT_TYPE, parse_stats
-from service.queue import translate_redis_errors
-from service.queue_errors import BackendUnavailable
+from service.queue.redis import translate_redis_errors
 
 __all__ = ["router"]
 
@@ -23,19 +23,10 @@ async def healthz() -> dict[str, str]:
     return {"status": "ok"}
 
 
-@router.get("/v1/limits")
-async def limits(settings: SettingsDep) -> dict[str, float | int]:
+@router.get("/v1/limits", response_model=ServerLimits)
+async def limits(settings: SettingsDep) -> Response:
     """The server's request limits (a request over one gets a 413 or a 422 naming it)."""
-    return {
-        "max_batch": settings.max_batch,
-        "max_body_bytes": settings.max_body_bytes,
-        "max_timeout_s": settings.max_timeout_s,
-        "max_memory_mb": settings.max_memory_mb,
-        "max_output_kb": settings.max_output_kb,
-        "max_cases": settings.max_cases,
-        "max_code_bytes": settings.max_code_bytes,
-        "max_wait_s": settings.max_wait_s,
-    }
+    return json_response(server_limits(settings))
 
 
 @router.get("/readyz", response_model=Readiness, responses={503: {"model": Readiness}})
@@ -46,7 +37,7 @@ async def readyz(queue: QueueDep) -> Response:
         probe = await queue.probe()
     except BackendUnavailable as exc:
         body = Readiness(ready=False, redis=False, workers=0, image=None, problems=[str(exc)])
-        return json_response(body.model_dump(), status_code=503)
+        return json_response(body, status_code=503)
     if not probe.workers:
         problems.append("no live worker (start utrs-worker)")
     if probe.image is None:
@@ -59,7 +50,7 @@ async def readyz(queue: QueueDep) -> Response:
         queued_jobs=probe.queued_jobs,
         problems=problems,
     )
-    return json_response(body.model_dump(), status_code=200 if body.ready else 503)
+    return json_response(body, status_code=200 if body.ready else 503)
 
 
 @router.get("/metrics", response_class=Response)

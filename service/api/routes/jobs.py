@@ -1,0 +1,27 @@
+"""POST /v1/jobs (queue a batch, return at once) and GET /v1/jobs/{job_id} (poll it)."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, Depends, Response
+
+from client.models import EvaluateRequest, JobCreated, JobStatus
+from service.api.deps import BatchesDep, require_api_key
+from service.api.responses import REFUSALS, json_response
+
+__all__ = ["router"]
+
+router = APIRouter(prefix="/v1", tags=["evaluate"], dependencies=[Depends(require_api_key)])
+
+
+@router.post("/jobs", status_code=202, response_model=JobCreated, responses=REFUSALS)
+async def create_job(request: EvaluateRequest, batches: BatchesDep) -> Response:
+    """Queue a batch and return at once (same body as /v1/evaluate; ``wait_s`` is
+    ignored); poll GET /v1/jobs/{job_id}."""
+    plan = await batches.submit(request)
+    return json_response(JobCreated(job_id=plan.batch_id), status_code=202)
+
+
+@router.get("/jobs/{job_id}", response_model=JobStatus, responses={404: {"description": "unknown"}})
+async def get_job(job_id: str, batches: BatchesDep) -> Response:
+    """Status, progress (``done``/``total``) and the results so far."""
+    return json_response(await batches.status(job_id), exclude_unset=True)

@@ -1,0 +1,69 @@
+"""The service's whole Redis layout, under one prefix ``P`` (``settings.key_prefix``)::
+
+    P:batch:<id>:plan      the BatchPlan (JSON), for GET /v1/jobs and late readers
+    P:batch:<id>:results   hash chunk index -> JSON array of that chunk's results
+    P:batch:<id>:done      list of finished chunk indexes (the sync waiter pops it)
+    P:cache:<sha256>       a cached result (service.queue.cache)
+    P:workers              zset worker name -> time of its last heartbeat
+    P:image                the sandbox image version the workers run
+    P:stats                hash of cluster counters written by workers (service.metrics)
+
+and RQ's keys that the service reads: ``rq:queue:<queue_name>`` (the queue, a list) and
+``rq:job:<batch id>-<chunk>`` (one chunk's job hash). A chunk's RQ job id is
+deterministic, so a batch's status is one pipelined lookup.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from rq import Queue
+from rq.job import Job
+
+__all__ = ["RedisKeys", "chunk_job_id", "rq_job_key", "rq_queue_key"]
+
+
+@dataclass(frozen=True)
+class RedisKeys:
+    """The service's Redis key layout under one prefix."""
+
+    prefix: str
+
+    def plan(self, batch_id: str) -> str:
+        return f"{self.prefix}:batch:{batch_id}:plan"
+
+    def results(self, batch_id: str) -> str:
+        return f"{self.prefix}:batch:{batch_id}:results"
+
+    def done(self, batch_id: str) -> str:
+        return f"{self.prefix}:batch:{batch_id}:done"
+
+    def cache(self, digest: str) -> str:
+        return f"{self.prefix}:cache:{digest}"
+
+    @property
+    def workers(self) -> str:
+        return f"{self.prefix}:workers"
+
+    @property
+    def image(self) -> str:
+        return f"{self.prefix}:image"
+
+    @property
+    def stats(self) -> str:
+        return f"{self.prefix}:stats"
+
+
+def chunk_job_id(batch_id: str, chunk: int) -> str:
+    """The RQ job id of a batch's chunk (deterministic, so status is one lookup)."""
+    return f"{batch_id}-{chunk}"
+
+
+def rq_queue_key(name: str) -> str:
+    """RQ's list of queued job ids of queue ``name``."""
+    return Queue.redis_queue_namespace_prefix + name
+
+
+def rq_job_key(job_id: str) -> str:
+    """RQ's hash of one job (its ``status`` field says queued/started/finished/...)."""
+    return Job.key_for(job_id)

@@ -1,0 +1,170 @@
+"""A batch's plan: which items run, which come from the cache, and how results reassemble.
+
+The API splits a request into *unique* programs (identical items inside one batch run
+once) and cache hits, runs the unique ones in chunks (one RQ job each: at most
+``chunk_size`` programs, fewer when their budgets add up, see
+:func:`service.budgets.chunk_sizes`) and puts the answer back together in the request's
+order. The plan is stored in Redis as JSON so ``GET /v1/jobs/{id}`` (possibly served by
+another API process) can reassemble the same answer. Pure data; no I/O here.
+"""
+
+from __future__ import annotations
+
+import bisect
+import itertools
+import json
+import time
+import uuid
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from client.models import Item, Result, Stats, Status
+from service.budgets import chunk_sizes
+from service.queue.envelope import ResultData
+from service.settings import Settings
+
+__all__ = ["BatchPlan", "infra_error", "plan_batch"]
+
+
+@dataclass
+class BatchPlan:
+    """How the items of one batch map onto executed programs and cache hits.
+
+    ``slots[i] >= 0`` is the index of item ``i``'s program among the unique programs
+    that run; ``slots[i] < 0`` means hit ``-slots[i] - 1`` of ``hits``. ``repeats[i]`` marks
+    an item that repeats an earlier one of the batch (answered with ``cached: true``).
+    ``chunks`` are the sizes of the chunks the unique programs run in, in order.
+    """
+
+    batch_id: str
+    ids: list[str | None]
+    slots: list[int]
+    repeats: list[bool]
+    hits: list[ResultData]
+    chunks: list[int]
+    created: float = field(default_factory=time.time)
+
+    @property
+    def total(self) -> int:
+        return len(self.slots)
+
+    @property
+    def n_unique(self) -> int:
+        return sum(self.chunks)
+
+    @property
+    def n_chunks(self) -> int:
+        return len(self.chunks)
+
+    def chunk_sizes(self) -> list[int]:
+        """Programs in each chunk."""
+        return list(self.chunks)
+
+    def chunk_starts(self) -> list[int]:
+        """Index of each chunk's first program among the unique programs."""
+        return [0, *itertools.accumulate(self.chunks[:-1])] if self.chunks else []
+
+    def n_reused(self) -> int:
+        """Items answered without running for them (cache hits and in-batch repeats)."""
+        return sum(1 for slot, rep in zip(self.slots, self.repeats, strict=True) if slot < 0 or rep)
+
+    def stats(self, elapsed_ms: float) -> Stats:
+        """The batch's ``stats`` in a response body."""
+        return Stats(cached=self.n_reused(), executed=self.n_unique, elapsed_ms=round(elapsed_ms, 3))
+
+    def assemble(self, chunks: Mapping[int, Sequence[ResultData]]) -> list[ResultData | None]:
+        """Results in request order; ``None`` where the item's chunk has not finished."""
+        starts = self.chunk_starts()
+        out: list[ResultData | None] = []
+        for index, slot in enumerate(self.slots):
+            cached = True
+            if slot < 0:
+                base: ResultData | None = self.hits[-slot - 1]
+            else:
+                chunk = bisect.bisect_right(starts, slot) - 1
+                results = chunks.get(chunk)
+                base = results[slot - starts[chunk]] if results is not None else None
+                cached = self.repeats[index]
+            out.append(None if base is None else {**base, "id": self.ids[index], "cached": cached})
+        return out
+
+    def to_json(self) -> str:
+        return json.dumps(
+            {
+                "batch_id": self.batch_id,
+                "ids": self.ids,
+                "slots": self.slots,
+                "repeats": self.repeats,
+                "hits": self.hits,
+                "chunks": self.chunks,
+                "created": self.created,
+            },
+            separators=(",", ":"),
+        )
+
+    @classmethod
+    def from_json(cls, text: str | bytes) -> BatchPlan:
+        """A plan as :meth:`to_json` wrote it, or as the previous release did (a fixed
+        ``chunk_size`` and ``n_unique`` instead of ``chunks``)."""
+        data: dict[str, Any] = json.loads(text)
+        if "chunks" not in data:
+            size = data.pop("chunk_size")
+            full, rest = divmod(data.pop("n_unique"), size)
+            data["chunks"] = [size] * full + ([rest] if rest else [])
+        return cls(**data)
+
+
+def plan_batch(
+    items: Sequence[Item],
+    keys: Sequence[str],
+    hits: Mapping[str, ResultData],
+    *,
+    settings: Settings,
+) -> tuple[BatchPlan, list[Item], list[str]]:
+    """Split a batch into cache hits and unique programs to run, in chunks.
+
+    Args:
+        items: The request's items, in order.
+        keys: Each item's cache key (equal keys mean identical items).
+        hits: Cached results found for some of the keys.
+        settings: ``chunk_size`` and the budgets that size the chunks.
+
+    Returns:
+        The plan, the unique items to run and their cache keys (same order).
+    """
+    slots: list[int] = []
+    repeats: list[bool] = []
+    seen: dict[str, int] = {}
+    hit_index: dict[str, int] = {}
+    hit_list: list[ResultData] = []
+    unique: list[Item] = []
+    unique_keys: list[str] = []
+    for item, key in zip(items, keys, strict=True):
+        if key in hits:
+            if key not in hit_index:
+                hit_index[key] = len(hit_list)
+                hit_list.append(hits[key])
+            slots.append(-hit_index[key] - 1)
+            repeats.append(False)
+            continue
+        repeats.append(key in seen)
+        if key not in seen:
+            seen[key] = len(unique)
+            unique.append(item)
+            unique_keys.append(key)
+        slots.append(seen[key])
+    plan = BatchPlan(
+        batch_id=uuid.uuid4().hex,
+        ids=[item.id for item in items],
+        slots=slots,
+        repeats=repeats,
+        hits=hit_list,
+        chunks=chunk_sizes(unique, settings),
+    )
+    return plan, unique, unique_keys
+
+
+def infra_error(detail: str, *, item_id: str | None = None) -> ResultData:
+    """An ``infra_error`` result (JSON data): the service could not judge the program."""
+    return Result(id=item_id, status=Status.INFRA_ERROR, detail=detail).model_dump(mode="json")

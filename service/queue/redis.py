@@ -1,0 +1,62 @@
+"""Redis clients, and the one place Redis' exceptions are translated.
+
+Every call into redis-py anywhere in the service runs inside
+:func:`translate_redis_errors`, which turns a dropped or timed-out connection into
+:class:`~service.errors.ConnectionLost` and any other Redis error into
+:class:`~service.errors.BackendUnavailable` (``raise ... from`` the original). Nothing
+connects at import time; the factories make clients that connect on first use.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+import redis
+import redis.asyncio as aioredis
+from redis.client import Pipeline
+
+from service.budgets import REDIS_COMMAND_TIMEOUT_S, REDIS_CONNECT_TIMEOUT_S
+from service.errors import BackendUnavailable, ConnectionLost
+from service.settings import Settings
+
+__all__ = ["AsyncRedis", "Pipeline", "SyncRedis", "api_clients", "translate_redis_errors", "worker_client"]
+
+# redis-py's types, for the modules that hold clients or queue commands on a pipeline.
+SyncRedis = redis.Redis
+AsyncRedis = aioredis.Redis
+
+
+@contextmanager
+def translate_redis_errors(what: str) -> Iterator[None]:
+    """Run the block; Redis' errors leave it as the service's (``what`` says doing what).
+
+    Raises:
+        ConnectionLost: the connection dropped or timed out.
+        BackendUnavailable: Redis answered with an error.
+    """
+    try:
+        yield
+    except (redis.ConnectionError, redis.TimeoutError) as exc:
+        raise ConnectionLost(f"redis failed while {what}: {exc}") from exc
+    except redis.RedisError as exc:
+        raise BackendUnavailable(f"redis failed while {what}: {exc}") from exc
+
+
+def api_clients(settings: Settings) -> tuple[SyncRedis, AsyncRedis]:
+    """The API's clients: they fail fast when Redis is down (a 503 beats a hang); the
+    async one has no socket timeout, since its BLPOP waits block by design."""
+    sync = redis.Redis.from_url(
+        settings.redis_url,
+        socket_connect_timeout=REDIS_CONNECT_TIMEOUT_S,
+        socket_timeout=REDIS_COMMAND_TIMEOUT_S,
+    )
+    aio = aioredis.Redis.from_url(
+        settings.redis_url, socket_connect_timeout=REDIS_CONNECT_TIMEOUT_S, socket_timeout=None
+    )
+    return sync, aio
+
+
+def worker_client(settings: Settings) -> SyncRedis:
+    """A worker's client: RQ blocks on it in BLPOP between jobs, so no socket timeout."""
+    return redis.Redis.from_url(settings.redis_url)

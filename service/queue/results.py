@@ -1,0 +1,140 @@
+"""A batch's results in Redis: published by workers, waited for and read back by the API.
+
+A chunk's job writes its results as one JSON array into the batch's results hash and
+pushes the chunk index onto the batch's ``done`` list, in one transaction
+(:func:`publish_chunk`). The sync API waits with ``BLPOP`` on that list and reads the
+chunk with one ``HMGET``, so collecting a batch costs O(1) Redis round trips per chunk;
+``GET /v1/jobs/{id}`` reads the plan, the results hash and the pending chunks' RQ
+statuses in two pipelines (:meth:`ResultReader.state`).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from rq.job import JobStatus
+
+from service.budgets import REDIS_RECONNECT_PAUSE_S
+from service.errors import ConnectionLost, JobNotFound
+from service.queue.envelope import ReplyTo, ResultData
+from service.queue.keys import RedisKeys, chunk_job_id, rq_job_key
+from service.queue.plan import BatchPlan
+from service.queue.redis import AsyncRedis, Pipeline, translate_redis_errors
+from service.settings import Settings
+
+__all__ = ["BatchState", "ResultReader", "publish_chunk"]
+
+log = logging.getLogger(__name__)
+
+Chunks = dict[int, list[ResultData]]
+
+# RQ job statuses of a chunk that will never publish its results.
+_LOST = frozenset({JobStatus.FAILED, JobStatus.STOPPED, JobStatus.CANCELED})
+
+
+def publish_chunk(pipe: Pipeline, reply: ReplyTo, chunk: int, results: Sequence[ResultData]) -> None:
+    """Queue the writes that publish one chunk's results (worker side), on ``pipe``."""
+    pipe.hset(reply.results, str(chunk), json.dumps(results, separators=(",", ":")))
+    pipe.expire(reply.results, reply.ttl)
+    pipe.rpush(reply.done, chunk)
+    pipe.expire(reply.done, reply.ttl)
+
+
+@dataclass
+class BatchState:
+    """What GET /v1/jobs/{id} needs: the plan, the finished chunks, and lost chunks."""
+
+    plan: BatchPlan
+    chunks: Chunks
+    started: bool
+    lost: list[int]
+
+
+class ResultReader:
+    """The API side of a batch's results: wait for chunks, read a batch's state."""
+
+    def __init__(self, settings: Settings, aio: AsyncRedis) -> None:
+        self.keys = RedisKeys(settings.key_prefix)
+        self.aio = aio
+
+    async def wait(self, plan: BatchPlan, deadline: float, into: Chunks) -> None:
+        """Collect finished chunks into ``into`` until all are there or ``deadline`` passes.
+
+        A lost connection (Redis restarting) is retried until the deadline; after one, every
+        pending chunk is re-read, since a pop whose answer was lost is not popped again.
+
+        Raises:
+            BackendUnavailable: Redis answered with an error.
+        """
+        pending = set(range(plan.n_chunks)) - set(into)
+        resync = False
+        while pending and time.monotonic() < deadline:
+            try:
+                with translate_redis_errors("waiting for results"):
+                    ready = await self._next_done(plan, pending, deadline, resync=resync)
+                    resync = False
+                    if ready is None:
+                        return
+                    await self._read_chunks(plan, sorted(ready & pending), into, pending)
+            except ConnectionLost as exc:
+                log.warning("batch %s: lost Redis while waiting (%s); retrying", plan.batch_id, exc.__cause__)
+                resync = True
+                await asyncio.sleep(REDIS_RECONNECT_PAUSE_S)
+
+    async def _next_done(self, plan: BatchPlan, pending: set[int], deadline: float, *, resync: bool) -> set[int] | None:
+        """Chunk indexes announced as done (all pending ones after a reconnect)."""
+        if resync:
+            return set(pending)
+        done_key = self.keys.done(plan.batch_id)
+        remaining = max(deadline - time.monotonic(), 0.01)
+        popped = await self.aio.blpop([done_key], timeout=remaining)
+        if popped is None:
+            return None
+        more = await self.aio.lpop(done_key, plan.n_chunks) or []
+        return {int(popped[1]), *(int(x) for x in more)}
+
+    async def _read_chunks(self, plan: BatchPlan, order: list[int], into: Chunks, pending: set[int]) -> None:
+        if not order:
+            return
+        raw = await self.aio.hmget(self.keys.results(plan.batch_id), [str(i) for i in order])
+        for index, value in zip(order, raw, strict=True):
+            if value is not None:
+                into[index] = json.loads(value)
+                pending.discard(index)
+
+    async def state(self, batch_id: str) -> BatchState:
+        """Everything GET /v1/jobs/{id} reports.
+
+        Raises:
+            JobNotFound: no plan under that id (never made, or expired).
+            BackendUnavailable: Redis failed.
+        """
+        with translate_redis_errors("reading a job"):
+            async with self.aio.pipeline(transaction=False) as pipe:
+                pipe.get(self.keys.plan(batch_id))
+                pipe.hgetall(self.keys.results(batch_id))
+                text, raw = await pipe.execute()
+            if text is None:
+                raise JobNotFound(batch_id)
+            plan = BatchPlan.from_json(text)
+            chunks = {int(k): json.loads(v) for k, v in raw.items()}
+            pending = [c for c in range(plan.n_chunks) if c not in chunks]
+            statuses = await self._rq_statuses(batch_id, pending)
+        lost = [c for c, s in zip(pending, statuses, strict=True) if s is None or s in _LOST]
+        started = bool(chunks) or JobStatus.STARTED in statuses
+        return BatchState(plan=plan, chunks=chunks, started=started, lost=lost)
+
+    async def _rq_statuses(self, batch_id: str, chunks: Sequence[int]) -> list[str | None]:
+        """RQ's status (a :class:`rq.job.JobStatus` value) of each chunk's job; None: gone."""
+        if not chunks:
+            return []
+        async with self.aio.pipeline(transaction=False) as pipe:
+            for chunk in chunks:
+                pipe.hget(rq_job_key(chunk_job_id(batch_id, chunk)), "status")
+            values = await pipe.execute()
+        return [v.decode() if v is not None else None for v in values]

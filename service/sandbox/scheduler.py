@@ -1,0 +1,179 @@
+"""Scheduling run requests over a pool's containers: an in-flight window per container,
+replacement of a broken agent, blame and retry.
+
+One driver thread per container slot borrows a container and keeps up to
+``agent_inflight`` requests queued at its agent, so the agent never waits for the worker.
+When an agent dies or hangs, its container is replaced; the request it was executing is
+retried (a program that kills the agent again loses only its own verdict:
+:attr:`RunOutcome.KILLED_AGENT`) and the requests queued behind it are re-run untouched.
+"""
+
+from __future__ import annotations
+
+import collections
+import logging
+import threading
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Protocol
+
+from service.errors import AgentDied, AgentError, AgentProtocolError
+from service.sandbox.protocol import Reply, RunOutcome, RunRequest, RunResult, with_rid
+from service.sandbox.stream import AgentConn
+from service.settings import Settings
+
+__all__ = ["Slots", "Task", "run_tasks"]
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class Task:
+    """One request for an agent. ``slot`` is its position in the list given to
+    :func:`run_tasks` (set there; it is also the request id sent to the agent)."""
+
+    request: RunRequest
+    budget_s: float
+    slot: int = -1
+    attempts: int = 0
+
+
+class Slots(Protocol):
+    """The pool's containers as the scheduler borrows them."""
+
+    settings: Settings
+
+    @property
+    def slots(self) -> int: ...
+
+    def refill(self) -> None: ...
+
+    def acquire(self, timeout_s: float) -> AgentConn | None: ...
+
+    def release(self, conn: AgentConn | None) -> None: ...
+
+    def replace(self, conn: AgentConn, why: str) -> AgentConn | None: ...
+
+
+@dataclass
+class _Batch:
+    tasks: collections.deque[Task]
+    results: list[RunResult | None]
+    lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def take(self) -> Task | None:
+        with self.lock:
+            return self.tasks.popleft() if self.tasks else None
+
+    def give_back(self, tasks: Sequence[Task]) -> None:
+        with self.lock:
+            self.tasks.extendleft(reversed(tasks))
+
+
+def run_tasks(pool: Slots, tasks: Sequence[Task]) -> list[RunResult]:
+    """Send every task to an agent; what came of each, in task order.
+
+    A task no container could take (none could be started) is
+    :attr:`RunOutcome.UNSERVED`: the caller's ``infra_error``.
+    """
+    for slot, task in enumerate(tasks):
+        task.slot = slot
+    batch = _Batch(collections.deque(tasks), [None] * len(tasks))
+    pool.refill()
+    drivers = min(max(pool.slots, 1), len(tasks))
+    threads = [threading.Thread(target=_Driver(pool, batch).drive) for _ in range(drivers)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    return [r if r is not None else RunResult(RunOutcome.UNSERVED) for r in batch.results]
+
+
+class _Driver:
+    """One thread's work: borrow a container and feed it tasks until the batch is empty."""
+
+    def __init__(self, pool: Slots, batch: _Batch) -> None:
+        self.pool = pool
+        self.settings = pool.settings
+        self.batch = batch
+
+    def drive(self) -> None:
+        while self.batch.tasks:
+            borrowed = self.pool.acquire(timeout_s=self.settings.container_start_timeout_s)
+            if borrowed is None:
+                return
+            try:
+                conn = self._feed(borrowed)
+            except Exception as exc:  # a bug of ours: its in-flight tasks stay unserved (infra_error)
+                log.exception("sandbox pool driver failed")
+                conn = self.pool.replace(borrowed, f"driver error: {exc!r}")
+            self.pool.release(conn)
+            if conn is None:
+                return
+
+    def _feed(self, conn: AgentConn) -> AgentConn | None:
+        """Keep up to ``agent_inflight`` tasks queued at the agent until the batch is done.
+
+        Returns the container to give back (a replacement if it was swapped), or None
+        when no replacement could be started.
+        """
+        inflight: collections.deque[Task] = collections.deque()
+        while True:
+            if not self._top_up(conn, inflight) and not inflight:
+                # Dead before it was given anything (e.g. removed from outside): no one to blame.
+                replacement = self.pool.replace(conn, "agent stream closed while idle")
+                if replacement is None:
+                    return None
+                conn = replacement
+                continue
+            if not inflight:
+                if conn.runs < self.settings.container_max_runs:
+                    return conn
+                replacement = self.pool.replace(conn, f"recycled after {conn.runs} runs")
+                if replacement is None or not self.batch.tasks:
+                    return replacement
+                conn = replacement
+                continue
+            head = inflight[0]
+            try:
+                reply = self._answer(conn, head)
+            except AgentError as exc:
+                replacement = self.pool.replace(conn, str(exc))
+                inflight.popleft()
+                self._blame(head, str(exc))
+                self.batch.give_back(list(inflight))
+                inflight.clear()
+                if replacement is None:
+                    return None
+                conn = replacement
+                continue
+            inflight.popleft()
+            conn.runs += 1
+            self.batch.results[head.slot] = RunResult(RunOutcome.ANSWERED, reply=reply)
+
+    @staticmethod
+    def _answer(conn: AgentConn, task: Task) -> Reply:
+        reply = conn.recv(task.budget_s)
+        if reply.get("rid") != str(task.slot):
+            raise AgentProtocolError(f"response out of order: {reply!r:.200}", container=conn.id)
+        return reply
+
+    def _top_up(self, conn: AgentConn, inflight: collections.deque[Task]) -> bool:
+        """Queue tasks at the agent; False if its stream is closed."""
+        room = min(self.settings.agent_inflight, self.settings.container_max_runs - conn.runs)
+        while len(inflight) < room and (task := self.batch.take()):
+            try:
+                conn.send(with_rid(task.request, str(task.slot)))
+            except AgentDied:
+                self.batch.give_back([task])
+                return False
+            inflight.append(task)
+        return True
+
+    def _blame(self, task: Task, why: str) -> None:
+        """The task running when the agent broke: retry it, then give it the verdict."""
+        task.attempts += 1
+        if task.attempts > self.settings.run_retries:
+            self.batch.results[task.slot] = RunResult(RunOutcome.KILLED_AGENT, detail=why)
+        else:
+            self.batch.give_back([task])

@@ -1,0 +1,112 @@
+"""The attached stream to one container's agent: JSON lines out, Docker-multiplexed JSON
+lines back, with a deadline on every read.
+
+Docker frames an attached stream as ``[type, 0, 0, 0, size (4 bytes)] + payload``; only
+stdout frames carry replies. A closed or broken stream is :class:`AgentDied`, no reply in
+time :class:`AgentTimeout`, anything unreadable :class:`AgentProtocolError`.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import socket
+import time
+from collections.abc import Mapping
+from typing import Any, cast
+
+from service.errors import AgentDied, AgentProtocolError, AgentTimeout
+from service.sandbox.protocol import Op, Reply
+
+__all__ = ["AgentConn"]
+
+_STDOUT = 1
+_HEADER = 8
+_MAX_LINE = 256 * 1024 * 1024
+
+
+class AgentConn:
+    """One sandbox container and the attached stream to its agent; ``runs`` counts the
+    requests it answered (the pool recycles it after ``container_max_runs``)."""
+
+    def __init__(self, container_id: str, sock: socket.socket) -> None:
+        self.id = container_id
+        self.sock = sock
+        self.runs = 0
+        self._raw = bytearray()
+        self._lines = bytearray()
+
+    def send(self, message: Mapping[str, Any]) -> None:
+        """Write one request line.
+
+        Raises:
+            AgentDied: the stream is closed.
+        """
+        data = json.dumps(message, separators=(",", ":")).encode() + b"\n"
+        try:
+            self.sock.sendall(data)
+        except OSError as exc:
+            raise AgentDied(f"cannot write to agent: {exc}", container=self.id) from exc
+
+    def recv(self, timeout_s: float) -> Reply:
+        """The next reply line.
+
+        Raises:
+            AgentDied, AgentTimeout, AgentProtocolError: see the module docstring.
+        """
+        deadline = time.monotonic() + timeout_s
+        while (nl := self._lines.find(b"\n")) < 0:
+            self._fill(deadline)
+        line = bytes(self._lines[:nl])
+        del self._lines[: nl + 1]
+        try:
+            message = json.loads(line)
+        except ValueError as exc:
+            raise AgentProtocolError(f"unreadable agent output: {line[:200]!r}", container=self.id) from exc
+        if not isinstance(message, dict):
+            raise AgentProtocolError(f"agent sent {type(message).__name__}", container=self.id)
+        return cast(Reply, message)  # a JSON object; its fields are read defensively
+
+    def _fill(self, deadline: float) -> None:
+        remaining = deadline - time.monotonic()
+        if remaining <= 0:
+            raise AgentTimeout("agent did not answer in time", container=self.id)
+        self.sock.settimeout(remaining)
+        try:
+            chunk = self.sock.recv(1 << 20)
+        except TimeoutError as exc:
+            raise AgentTimeout("agent did not answer in time", container=self.id) from exc
+        except OSError as exc:
+            raise AgentDied(f"agent stream broke: {exc}", container=self.id) from exc
+        if not chunk:
+            raise AgentDied("agent stream closed", container=self.id)
+        self._raw += chunk
+        self._demux()
+
+    def _demux(self) -> None:
+        while len(self._raw) >= _HEADER:
+            size = int.from_bytes(self._raw[4:_HEADER], "big")
+            if len(self._raw) < _HEADER + size:
+                return
+            if self._raw[0] == _STDOUT:
+                self._lines += self._raw[_HEADER : _HEADER + size]
+            del self._raw[: _HEADER + size]
+            if len(self._lines) > _MAX_LINE:
+                raise AgentProtocolError("agent response too large", container=self.id)
+
+    def ping(self, timeout_s: float) -> Reply:
+        """Ask the agent for a pong.
+
+        Raises:
+            AgentError: no valid pong within ``timeout_s``.
+        """
+        self.send({"op": Op.PING.value})
+        reply = self.recv(timeout_s)
+        if reply.get("op") != Op.PONG:
+            raise AgentProtocolError(f"bad ping reply {reply!r:.200}", container=self.id)
+        return reply
+
+    def close(self) -> None:
+        """Close the stream (the container is removed by the pool)."""
+        with contextlib.suppress(OSError):
+            self.sock.close()

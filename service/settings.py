@@ -1,0 +1,141 @@
+"""Service settings: one pydantic-settings class, env prefix ``UTRS_``.
+
+Build it with :func:`get_settings` (cached) and pass it in; nothing reads ``os.environ``
+elsewhere and nothing connects at import time.
+"""
+
+from __future__ import annotations
+
+import itertools
+import json
+import os
+from functools import lru_cache
+from typing import Annotated
+
+from pydantic import Field, field_validator, model_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+from service.budgets import MEMORY_HEADROOM_MB, job_s, run_budget_s
+
+__all__ = ["Settings", "get_settings"]
+
+
+class Settings(BaseSettings):
+    """All knobs of the service. Env: ``UTRS_<FIELD>`` (e.g. ``UTRS_POOL_SIZE=4``)."""
+
+    model_config = SettingsConfigDict(env_prefix="UTRS_", extra="ignore")
+
+    # --- sandbox pool -------------------------------------------------------------
+    sandbox_image: str = "utrs-sandbox-python:latest"
+    pool_size: int = Field(default_factory=lambda: os.cpu_count() or 1, ge=1)
+    container_cpus: float = Field(default=1.0, gt=0)
+    container_memory_mb: int = Field(default=2048, ge=128)
+    container_pids: int = Field(default=256, ge=16)
+    container_tmpfs_mb: int = Field(default=512, ge=16)
+    container_max_runs: int = Field(default=5000, ge=1)
+    container_start_timeout_s: float = Field(default=30.0, gt=0)
+    agent_inflight: int = Field(default=4, ge=1, le=64)
+    agent_max_procs: int = Field(default=64, ge=4)
+    agent_slack_s: float = Field(default=5.0, gt=0)
+    # A test's timeout_s limits its CPU time; the wall clock is bounded at wall_factor
+    # times that (a program that sleeps or blocks still ends), so CPU contention on the
+    # host never turns a correct program into a timeout.
+    wall_factor: float = Field(default=2.0, ge=1.0)
+    run_retries: int = Field(default=2, ge=0)
+    preview_chars: int = Field(default=2048, ge=0)
+    traceback_chars: int = Field(default=8192, ge=256)
+    pool_label: str = "utrs.sandbox"
+
+    # --- limits a request may ask for -------------------------------------------------
+    max_timeout_s: float = Field(default=30.0, gt=0)
+    max_memory_mb: int = Field(default=1536, ge=32)
+    max_output_kb: int = Field(default=65536, ge=1)
+    max_cases: int = Field(default=1024, ge=1)
+    max_code_bytes: int = Field(default=8 * 1024 * 1024, ge=1024)
+
+    # --- API (service/api) ----------------------------------------------------------
+    api_host: str = "0.0.0.0"
+    api_port: int = Field(default=8000, ge=1, le=65535)
+    # Keys accepted in ``Authorization: Bearer <key>`` or ``X-API-Key``; empty = open.
+    # Env: a JSON list (``UTRS_API_KEYS='["k1","k2"]'``) or comma-separated ``k1,k2``.
+    api_keys: Annotated[list[str], NoDecode] = Field(default_factory=list)
+    max_batch: int = Field(default=4096, ge=1)
+    max_body_bytes: int = Field(default=64 * 1024 * 1024, ge=1024)
+    wait_s: float = Field(default=300.0, gt=0)  # sync wait when the request names none
+    # A larger request wait_s is clamped; no chunk's RQ job may need longer (admission
+    # refuses an item that alone would, and chunks are filled by budget: service.budgets).
+    max_wait_s: float = Field(default=3600.0, gt=0)
+
+    # --- queue and result cache (service/queue/) ---------------------------------------
+    redis_url: str = "redis://localhost:6379/0"
+    queue_name: str = "utrs"
+    key_prefix: str = "utrs"
+    # At most this many programs per RQ job (measured); fewer when their budgets add up
+    # past max_wait_s.
+    chunk_size: int = Field(default=32, ge=1, le=4096)
+    queue_high_water: int = Field(default=65536, ge=1)  # queued programs before 429
+    retry_after_s: int = Field(default=5, ge=1)
+    job_timeout_s: int = Field(default=240, ge=1)  # one RQ job (chunk), enforced by RQ
+    job_retries: int = Field(default=2, ge=0)  # re-runs of a chunk whose worker died
+    job_ttl_s: int = Field(default=3600, ge=1)  # how long batch results can be fetched
+    failure_ttl_s: int = Field(default=86400, ge=1)
+    cache_enabled: bool = True
+    cache_ttl_s: int = Field(default=7 * 86400, ge=1)
+
+    # --- worker (service/worker/) ------------------------------------------------------
+    worker_heartbeat_s: float = Field(default=3.0, gt=0)  # a dead worker is noticed
+    worker_dead_after_s: int = Field(default=15, ge=2)  # ...this long after its last beat
+    worker_maintenance_s: int = Field(default=5, ge=1)  # abandoned-chunk sweeps
+    log_level: str = "INFO"  # utrs-worker's default --log-level
+
+    @field_validator("api_keys", mode="before")
+    @classmethod
+    def _split_keys(cls, value: object) -> object:
+        if isinstance(value, str):
+            text = value.strip()
+            if text.startswith("["):
+                return json.loads(text)
+            return [key.strip() for key in text.split(",") if key.strip()]
+        return value
+
+    @model_validator(mode="after")
+    def _check_nesting(self) -> Settings:
+        if self.max_memory_mb + MEMORY_HEADROOM_MB > self.container_memory_mb:
+            raise ValueError(
+                f"container_memory_mb must exceed max_memory_mb by {MEMORY_HEADROOM_MB} MiB "
+                "(the agent and the loader live beside the program)"
+            )
+        self._check_timeouts()
+        if self.queue_high_water < self.max_batch:
+            raise ValueError("queue_high_water must be >= max_batch (an idle queue admits a batch)")
+        if self.worker_dead_after_s <= 2 * self.worker_heartbeat_s:
+            raise ValueError("worker_dead_after_s must exceed two worker heartbeats")
+        return self
+
+    def _check_timeouts(self) -> None:
+        """Timeouts nest: program < agent < RQ job < API wait (the client adds its own),
+        for a one-test program at ``max_timeout_s``; such a program must be admissible.
+        Larger items are checked one by one at admission (service.budgets)."""
+        agent_s = run_budget_s(1, self.max_timeout_s, wall_factor=self.wall_factor, slack_s=self.agent_slack_s)
+        chain = [
+            ("max_timeout_s (program)", self.max_timeout_s),
+            ("the budget of one test at max_timeout_s (agent)", agent_s),
+            ("job_timeout_s (RQ job)", float(self.job_timeout_s)),
+            ("wait_s (API wait)", self.wait_s),
+        ]
+        for (inner, inner_s), (outer, outer_s) in itertools.pairwise(chain):
+            if not inner_s < outer_s:
+                raise ValueError(f"timeouts must nest: {inner}={inner_s} < {outer}={outer_s}")
+        if self.max_wait_s < self.wait_s:
+            raise ValueError("max_wait_s must be >= wait_s")
+        if job_s(agent_s) > self.max_wait_s:
+            raise ValueError(
+                f"max_wait_s={self.max_wait_s} must fit a one-test program at max_timeout_s "
+                f"({job_s(agent_s)} s with the RQ job margin), or admission refuses it"
+            )
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    """The process-wide settings, read once from the environment."""
+    return Settings()

@@ -1,0 +1,3 @@
+from service.worker.main import main
+
+raise SystemExit(main())

@@ -1,0 +1,135 @@
+"""The RQ job entry points: run one chunk of a batch with this worker's sandbox pool, and
+answer a chunk that failed for good.
+
+Both are reached by import string (:data:`service.queue.envelope.RUN_CHUNK` and
+:data:`~service.queue.envelope.ON_CHUNK_FAILURE`); their arguments are a
+:class:`~service.queue.envelope.ChunkJob` as JSON. The pool comes from the worker's
+:mod:`~service.worker.context`.
+
+Failure model: :func:`run_chunk` never turns an infrastructure failure into a verdict.
+If it raises (Redis went away, the pool is broken, RQ's job timeout fired) or its
+worker dies (SIGKILL; noticed by another worker's registry sweep), RQ re-queues the
+chunk while retries are left; after the last attempt :func:`on_chunk_failure` publishes
+``infra_error`` results with a detail, so every item still gets an answer.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections import Counter
+from collections.abc import Sequence
+from types import TracebackType
+from typing import Any
+
+from rq import get_current_job
+from rq.exceptions import AbandonedJobError
+from rq.job import Job
+
+from service.errors import SandboxUnavailable
+from service.metrics import PROGRAMS_PREFIX, WorkerCounter
+from service.queue.cache import ResultCache
+from service.queue.envelope import ChunkDone, ChunkJob, ResultData, failed_chunk
+from service.queue.keys import RedisKeys, chunk_job_id
+from service.queue.plan import infra_error
+from service.queue.redis import Pipeline, SyncRedis, translate_redis_errors, worker_client
+from service.queue.results import publish_chunk
+from service.sandbox.executor import evaluate_items
+from service.settings import get_settings
+from service.worker import context
+
+__all__ = ["on_chunk_failure", "run_chunk"]
+
+log = logging.getLogger(__name__)
+
+
+def run_chunk(**kwargs: Any) -> dict[str, Any]:
+    """Evaluate one chunk and publish its results (and cache entries) in one transaction.
+
+    Args:
+        kwargs: a :class:`~service.queue.envelope.ChunkJob` as JSON.
+
+    Returns:
+        A :class:`~service.queue.envelope.ChunkDone` (RQ keeps it briefly; the results are
+        in the batch's keys).
+
+    Raises:
+        SandboxUnavailable: the job runs outside a worker with a pool.
+        BackendUnavailable: publishing failed (RQ retries the chunk).
+    """
+    job = ChunkJob.model_validate(kwargs)
+    rq_job = get_current_job()
+    job_id = rq_job.id if rq_job else chunk_job_id(job.batch_id, job.chunk)
+    worker = context.current()
+    pool = worker.require_pool()
+    settings = worker.settings
+    started = time.perf_counter()
+    data = [result.model_dump(mode="json") for result in evaluate_items(pool, job.items)]
+    elapsed = time.perf_counter() - started
+    connection = rq_job.connection if rq_job else worker_client(settings)
+    # A worker on another image version must not fill the API's keys with its results.
+    version = worker.image_version
+    cache = ResultCache(
+        prefix=settings.key_prefix,
+        ttl_s=settings.cache_ttl_s,
+        enabled=settings.cache_enabled and version == job.image,
+    )
+    with translate_redis_errors("publishing a chunk"), connection.pipeline() as pipe:
+        cached = cache.store(pipe, job.cache_keys, data)
+        publish_chunk(pipe, job.reply, job.chunk, data)
+        _count(pipe, RedisKeys(settings.key_prefix).stats, data, elapsed, worker.take_restarts())
+        pipe.execute()
+    log.info("job %s: %d programs in %.3f s (%d cached for later)", job_id, len(data), elapsed, cached)
+    return ChunkDone(programs=len(data), seconds=round(elapsed, 4), image=version).model_dump()
+
+
+def _count(pipe: Pipeline, key: str, data: Sequence[ResultData], elapsed: float, restarts: int) -> None:
+    """Cluster-wide counters for /metrics: programs by status, chunk time, restarts."""
+    pipe.hincrby(key, WorkerCounter.CHUNKS, 1)
+    pipe.hincrbyfloat(key, WorkerCounter.CHUNK_SECONDS, elapsed)
+    for status, count in Counter(str(result.get("status")) for result in data).items():
+        pipe.hincrby(key, f"{PROGRAMS_PREFIX}{status}", count)
+    if restarts:
+        pipe.hincrby(key, WorkerCounter.CONTAINER_RESTARTS, restarts)
+
+
+def on_chunk_failure(
+    job: Job,
+    connection: SyncRedis,
+    exc_type: type[BaseException] | None,
+    exc_value: BaseException | None,
+    traceback: TracebackType | None,
+) -> None:
+    """RQ failure callback: after the last attempt, answer every item with ``infra_error``.
+
+    RQ calls it on every failure (also for abandoned jobs of dead workers, from the
+    registry sweep of another worker); while retries are left the chunk will run again,
+    so nothing is published then.
+
+    Raises:
+        BackendUnavailable: Redis failed while publishing.
+    """
+    if job.retries_left:
+        name = exc_type.__name__ if exc_type else "?"
+        log.warning("job %s: attempt failed (%s); %s retries left", job.id, name, job.retries_left)
+        return
+    reply, chunk, n_items = failed_chunk(job.kwargs)
+    reason = f"{exc_type.__name__}: {exc_value}" if exc_type else "unknown failure"
+    if exc_type is not None and issubclass(exc_type, AbandonedJobError):
+        reason = "the worker running it died (AbandonedJobError)"
+    detail = f"chunk could not be judged after {reply.attempts} attempts: {reason}"
+    data = [infra_error(detail) for _ in range(n_items)]
+    log.error("job %s: giving up: %s", job.id, detail)
+    with translate_redis_errors("publishing a failed chunk"), connection.pipeline() as pipe:
+        publish_chunk(pipe, reply, chunk, data)
+        pipe.hincrby(RedisKeys(_key_prefix()).stats, WorkerCounter.CHUNKS_FAILED, 1)
+        pipe.execute()
+
+
+def _key_prefix() -> str:
+    """The stats hash's prefix: the worker's; RQ may also call the failure callback outside
+    a worker's working life (a registry sweep by other code), then the environment's."""
+    try:
+        return context.current().settings.key_prefix
+    except SandboxUnavailable:
+        return get_settings().key_prefix

@@ -1,0 +1,219 @@
+"""``utrs-worker``: one RQ worker process holding a warm sandbox pool for its lifetime.
+
+Run several per machine and on many machines against one Redis; each opens its own
+pool (``UTRS_POOL_SIZE`` containers). The worker executes jobs in its own process
+(RQ's SimpleWorker: forking a work horse per job would copy the pool's live connections
+into a child), and a presence thread keeps two heartbeats going:
+
+* the service's: ``P:workers`` (zset name -> time) and ``P:image`` (image version), which
+  the API reads for admission (503 without live workers) and cache keys;
+* RQ's, for the running job, with a short TTL (``worker_dead_after_s``) so that when
+  this process is killed, another worker's registry sweep (every
+  ``worker_maintenance_s``) notices the abandoned chunk within seconds and re-queues it.
+
+The pool is handed to the jobs through the worker's :class:`WorkerContext`, set for as
+long as :meth:`PoolWorker.work` runs. SIGTERM/SIGINT: RQ's warm shutdown (finish the
+current chunk, then exit); a second one is a cold shutdown. The pool's containers are
+removed on the way out.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import signal
+import socket
+import threading
+import time
+import uuid
+from types import TracebackType
+from typing import Any
+
+from rq import Queue, SimpleWorker
+from rq.job import Job
+from rq.serializers import JSONSerializer
+
+from service.budgets import POOL_RETRY_PAUSE_S, POOL_START_ATTEMPTS, RQ_LISTEN_MARGIN_S
+from service.errors import BackendUnavailable, SandboxError
+from service.queue.keys import RedisKeys
+from service.queue.redis import SyncRedis, translate_redis_errors, worker_client
+from service.sandbox.pool import SandboxPool
+from service.settings import Settings, get_settings
+from service.worker.context import WorkerContext, using
+
+__all__ = ["PoolWorker", "Presence", "build_worker", "main"]
+
+log = logging.getLogger(__name__)
+
+
+class PoolWorker(SimpleWorker):
+    """A SimpleWorker that hands its :class:`WorkerContext` to the jobs it runs, and whose
+    running job's heartbeat expires quickly if this process dies."""
+
+    def __init__(self, *args: Any, heartbeat_ttl_s: int, context: WorkerContext, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.heartbeat_ttl_s = heartbeat_ttl_s
+        self.context = context
+        self.running: Job | None = None
+
+    def work(self, *args: Any, **kwargs: Any) -> bool:
+        """RQ's work loop, with this worker's context current for its jobs and callbacks."""
+        with using(self.context):
+            return bool(super().work(*args, **kwargs))
+
+    def get_heartbeat_ttl(self, job: Job, working_time: float = 0.0) -> int:
+        return self.heartbeat_ttl_s
+
+    def execute_job(self, job: Job, queue: Queue) -> None:
+        self.running = job
+        try:
+            super().execute_job(job, queue)
+        finally:
+            self.running = None
+
+    def beat_running_job(self) -> None:
+        """Extend the running job's registry entry (called from the presence thread)."""
+        job = self.running
+        execution = next(iter(list(self.executions.values())), None)
+        if job is not None and execution is not None and execution.job_id == job.id:
+            self.maintain_heartbeats(job, execution)
+
+
+class Presence:
+    """Background heartbeats of one worker (see the module docstring)."""
+
+    def __init__(self, worker: PoolWorker, keys: RedisKeys, image: str, settings: Settings) -> None:
+        self.worker = worker
+        self.keys = keys
+        self.image = image
+        self.every_s = settings.worker_heartbeat_s
+        self.ttl_s = settings.worker_dead_after_s
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="utrs-presence", daemon=True)
+
+    def __enter__(self) -> Presence:
+        self.beat()
+        self._thread.start()
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self._stop.set()
+        self._thread.join(timeout=self.every_s + 1)
+        try:
+            with translate_redis_errors("deregistering"):
+                self.worker.connection.zrem(self.keys.workers, self.worker.name)
+        except BackendUnavailable:
+            log.warning("worker %s: could not deregister (Redis unavailable)", self.worker.name)
+
+    def beat(self) -> None:
+        """Register this worker as alive now, with its image version.
+
+        Raises:
+            BackendUnavailable: Redis failed.
+        """
+        now = time.time()
+        with translate_redis_errors("sending a heartbeat"), self.worker.connection.pipeline(transaction=False) as pipe:
+            pipe.zadd(self.keys.workers, {self.worker.name: now})
+            pipe.zremrangebyscore(self.keys.workers, "-inf", now - 10 * self.ttl_s)
+            pipe.set(self.keys.image, self.image, ex=self.ttl_s)
+            pipe.execute()
+
+    def _run(self) -> None:
+        while not self._stop.wait(self.every_s):
+            try:
+                self.beat()
+                with translate_redis_errors("extending the running job's heartbeat"):
+                    self.worker.beat_running_job()
+            except BackendUnavailable as exc:  # Redis restarting: keep trying
+                log.warning("worker %s: heartbeat failed: %s", self.worker.name, exc)
+            except Exception:  # a bug here must not kill the heartbeat silently
+                log.exception("worker %s: heartbeat error", self.worker.name)
+
+
+def build_worker(
+    settings: Settings, connection: SyncRedis, name: str, *, pool: SandboxPool | None = None
+) -> PoolWorker:
+    """An RQ worker on the service's queue that runs its jobs with ``pool``, tuned for fast
+    recovery of dead workers."""
+    return PoolWorker(
+        [settings.queue_name],
+        connection=connection,
+        serializer=JSONSerializer,
+        name=name,
+        heartbeat_ttl_s=settings.worker_dead_after_s,
+        context=WorkerContext(settings, pool),
+        maintenance_interval=settings.worker_maintenance_s,
+        # RQ blocks in BLPOP for worker_ttl - RQ_LISTEN_MARGIN_S; keep that near the sweep
+        # interval so an idle worker still sweeps for abandoned chunks.
+        worker_ttl=settings.worker_maintenance_s + RQ_LISTEN_MARGIN_S,
+    )
+
+
+def _parse(argv: list[str] | None, settings: Settings) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(prog="utrs-worker", description=__doc__.split("\n")[0])
+    parser.add_argument("--name", help="worker name (default: host.pid.random)")
+    parser.add_argument("--burst", action="store_true", help="exit when the queue is empty")
+    parser.add_argument("--log-level", default=settings.log_level, help="default: UTRS_LOG_LEVEL")
+    return parser.parse_args(argv)
+
+
+def _open_pool(settings: Settings) -> SandboxPool:
+    """Start the pool, retrying a few times: a busy engine or an image being rebuilt
+    should delay a worker, not kill it (compose restarts it anyway when this gives up).
+
+    Raises:
+        SandboxError: the last attempt's failure.
+    """
+    for attempt in range(1, POOL_START_ATTEMPTS + 1):
+        pool = SandboxPool(settings)
+        try:
+            pool.start()
+            return pool
+        except SandboxError as exc:
+            pool.close()
+            if attempt == POOL_START_ATTEMPTS:
+                raise
+            log.warning("sandbox pool did not start (%s); retry %d/%d", exc, attempt, POOL_START_ATTEMPTS - 1)
+            time.sleep(POOL_RETRY_PAUSE_S * attempt)
+        except BaseException:  # SIGTERM while starting: remove what was started
+            pool.close()
+            raise
+    raise AssertionError("unreachable")
+
+
+def _exit_on_sigterm(signum: int, frame: object) -> None:
+    raise SystemExit(128 + signum)
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Console entry ``utrs-worker``."""
+    settings = get_settings()
+    args = _parse(argv, settings)
+    logging.basicConfig(
+        level=args.log_level.upper(),
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+    )
+    # Until RQ installs its handlers (after the pool is up), SIGTERM exits cleanly too:
+    # the SystemExit it raises unwinds through pool.close(), removing the containers.
+    signal.signal(signal.SIGTERM, _exit_on_sigterm)
+    name = args.name or f"{socket.gethostname()}.{os.getpid()}.{uuid.uuid4().hex[:6]}"
+    pool = _open_pool(settings)
+    try:
+        worker = build_worker(settings, worker_client(settings), name, pool=pool)
+        version = worker.context.image_version
+        log.info("worker %s: pool ready (image %s); listening on %r", name, version, settings.queue_name)
+        with Presence(worker, RedisKeys(settings.key_prefix), version, settings):
+            worker.work(burst=args.burst, logging_level=args.log_level.upper(), with_scheduler=False)
+    finally:
+        pool.close()
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,140 @@
+"""The queue layer against a real Redis: plans, cache keys, enqueue -> burst worker ->
+collect, and infra_error after the last retry. Workers run in-process in burst mode
+with the real sandbox pool (RQ's own testing habit)."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+import uuid
+from collections.abc import Iterator
+
+import pytest
+import redis
+import redis.asyncio as aioredis
+
+from client.models import Status
+from service.errors import NoWorkers, QueueFull
+from service.queue.cache import ResultCache
+from service.queue.keys import RedisKeys
+from service.queue.plan import plan_batch
+from service.queue.producer import ChunkQueue
+from service.queue.results import ResultReader
+from service.sandbox.pool import SandboxPool
+from service.settings import Settings
+from service.worker.main import build_worker
+from tests.support.items import adder as _item
+
+
+@pytest.fixture()
+def qsettings(redis_server: str) -> Settings:
+    tag = uuid.uuid4().hex[:8]
+    return Settings(
+        redis_url=redis_server,
+        queue_name=f"q-{tag}",
+        key_prefix=f"p-{tag}",
+        chunk_size=3,
+        job_retries=1,
+        max_batch=16,
+        queue_high_water=16,
+    )
+
+
+@pytest.fixture()
+def sync_redis(redis_server: str) -> Iterator[redis.Redis[bytes]]:
+    conn = redis.Redis.from_url(redis_server)
+    yield conn
+    conn.close()
+
+
+def _run(settings: Settings, coro_factory: object) -> object:
+    """Run ``coro_factory(queue)`` with a fresh async client (one event loop per call)."""
+
+    async def go() -> object:
+        aio = aioredis.Redis.from_url(settings.redis_url)
+        sync = redis.Redis.from_url(settings.redis_url)
+        try:
+            assert callable(coro_factory)
+            return await coro_factory(ChunkQueue(settings, sync, aio))
+        finally:
+            await aio.aclose()  # type: ignore[attr-defined]
+            sync.close()
+
+    return asyncio.run(go())
+
+
+def _burst(settings: Settings, conn: redis.Redis[bytes], pool: SandboxPool | None = None) -> None:
+    worker = build_worker(settings, conn, f"burst-{uuid.uuid4().hex[:6]}", pool=pool)
+    worker.work(burst=True, with_scheduler=False)
+
+
+
+
+def test_admission_needs_a_live_worker_and_room(qsettings: Settings, sync_redis: redis.Redis[bytes]) -> None:
+    keys = RedisKeys(qsettings.key_prefix)
+
+    async def check(queue: ChunkQueue) -> None:
+        with pytest.raises(NoWorkers):
+            queue.admit(await queue.probe(), 1)
+        sync_redis.zadd(keys.workers, {"someone": time.time()})
+        sync_redis.rpush(f"rq:queue:{qsettings.queue_name}", "a", "b", "c", "d")  # 12 programs
+        probe = await queue.probe()
+        assert probe.queued == 12
+        assert queue.admit(probe, 4) == qsettings.sandbox_image
+        with pytest.raises(QueueFull) as refused:
+            queue.admit(probe, 5)
+        assert refused.value.retry_after_s == qsettings.retry_after_s
+
+    _run(qsettings, check)
+
+
+def test_enqueue_burst_worker_collect(qsettings: Settings, sync_redis: redis.Redis[bytes], pool: SandboxPool) -> None:
+    items = [_item(n, id=f"i{n}") for n in range(7)] + [_item(0, id="dup")]
+    cache = ResultCache(prefix=qsettings.key_prefix, ttl_s=60)
+    keys = [cache.key(item, pool.image_version) for item in items]
+    plan, unique, unique_keys = plan_batch(items, keys, {}, settings=qsettings)
+    assert plan.n_unique == 7 and plan.n_chunks == 3
+
+    async def enqueue(queue: ChunkQueue) -> None:
+        queue.enqueue(plan, unique, unique_keys, pool.image_version)
+
+    _run(qsettings, enqueue)
+    _burst(qsettings, sync_redis, pool)
+
+    async def collect(queue: ChunkQueue) -> object:
+        chunks: dict[int, list[dict[str, object]]] = {}
+        reader = ResultReader(qsettings, queue.aio)
+        await reader.wait(plan, time.monotonic() + 10, chunks)
+        state = await reader.state(plan.batch_id)
+        return chunks, state, await cache.lookup(queue.aio, keys)
+
+    chunks, state, hits = _run(qsettings, collect)  # type: ignore[misc]
+    results = plan.assemble(chunks)
+    assert [r["status"] for r in results if r] == ["pass"] * 8
+    assert [r["id"] for r in results if r] == [item.id for item in items]
+    assert results[-1] is not None and results[-1]["cached"] is True
+    assert state.lost == [] and set(state.chunks) == {0, 1, 2}
+    assert set(hits) == set(keys)  # the worker filled the cache
+
+
+def test_chunk_gets_infra_error_after_its_last_retry(qsettings: Settings, sync_redis: redis.Redis[bytes]) -> None:
+    """No pool installed: every attempt raises; after the retry, infra_error + detail."""
+    items = [_item(n) for n in range(2)]
+    plan, unique, unique_keys = plan_batch(items, ["a", "b"], {}, settings=qsettings)
+
+    async def enqueue(queue: ChunkQueue) -> None:
+        queue.enqueue(plan, unique, unique_keys, "v")
+
+    _run(qsettings, enqueue)
+    _burst(qsettings, sync_redis)  # no pool: attempt 1 fails, RQ re-queues, attempt 2 fails
+
+    async def collect(queue: ChunkQueue) -> object:
+        chunks: dict[int, list[dict[str, object]]] = {}
+        await ResultReader(qsettings, queue.aio).wait(plan, time.monotonic() + 5, chunks)
+        return chunks
+
+    chunks = _run(qsettings, collect)
+    results = plan.assemble(chunks)  # type: ignore[arg-type]
+    assert [r["status"] for r in results if r] == [Status.INFRA_ERROR.value] * 2
+    detail = str(results[0]["detail"] if results[0] else "")
+    assert "after 2 attempts" in detail and "no sandbox pool installed" in detail

@@ -1,0 +1,124 @@
+"""The container pool against the real Docker engine: isolation settings, replacement
+of broken containers with innocent programs re-run, recycling, orphans, shutdown."""
+
+from __future__ import annotations
+
+import contextlib
+import socket
+import threading
+import time
+
+import docker
+import pytest
+
+from client.models import Item, Status
+from service.sandbox.executor import evaluate_items
+from service.sandbox.pool import SandboxPool
+from service.settings import Settings
+
+LABEL = "utrs.sandbox.owner"
+POOL_LABEL = "utrs.sandbox.pool"
+
+
+def _echo(n: int, *, sleep_s: float = 0.0) -> Item:
+    code = f"import time\ntime.sleep({sleep_s})\nprint(int(input()) + {n})\n"
+    return Item.model_validate(
+        {"id": str(n), "code": code, "tests": {"kind": "stdio", "cases": [{"input": "1", "output": str(n + 1)}]}}
+    )
+
+
+def _ours(client: docker.DockerClient, owner: str) -> list[str]:
+    return [c.id for c in client.containers.list(all=True, filters={"label": f"{LABEL}={owner}"})]
+
+
+def test_containers_are_locked_down(pool: SandboxPool) -> None:
+    attrs = pool.api.inspect_container(pool.container_ids()[0])
+    host = attrs["HostConfig"]
+    assert host["NetworkMode"] == "none"
+    assert host["ReadonlyRootfs"] is True
+    assert host["CapDrop"] == ["ALL"]
+    assert "no-new-privileges" in host["SecurityOpt"]
+    assert host["PidsLimit"] == pool.settings.container_pids
+    assert host["Memory"] == pool.settings.container_memory_mb * 1024 * 1024
+    assert host["NanoCpus"] == int(pool.settings.container_cpus * 1e9)
+    assert "size=" in host["Tmpfs"]["/sandbox"]
+    assert attrs["Config"]["User"] == "1000:1000"
+    assert attrs["Config"]["Labels"][LABEL] == pool.owner
+
+
+def test_killed_container_is_replaced_and_innocents_rerun() -> None:
+    settings = Settings(pool_size=1, agent_inflight=8)
+    with SandboxPool(settings) as small:
+        items = [_echo(n, sleep_s=0.3) for n in range(6)]
+        victim = small.container_ids()[0]
+        killer = threading.Timer(0.5, lambda: small.api.kill(victim))
+        killer.start()
+        results = evaluate_items(small, items)
+        killer.join()
+        assert [r.status for r in results] == [Status.PASS] * 6
+        assert small.restarts >= 1
+        assert victim not in small.container_ids()
+
+
+def test_containers_are_recycled_after_max_runs() -> None:
+    with SandboxPool(Settings(pool_size=1, container_max_runs=3)) as small:
+        first = small.container_ids()[0]
+        results = evaluate_items(small, [_echo(n) for n in range(7)])
+        assert [r.status for r in results] == [Status.PASS] * 7
+        assert small.restarts >= 2
+        assert small.container_ids()[0] != first
+
+
+def test_orphans_of_a_dead_worker_are_removed_at_start() -> None:
+    client = docker.from_env()
+    dead_owner = f"{socket.gethostname()}:999999:1"  # this host, a pid that is not running
+    orphan = client.containers.run(
+        Settings().sandbox_image,
+        detach=True,
+        stdin_open=True,
+        labels={LABEL: dead_owner},
+        network_mode="none",
+    )
+    try:
+        with SandboxPool(Settings(pool_size=1)):
+            assert _ours(client, dead_owner) == []
+    finally:
+        with contextlib.suppress(docker.errors.NotFound):
+            orphan.remove(force=True)
+
+
+def _of_pool(client: docker.DockerClient, pool: SandboxPool) -> list[str]:
+    return [c.id for c in client.containers.list(all=True, filters={"label": f"{POOL_LABEL}={pool.pool_id}"})]
+
+
+def test_close_removes_every_container_of_that_pool_only(pool: SandboxPool) -> None:
+    """Pools in one process share an owner; closing one leaves the others' containers."""
+    client = docker.from_env()
+    mine = set(pool.container_ids())
+    small = SandboxPool(Settings(pool_size=2))
+    small.start()
+    assert len(_of_pool(client, small)) == 2
+    small.close()
+    deadline = time.monotonic() + 10
+    while _of_pool(client, small) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert _of_pool(client, small) == []
+    assert set(_of_pool(client, pool)) == mine
+    assert evaluate_items(pool, [_echo(1)])[0].status is Status.PASS
+    assert pool.restarts == 0 or set(pool.container_ids()) == mine
+
+
+def test_a_container_removed_while_idle_is_replaced_without_blame() -> None:
+    with SandboxPool(Settings(pool_size=1)) as small:
+        victim = small.container_ids()[0]
+        small.api.remove_container(victim, force=True)
+        results = evaluate_items(small, [_echo(n) for n in range(3)])
+        assert [r.status for r in results] == [Status.PASS] * 3
+        assert victim not in small.container_ids()
+
+
+def test_missing_image_is_a_clear_error() -> None:
+    from service.errors import SandboxUnavailable
+
+    with pytest.raises(SandboxUnavailable, match="missing"):
+        SandboxPool(Settings(sandbox_image="utrs-no-such-image:0")).start()

@@ -1,0 +1,65 @@
+"""The pure parts of ``utrs evaluate``: the input formats, the summary. (Against the real
+service, and against none: tests/e2e/test_cli_client.py.)"""
+
+from __future__ import annotations
+
+import json
+from collections import Counter
+from pathlib import Path
+
+import pytest
+
+from client._summary import Summary
+from client.cli import BadRecord, Format, read_items
+from client.models import ErrorInfo, Result
+from tests.support.paths import DATA
+
+MBPP = DATA / "mbpp_head50.jsonl"
+APPS = DATA / "apps_train_sample"
+
+
+def test_read_items_for_each_format(humaneval: list[dict[str, object]], tmp_path: Path) -> None:
+    he = tmp_path / "he.jsonl"
+    he.write_text("\n".join(json.dumps(r) for r in humaneval[:3]))
+    assert [i.code for i in read_items(he, Format.HUMANEVAL)] == [
+        r["canonical_solution"] for r in humaneval[:3]
+    ]
+    assert len(read_items(MBPP, Format.MBPP, limit=7)) == 7
+    folder = APPS / "4184"
+    record = {
+        "problem_id": "4184",
+        "input_output": (folder / "input_output.json").read_text(),
+        "starter_code": (folder / "starter_code.py").read_text(),
+        "solutions": (folder / "solutions.json").read_text(),
+    }
+    apps = tmp_path / "apps.jsonl"
+    apps.write_text(json.dumps(record) + "\n" + json.dumps({**record, "completion": "x"}) + "\n")
+    first, second = read_items(apps, Format.APPS)
+    assert first.code == json.loads(record["solutions"])[0]
+    assert second.code == "x"
+    with pytest.raises(BadRecord, match="line 1"):
+        read_items(apps, Format.HUMANEVAL)
+
+
+def test_summary_counts() -> None:
+    def error(subtype: str) -> ErrorInfo:
+        return ErrorInfo(type="X", subtype=subtype)
+
+    results = [
+        Result(status="pass", passed=3, total=3, cached=True),
+        Result(status="pass", passed=3, total=3),
+        Result(status="failure", passed=1, total=3, error=error("else")),
+        Result(status="error", total=3, error=error("index")),
+        Result(status="error", total=3, error=error("index")),
+        Result(status="infra_error", detail="lost"),
+    ]
+    summary = Summary.of(results, elapsed_s=2.0)
+    assert summary.judged == 5
+    assert summary.pass_rate == pytest.approx(0.4)
+    assert summary.subtypes == Counter({"index": 2, "else": 1})
+    assert summary.throughput == pytest.approx(3.0)
+    table = summary.table()
+    assert "pass, 2" not in table
+    assert "pass 2, failure 1, error 2, infra_error 1" in table
+    assert "index 2, else 1" in table
+    assert "1  (16.7%)" in table

@@ -1,0 +1,52 @@
+"""The pure parts of the queue layer: cache keys, what is cached, a batch's plan.
+(With a real Redis: tests/queue/test_queue.py.)"""
+
+from __future__ import annotations
+
+from service.queue.cache import ResultCache, cacheable
+from service.queue.plan import BatchPlan, plan_batch
+from service.settings import Settings
+from tests.support.items import adder as _item
+
+
+def test_cache_key_ignores_id_but_not_what_changes_the_result() -> None:
+    cache = ResultCache(prefix="p", ttl_s=10)
+    base = _item(1)
+    assert cache.key(base, "v1") == cache.key(_item(1, id="other"), "v1")
+    different = [
+        _item(2),
+        _item(1, expect=3),
+        _item(1, limits={"timeout_s": 1.0}),
+        _item(1, compare="exact"),
+        _item(1, prompt="# header\n"),
+        _item(1, reward={"scheme": "rltf", "params": {"alpha": 0.5}}),
+    ]
+    keys = {cache.key(item, "v1") for item in different}
+    assert cache.key(base, "v1") not in keys and len(keys) == len(different)
+    assert cache.key(base, "v2") != cache.key(base, "v1")
+
+
+def test_timeouts_and_infra_errors_are_not_cached() -> None:
+    assert cacheable({"status": "pass", "tests": [{"status": "pass"}]})
+    assert not cacheable({"status": "error", "tests": [{"status": "timeout"}]})
+    assert not cacheable({"status": "infra_error", "tests": []})
+
+
+def test_plan_runs_duplicates_once_and_reassembles_in_order() -> None:
+    items = [_item(n % 4, id=str(n)) for n in range(10)]
+    keys = [f"k{n % 4}" for n in range(10)]
+    hits = {"k3": {"status": "pass", "id": None, "cached": False}}
+    plan, unique, unique_keys = plan_batch(items, keys, hits, settings=Settings(chunk_size=2))
+    assert unique_keys == ["k0", "k1", "k2"] and len(unique) == 3
+    assert plan.n_chunks == 2 and plan.chunk_sizes() == [2, 1]
+    chunks = {0: [{"status": "pass"}, {"status": "failure"}], 1: [{"status": "error"}]}
+    out = plan.assemble(chunks)
+    assert [r["status"] for r in out if r] == ["pass", "failure", "error", "pass"] * 2 + [
+        "pass",
+        "failure",
+    ]
+    assert [r["id"] for r in out if r] == [str(n) for n in range(10)]
+    assert [r["cached"] for r in out if r][:5] == [False, False, False, True, True]
+    assert plan.n_reused() == 7
+    assert plan.assemble({0: chunks[0]})[2] is None
+    assert BatchPlan.from_json(plan.to_json()) == plan
