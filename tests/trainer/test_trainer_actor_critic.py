@@ -10,7 +10,7 @@ import pytest
 import torch
 
 from client.models import Status
-from tests.test_trainer_support import PROBLEM, PROBLEMS, TorchEngine, result, scored
+from tests.support.trainer import PROBLEM, PROBLEMS, TorchEngine, result, scored
 from trainer_example.actor_critic import ActorCriticUpdate, AdaptiveKL, penalized_reward
 from trainer_example.batching import Encoder
 from trainer_example.config import Algo, Component, TrainConfig

@@ -14,8 +14,8 @@ import pytest
 import torch
 
 from client.models import Category, Result, Status
-from service.locate import line_span
-from tests.test_trainer_support import BROKEN, PROBLEM, PROBLEMS, result, scored, tokenizer
+from service.feedback.coordinates import line_span
+from tests.support.trainer import BROKEN, PROBLEM, PROBLEMS, result, scored, tokenizer
 from trainer_example.baselines import ZERO, BestSoFar, LatestGreedy, NoBaseline, ProgramScore, make
 from trainer_example.buffer import BufferClosed, OnlineBuffer
 from trainer_example.config import Algo, BaselineMode, Component, TrainConfig, parse_args

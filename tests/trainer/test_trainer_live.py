@@ -22,9 +22,9 @@ from pathlib import Path
 import pytest
 import safetensors.torch
 
-from tests.service_fixtures import free_port
+from tests.support.paths import ROOT
+from tests.support.waiting import free_port
 
-ROOT = Path(__file__).resolve().parent.parent
 TINY = [
     "--tiny",
     "--tiny-layers",

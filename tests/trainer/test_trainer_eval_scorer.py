@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from client.models import FinishReason, Item, Result, Status
-from tests.test_trainer_support import PROBLEM, PROBLEMS, result
+from tests.support.trainer import PROBLEM, PROBLEMS, result
 from trainer_example.buffer import OnlineBuffer
 from trainer_example.build import split_problems
 from trainer_example.config import TrainConfig
