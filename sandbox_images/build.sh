@@ -2,6 +2,7 @@
 # Build the sandbox image, tagged with a content version.
 #
 #   sandbox_images/build.sh            # builds utrs-sandbox-python:<version> and :latest
+#   sandbox_images/build.sh --tag      # prints utrs-sandbox-python:<version>, builds nothing
 #
 # The version is a hash of everything under sandbox_images/python/, so results cached
 # by the service are keyed to the exact image that produced them. When the Dockerfile's
@@ -16,7 +17,9 @@ official_base=python:3.11-slim-bookworm
 local_base=${SANDBOX_LOCAL_BASE:-utrs-base:bookworm-py3}
 mirror=${DEBIAN_MIRROR:-http://deb.debian.org/debian}
 
-version=$(cd "$ctx" && find . -type f -print0 | LC_ALL=C sort -z | xargs -0 sha256sum | sha256sum | cut -c1-12)
+version=$(cd "$ctx" && find . -type f -not -name '*.pyc' -not -path '*/__pycache__/*' -print0 | LC_ALL=C sort -z \
+    | xargs -0 sha256sum | sha256sum | cut -c1-12)
+if [ "${1:-}" = "--tag" ]; then echo "$image:$version"; exit 0; fi  # the tag this checkout builds
 
 if docker image inspect "$image:$version" >/dev/null 2>&1; then
     docker tag "$image:$version" "$image:latest"

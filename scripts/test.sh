@@ -10,4 +10,7 @@ echo "[test] ruff" >&2
 echo "[test] mypy (strict)" >&2
 .venv/bin/mypy
 echo "[test] pytest" >&2
+# The image this checkout's sandbox_images/ builds, by its content tag (not :latest, which
+# another checkout on the same engine may have moved).
+export UTRS_SANDBOX_IMAGE="${UTRS_SANDBOX_IMAGE:-$(bash sandbox_images/build.sh --tag)}"
 UTRS_STRICT_SKIPS=1 DS_ACCELERATOR=cpu .venv/bin/python -m pytest -q -p no:cacheprovider "$@"
