@@ -1,0 +1,3 @@
+from agent.serve import main
+
+main()

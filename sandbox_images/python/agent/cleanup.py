@@ -1,0 +1,105 @@
+"""Between runs: make sure a run left nothing behind, in O(1) system calls when it did not.
+
+After a run's process is reaped, P checks three cheap facts: the container's task count
+(the pids cgroup) is what P's own processes account for; the run's work directory is
+empty, of mode 0700 (a fresh ``stat``); and neither ``/dev/shm`` nor the directory of work
+directories changed (``stat`` of each). Only when one of them says otherwise does it ask
+the zygote for a cleaner: a process running as the run's uid that kills every process of
+that uid and removes everything it owns there. SysV message queues, semaphores and POSIX
+message queues are switched off by the container's sysctls, and SysV shared memory dies
+with its last user (``kernel.shm_rmid_forced``), so they need no check.
+"""
+
+from __future__ import annotations
+
+import os
+import stat
+import time
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from agent.hub import Hub
+
+__all__ = ["WORK_ROOT", "Janitor", "workdir"]
+
+WORK_ROOT = "/sandbox/w"
+SHM = "/dev/shm"
+_PIDS_FILES = ("/sys/fs/cgroup/pids.current", "/sys/fs/cgroup/pids/pids.current")
+_CLEANER_S = 10.0
+
+
+def workdir(uid: int) -> str:
+    return f"{WORK_ROOT}/{uid}"
+
+
+def _mtime(path: str) -> int:
+    try:
+        return os.stat(path).st_mtime_ns
+    except OSError:
+        return -1
+
+
+class Janitor:
+    """Tracks what a clean container looks like and restores it after a run."""
+
+    def __init__(self, hub: Hub) -> None:
+        self.hub = hub
+        self.pids_file = next((p for p in _PIDS_FILES if os.path.exists(p)), None)
+        probe = f"{WORK_ROOT}/.empty-probe"
+        os.mkdir(probe, 0o700)
+        st = os.stat(probe)
+        os.rmdir(probe)
+        self.empty = (st.st_nlink, st.st_size)
+        self.base_tasks = self._tasks()
+        self.marks = (_mtime(SHM), _mtime(WORK_ROOT))
+        self.cleanings = 0
+
+    def _tasks(self) -> int:
+        if self.pids_file is None:
+            return -1
+        try:
+            with open(self.pids_file, "rb") as fh:
+                return int(fh.read())
+        except (OSError, ValueError):
+            return -1
+
+    def dirty(self, uid: int, live_children: int) -> bool:
+        """Whether the run of ``uid`` (now reaped) may have left something behind."""
+        tasks = self._tasks()
+        if tasks < 0 or self.base_tasks < 0 or tasks > self.base_tasks + live_children:
+            return True
+        try:
+            st = os.stat(workdir(uid))
+        except OSError:
+            return True
+        if (st.st_mode != stat.S_IFDIR | 0o700 or (st.st_nlink, st.st_size) != self.empty):
+            return True
+        return (_mtime(SHM), _mtime(WORK_ROOT)) != self.marks
+
+    def prepare(self, uids: list[int]) -> None:
+        """Make every run uid's work directory (as that uid), then take the marks."""
+        for uid in uids:
+            self.clean(uid)
+        self.cleanings = 0
+
+    def clean(self, uid: int, *, home: bool = True) -> bool:
+        """Run a cleaner as ``uid``; whether it finished in time."""
+        self.cleanings += 1
+        reply = self.hub.ask({"op": "clean", "uid": uid, "paths": [WORK_ROOT, SHM], "oom_score": 0,
+                              "home": workdir(uid) if home else None})
+        pid = reply.get("pid")
+        if not isinstance(pid, int):
+            return False
+        done = self.hub.await_exit(pid, time.monotonic() + _CLEANER_S)
+        if done is None:
+            self.hub.kill(pid)
+            self.hub.await_exit(pid, time.monotonic() + 1.0)
+        self.marks = (_mtime(SHM), _mtime(WORK_ROOT))
+        return done is not None
+
+    def after_run(self, uid: int, live_children: int) -> bool:
+        """Check, and clean if needed; False if the uid could not be made clean."""
+        if not self.dirty(uid, live_children):
+            return True
+        ok = self.clean(uid)
+        return ok and not self.dirty(uid, live_children)

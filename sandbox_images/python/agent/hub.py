@@ -1,0 +1,169 @@
+"""P's event loop: the worker's stream, the zygote, and whichever channel a run waits on.
+
+Everything P waits for goes through :meth:`Hub.wait`, which also keeps reading the
+worker's requests into memory (so the worker never blocks writing while P writes a
+reply), files the zygote's answers and exit reports, and sends a heartbeat to the worker
+at least every ``HEARTBEAT_S`` while P works, so a stuck agent is noticed in about a
+second rather than after a program's whole budget.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import select
+import signal
+import time
+from collections import deque
+from typing import Any
+
+from agent.frames import Channel, ChannelError
+
+__all__ = ["HEARTBEAT_S", "Hub", "ZygoteGone"]
+
+HEARTBEAT_S = 0.5
+_dumps = json.JSONEncoder(separators=(",", ":"), allow_nan=True).encode
+
+
+class ZygoteGone(Exception):
+    """The zygote died: nothing more can be spawned (the worker replaces the container)."""
+
+
+class Hub:
+    def __init__(self, zchan: Channel, zpid: int, infd: int, outfd: int) -> None:
+        self.zchan = zchan
+        self.zpid = zpid
+        self.infd = infd
+        self.outfd = outfd
+        self.inbuf = bytearray()
+        self.requests: deque[bytes] = deque()
+        self.stdin_open = True
+        self.replies: dict[int, dict[str, Any]] = {}
+        self.exits: dict[int, dict[str, Any]] = {}
+        self.next_id = 0
+        self.busy = False
+        self.last_beat = time.monotonic()
+
+    # ------------------------------------------------------------- the worker
+    def reply(self, message: dict[str, Any]) -> None:
+        data = (_dumps(message) + "\n").encode("ascii")
+        view = memoryview(data)
+        while view:
+            written = os.write(self.outfd, view)
+            view = view[written:]
+        self.last_beat = time.monotonic()
+
+    def _beat(self, now: float) -> None:
+        if self.busy and now - self.last_beat >= HEARTBEAT_S:
+            self.reply({"hb": round(now, 3)})
+
+    def _read_requests(self) -> None:
+        chunk = os.read(self.infd, 1 << 20)
+        if not chunk:
+            self.stdin_open = False
+            return
+        self.inbuf += chunk
+        while (nl := self.inbuf.find(b"\n")) >= 0:
+            line = bytes(self.inbuf[:nl]).strip()
+            del self.inbuf[: nl + 1]
+            if line:
+                self.requests.append(line)
+
+    def next_request(self) -> bytes | None:
+        """Block until the worker sends a request; None when its stream closes."""
+        while not self.requests:
+            if not self.stdin_open:
+                return None
+            self.wait([], None)
+        return self.requests.popleft()
+
+    # ------------------------------------------------------------ the zygote
+    def ask(self, message: dict[str, Any], fds: list[int] | tuple[int, ...] = (), blob: bytes = b"") -> dict[str, Any]:
+        """Send a request to the zygote and wait for its answer.
+
+        Raises:
+            ZygoteGone: the zygote is dead.
+        """
+        self.next_id += 1
+        ident = self.next_id
+        try:
+            self.zchan.send({**message, "id": ident, "nfds": len(fds)}, fds, blob)
+        except ChannelError as exc:
+            raise ZygoteGone(str(exc)) from None
+        while ident not in self.replies:
+            self.wait([], time.monotonic() + 30.0)
+            if not self._zygote_alive():
+                raise ZygoteGone("the zygote died")
+        return self.replies.pop(ident)
+
+    def _zygote_alive(self) -> bool:
+        return not self.zchan.eof
+
+    def await_exit(self, pid: int, deadline: float) -> dict[str, Any] | None:
+        """The exit report of ``pid``, or None if it did not come by ``deadline``."""
+        while pid not in self.exits:
+            if time.monotonic() >= deadline or self.zchan.eof:
+                return None
+            self.wait([], deadline)
+        return self.exits.pop(pid)
+
+    def kill(self, pid: int) -> None:
+        with contextlib.suppress(OSError):
+            os.kill(pid, signal.SIGKILL)
+
+    def _zygote_messages(self) -> None:
+        try:
+            alive = self.zchan.pump()
+            while (message := self.zchan.pop()) is not None:
+                if "exit" in message:
+                    self.exits[int(message["exit"])] = message
+                elif "id" in message:
+                    self.replies[int(message["id"])] = message
+        except ChannelError:
+            alive = False
+        if not alive:
+            self.zchan.eof = True
+
+    # ------------------------------------------------------------- waiting
+    def wait(self, chans: list[Channel], deadline: float | None) -> Channel | None:
+        """A channel of ``chans`` with a whole frame buffered (or at its end), or None
+        once ``deadline`` passes; with no ``chans``, None after one round of events (the
+        caller then checks what it waits for). Serves the worker's stream and the
+        zygote meanwhile."""
+        while True:
+            for chan in chans:
+                if chan.has_frame() or chan.eof:
+                    return chan
+            now = time.monotonic()
+            if deadline is not None and now >= deadline:
+                return None
+            self._beat(now)
+            timeout = HEARTBEAT_S if deadline is None else min(HEARTBEAT_S, deadline - now)
+            watched = [c.fileno() for c in chans]
+            if not self.zchan.eof:
+                watched.append(self.zchan.fileno())
+            if self.stdin_open:
+                watched.append(self.infd)
+            ready, _, _ = select.select(watched, [], [], timeout)
+            self._dispatch(ready, chans)
+            if not chans:
+                return None
+
+    def _dispatch(self, ready: list[int], chans: list[Channel]) -> None:
+        for fd in ready:
+            if fd == self.infd:
+                self._read_requests()
+            elif fd == self.zchan.fileno():
+                self._zygote_messages()
+            else:
+                for chan in chans:
+                    if chan.fileno() == fd:
+                        _pump(chan)
+
+
+def _pump(chan: Channel) -> None:
+    try:
+        chan.pump()
+    except ChannelError:
+        chan.eof = True

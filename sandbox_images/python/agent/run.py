@@ -1,0 +1,452 @@
+"""One program run as P sees it: spawn, follow, keep every deadline, judge, clean up.
+
+assert/call tests (trust "harness"): a *session* is one program process X (forked by the
+zygote, under a run uid) serving the suite's harness H, which runs cases ``start..stop``
+and reports each. With ``isolate_cases`` a session has one case; otherwise all, and a
+case that kills or hangs X ends the session: the next session (a fresh X) goes on with
+the following case, so no case costs the later ones their results. P gives each case the
+wall-clock budget itself; at its end P kills X, and H (whose call into X then fails)
+reports the case; an H that stays silent is stuck in test code and is replaced.
+
+stdio tests: each case is a fresh X with the case's input on stdin; P reads the output
+files itself and compares. trust "in_process" (legacy): X runs the tests itself and
+reports; forgeable, and labelled so in every result.
+"""
+
+from __future__ import annotations
+
+import marshal
+import os
+import socket
+import time
+from dataclasses import dataclass
+from typing import Any
+
+from agent.cleanup import Janitor, workdir
+from agent.compare import compare_text
+from agent.describe import PROGRAM_FILE, describe, synthetic
+from agent.frames import Channel, ChannelError
+from agent.harnesses import Harness, Harnesses
+from agent.hub import Hub
+from agent.verdicts import Record, death, from_event, over_limit, record, timeout
+
+__all__ = ["Context", "Run"]
+
+IODIR = "/sandbox/io"
+LOAD_MARGIN_S = 1.0  # P's deadline for loading = the wall limit + this
+CASE_MARGIN_S = 0.1  # ... for a case (the fork and the messages in between)
+PRECOMPILE_CHARS = 256 * 1024  # larger programs compile in X, under its limits
+_OOM_FILES = ("/sys/fs/cgroup/memory.events", "/sys/fs/cgroup/memory/memory.oom_control")
+
+
+def oom_count() -> int:
+    for path in _OOM_FILES:
+        try:
+            with open(path) as fh:
+                for line in fh:
+                    if line.startswith("oom_kill "):
+                        return int(line.split()[1])
+        except (OSError, ValueError):
+            continue
+    return 0
+
+
+class Uids:
+    """Run uids in rotation: a uid's leftovers are gone before it comes round again."""
+
+    def __init__(self, uids: list[int]) -> None:
+        self.uids = uids
+        self.next_index = 0
+
+    def take(self) -> int:
+        uid = self.uids[self.next_index]
+        self.next_index = (self.next_index + 1) % len(self.uids)
+        return uid
+
+
+@dataclass
+class Context:
+    hub: Hub
+    janitor: Janitor
+    harnesses: Harnesses
+    uids: Uids
+    sessions: int = 0
+
+
+class Outputs:
+    """A session's stdout/stderr files (P's, in a directory the program cannot reach),
+    and the file sizes at each event, so each phase gets its own slice."""
+
+    def __init__(self) -> None:
+        flags = os.O_RDWR | os.O_CREAT | os.O_TRUNC
+        self.out = os.open(f"{IODIR}/out", flags, 0o600)
+        self.err = os.open(f"{IODIR}/err", flags, 0o600)
+        self.marks = [(0, 0)]
+
+    def mark(self) -> None:
+        self.marks.append((os.fstat(self.out).st_size, os.fstat(self.err).st_size))
+
+    def last(self, preview: int) -> tuple[str, str, int]:
+        """The newest slice's previews and its larger size."""
+        return self.slice(len(self.marks) - 1, preview)
+
+    def slice(self, k: int, preview: int) -> tuple[str, str, int]:
+        """Previews of what was written between mark ``k - 1`` and mark ``k``, and the
+        larger of the two sizes."""
+        (o0, e0), (o1, e1) = self.marks[k - 1], self.marks[k]
+        return (_read(self.out, o0, min(o1 - o0, preview)), _read(self.err, e0, min(e1 - e0, preview)),
+                max(o1 - o0, e1 - e0))
+
+    def text(self, limit: int) -> str:
+        return _read(self.out, 0, limit)
+
+    def close(self) -> None:
+        os.close(self.out)
+        os.close(self.err)
+
+
+def _read(fd: int, offset: int, size: int) -> str:
+    if size <= 0:
+        return ""
+    return os.pread(fd, size, offset).decode("utf-8", "replace")
+
+
+class Run:
+    """One program against its suite. ``execute()`` returns a record per case."""
+
+    def __init__(self, ctx: Context, req: dict[str, Any], suite: dict[str, Any]) -> None:
+        self.ctx = ctx
+        self.hub = ctx.hub
+        self.req = req
+        self.suite = suite
+        self.kind = str(suite.get("kind") or "assert")
+        self.cases: list[dict[str, Any]] = list(suite.get("cases") or [])
+        self.n = len(self.cases)
+        self.program = str(req.get("program") or "")
+        self.blob = b""
+        self.timeout = float(req.get("timeout_s") or 4.0)
+        self.wall = float(req.get("wall_s") or self.timeout)
+        self.cap = int(req.get("output_kb") or 1024) * 1024
+        self.memory = int(req.get("memory_mb") or 512) << 20
+        self.procs = int(req.get("max_procs") or 64)
+        self.preview = int(req.get("preview_chars", 2048))
+        self.trust = "in_process" if req.get("trust") == "in_process" else "harness"
+        self.isolate = bool(req.get("isolate_cases", False))
+        self.stop_on_failure = bool(req.get("stop_on_first_failure"))
+        self.tests: list[Record | None] = [None] * self.n
+        self.cpu_s = 0.0
+        self.isolate_until = 0  # cases before this run one per session (after a harness failure)
+
+    # ------------------------------------------------------------------ driver
+    def execute(self) -> list[Record]:
+        if self.n and not self._compile():
+            return [t if t is not None else record("skipped") for t in self.tests]
+        if self.kind == "stdio":
+            self._stdio()
+        else:
+            start = 0
+            while start < self.n:
+                start = self._session(start)
+                if self.stop_on_failure and any(t and t["status"] != "pass" for t in self.tests[:start]):
+                    break
+        return [t if t is not None else record("skipped") for t in self.tests]
+
+    def _compile(self) -> bool:
+        """Compile the program here (warm, a tenth of the cost in a fresh fork; nothing
+        runs) unless it is large; False if it does not compile (every case is filled)."""
+        if len(self.program) > PRECOMPILE_CHARS:
+            return True  # compiled by X, under X's limits (compiling can take gigabytes)
+        try:
+            code = compile(self.program, PROGRAM_FILE, "exec", dont_inherit=True)
+        except BaseException as exc:
+            self._fill_compile_error(describe(exc))
+            return False
+        self.blob = marshal.dumps(code)
+        return True
+
+    def _limits(self, cases: int) -> dict[str, Any]:
+        return {"cpu_s": max(1, -(-self.timeout // 1)) * (cases + 1), "as_bytes": self.memory,
+                "fsize": self.cap * max(cases, 1) + 1, "nproc": self.procs}
+
+    def _spawn(self, mode: str, uid: int, fds: list[int], cases: int, **extra: Any) -> dict[str, Any]:
+        spec = {"op": "x", "uid": uid, "mode": mode, "src": self.program,
+                "workdir": workdir(uid), "limits": self._limits(cases), "dumpable": True,
+                "oom_score": 1000, **extra}
+        return self.hub.ask(spec, fds, self.blob)
+
+    def _fill_compile_error(self, error: dict[str, Any]) -> None:
+        status = "memory" if "MemoryError" in (error.get("mro") or []) else "error"
+        for i in range(self.n):
+            if self.tests[i] is None:
+                self.tests[i] = record(status, error=error)
+
+    def _finish(self, pid: int | None, uid: int) -> None:
+        """End X (it has nothing more to do), reap it, and clean its uid if needed."""
+        if pid is not None:
+            done = self.hub.exits.pop(pid, None)
+            if done is None:  # not reported yet, so not reaped yet: the pid is still X's
+                self.hub.kill(pid)
+                done = self.hub.await_exit(pid, time.monotonic() + 2.0)
+            if done is not None:
+                self.cpu_s += float(done.get("cpu_s") or 0.0)
+        self.ctx.janitor.after_run(uid, len(self.ctx.harnesses))
+
+    # --------------------------------------------------------------- sessions
+    def _session(self, start: int) -> int:
+        stop = start + 1 if self.isolate or start < self.isolate_until else self.n
+        uid = self.ctx.uids.take()
+        files = Outputs()
+        mine, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
+        devnull = os.open(os.devnull, os.O_RDONLY)
+        pid: int | None = None
+        self.ctx.sessions += 1
+        spec = {"start": start, "stop": stop, "timeout_s": self.timeout, "wall_s": self.wall,
+                "s": self.ctx.sessions, "stop_on_first_failure": self.stop_on_failure}
+        try:
+            extra = {"suite": self.suite, **spec} if self.trust == "in_process" else {}
+            mode = "legacy" if self.trust == "in_process" else "serve"
+            reply = self._spawn(mode, uid, [devnull, files.out, files.err, theirs.fileno()], stop - start, **extra)
+            theirs.close()
+            pid = int(reply["pid"])
+            if self.trust == "in_process":
+                follower = Follower(self, Channel(mine), None, pid, files, spec)
+            else:
+                harness = self.ctx.harnesses.get(self.suite)
+                harness.chan.send({"op": "session", "sid": str(self.suite["sid"]), "xpid": pid, "nfds": 3, **spec},
+                                  [mine.fileno(), files.out, files.err])
+                mine.close()
+                follower = Follower(self, harness.chan, harness, pid, files, spec)
+            return follower.run()
+        finally:
+            os.close(devnull)
+            theirs.close()
+            self._finish(pid, uid)
+            files.close()
+
+    # ------------------------------------------------------------------ stdio
+    def _stdio(self) -> None:
+        for index, case in enumerate(self.cases):
+            test = self._stdio_case(case)
+            self.tests[index] = test
+            if self.stop_on_failure and test["status"] != "pass":
+                return
+
+    def _stdio_case(self, case: dict[str, Any]) -> Record:
+        uid = self.ctx.uids.take()
+        files = Outputs()
+        path = f"{IODIR}/in"
+        with open(path, "w", encoding="utf-8", errors="surrogatepass", newline="") as fh:
+            fh.write(str(case.get("input") or ""))
+        stdin = os.open(path, os.O_RDONLY)
+        mine, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
+        pid: int | None = None
+        oom0 = oom_count()
+        try:
+            t0 = time.monotonic()
+            reply = self._spawn("stdio", uid, [stdin, files.out, files.err, theirs.fileno()], 1)
+            theirs.close()
+            pid = int(reply["pid"])
+            chan = Channel(mine, limit=1 << 20)
+            report, status, cpu_s, timed_out = self._await_stdio(chan, pid, t0)
+            pid = None if status is not None else pid
+            elapsed_ms = (time.monotonic() - t0) * 1e3
+            self.cpu_s += cpu_s or 0.0
+            return self._judge_stdio(case, files, report, status, cpu_s, timed_out, elapsed_ms, oom0)
+        finally:
+            os.close(stdin)
+            mine.close()
+            self._finish(pid, uid)
+            files.close()
+
+    def _await_stdio(self, chan: Channel, pid: int, t0: float) -> tuple[Any, int | None, float | None, bool]:
+        deadline = t0 + self.wall + CASE_MARGIN_S
+        report = None
+        while pid not in self.hub.exits:
+            ready = self.hub.wait([chan] if not chan.eof else [], deadline)
+            if ready is not None and ready.has_frame():
+                try:
+                    message = ready.pop()
+                except ChannelError:
+                    message = None
+                    chan.eof = True
+                if report is None and type(message) is dict:
+                    report = message.get("error")
+            if time.monotonic() >= deadline and pid not in self.hub.exits:
+                self.hub.kill(pid)
+                done = self.hub.await_exit(pid, time.monotonic() + 2.0)
+                return report, done.get("status") if done else None, done.get("cpu_s") if done else None, True
+        done = self.hub.exits.pop(pid)
+        return report, int(done["status"]), float(done.get("cpu_s") or 0.0), False
+
+    def _judge_stdio(self, case: dict[str, Any], files: Outputs, report: Any, status: int | None,
+                     cpu_s: float | None, timed_out: bool, elapsed_ms: float, oom0: int) -> Record:
+        files.mark()
+        out, err, size = files.last(self.preview)
+        over = size > self.cap
+        if timed_out:
+            return record("timeout", self.wall * 1e3, out, err, timeout(self.wall, wall=True))
+        if over:
+            return record("output_limit", elapsed_ms, out, err, over_limit(self.cap))
+        if cpu_s is not None and cpu_s > self.timeout:
+            return record("timeout", elapsed_ms, out, err, timeout(self.timeout, wall=False, used_s=cpu_s))
+        if status is not None and os.WIFEXITED(status) and os.WEXITSTATUS(status) == 0:
+            got = files.text(self.cap + 1)
+            ok = compare_text(got, str(case.get("output") or ""), str(self.suite.get("compare") or "tokens"))
+            return record("pass" if ok else "fail", elapsed_ms, out, err)
+        if type(report) is dict:
+            mro = report.get("mro") or []
+            kind = "crash" if "SystemExit" in mro else "memory" if "MemoryError" in mro else "error"
+            return record(kind, elapsed_ms, out, err, report)
+        kind, error = death(status, cpu_s=cpu_s, timeout_s=self.timeout, oom=oom_count() > oom0,
+                            over=over, cap=self.cap)
+        return record(kind, elapsed_ms, out, err, error)
+
+
+class Follower:
+    """Waits for one session's report (from H, or from X itself in legacy mode), kills X
+    when H asks, and turns the report into records. A session that ends without a report
+    (H crashed or hung in the test's own code, or a legacy X died) is re-run one case per
+    session, so the case at fault is found and the others keep their verdicts."""
+
+    def __init__(self, run: Run, chan: Channel, harness: Harness | None, pid: int, files: Outputs,
+                 spec: dict[str, Any]) -> None:
+        self.run_ = run
+        self.hub = run.hub
+        self.chan = chan
+        self.harness = harness
+        self.pid = pid
+        self.files = files
+        self.start = int(spec["start"])
+        self.stop = int(spec["stop"])
+        self.session = spec["s"]
+        self.oom0 = oom_count()
+        self.killed = False
+
+    def backstop(self) -> float:
+        r = self.run_
+        return time.monotonic() + r.wall + LOAD_MARGIN_S + (self.stop - self.start) * (r.wall + CASE_MARGIN_S) + 2.0
+
+    def run(self) -> int:
+        """Follow the session; the index of the next case to run."""
+        report = self._report(self.backstop())
+        if report is None:
+            return self._no_report()
+        return self._records(report)
+
+    def _report(self, deadline: float) -> dict[str, Any] | None:
+        while True:
+            chan = self.hub.wait([self.chan], deadline)
+            if chan is None:
+                return None
+            try:
+                message = chan.pop() if chan.has_frame() else None
+            except ChannelError:
+                return None
+            if message is None:
+                return None  # the channel ended
+            if type(message) is not dict or (self.harness is not None and message.get("s") != self.session):
+                continue  # a late message of an earlier session
+            if message.get("ev") == "kill":
+                self._kill_x()
+            elif message.get("ev") == "done":
+                return message
+
+    def _no_report(self) -> int:
+        r = self.run_
+        self._kill_x()
+        timed_out = not self.chan.eof
+        if self.harness is not None:
+            self._drop_harness()
+        if self.stop - self.start > 1:
+            r.isolate_until = self.stop  # find the case at fault, one case per session
+            return self.start
+        self.files.mark()
+        out, err, size = self.files.last(r.preview)
+        if self.harness is not None:
+            kind = "HarnessTimeout" if timed_out else "HarnessCrash"
+            what = "did not finish in time" if timed_out else "crashed the test harness"
+            test = record("error", 0.0, out, err, synthetic(kind, f"the test's own code {what}"))
+        elif timed_out:
+            test = record("timeout", r.wall * 1e3, out, err, timeout(r.wall, wall=True))
+        else:
+            kind, error = self._death(size > r.cap)
+            test = record(kind, 0.0, out, err, error)
+        r.tests[self.start] = test
+        return self.stop
+
+    # --------------------------------------------------------------- outcomes
+    def _slices(self, marks: list[Any]) -> list[tuple[int, int]]:
+        out: list[tuple[int, int]] = []
+        for mark in marks:
+            if type(mark) is list and len(mark) == 2 and all(type(x) is int and x >= 0 for x in mark):
+                out.append((mark[0], mark[1]))
+        return out
+
+    def _records(self, report: dict[str, Any]) -> int:
+        r = self.run_
+        self.files.marks.extend(self._slices(report.get("marks") or []))
+        cursor = 1
+        load = report.get("load")
+        if type(load) is dict:
+            self._load_failure(load)
+            return self.stop
+        cursor += 1
+        nxt = self.start
+        for event in report.get("cases") or []:
+            index = event.get("i") if type(event) is dict else None
+            if type(index) is not int or not nxt <= index < self.stop or cursor >= len(self.files.marks):
+                break
+            out, err, size = self.files.slice(cursor, r.preview)
+            cursor += 1
+            r.tests[index] = self._record(event, out, err, size)
+            nxt = index + 1
+        claimed = report.get("next")
+        if type(claimed) is int and nxt <= claimed <= self.stop:
+            nxt = claimed  # past cases skipped after a failure (stop_on_first_failure)
+        return max(nxt, self.start + 1)
+
+    def _record(self, event: dict[str, Any], out: str, err: str, size: int) -> Record:
+        r = self.run_
+        time_ms = float(event.get("time_ms") or 0.0) if isinstance(event.get("time_ms"), (int, float)) else 0.0
+        if event.get("status") == "gone":
+            kind, error = self._death(size > r.cap)
+            return record(kind, time_ms, out, err, error)
+        if size > r.cap:
+            return record("output_limit", time_ms, out, err, over_limit(r.cap))
+        return from_event(event, out, err)
+
+    def _load_failure(self, load: dict[str, Any]) -> None:
+        r = self.run_
+        out, err, size = self.files.slice(1, r.preview) if len(self.files.marks) > 1 else ("", "", 0)
+        status = str(load.get("status") or "error")
+        error = load.get("error") if type(load.get("error")) is dict else None
+        if status == "gone":
+            status, error = self._death(size > r.cap)
+            if error.get("type") == "Exit":
+                error["message"] = f"exited with status {error.get('exit_code', 0)} before the tests ran"
+        elif size > r.cap:
+            status, error = "output_limit", over_limit(r.cap)
+        elif status == "crash" and error is not None and error.get("exit_code") is not None:
+            error = {**error, "message": f"exited with status {error['exit_code']} before the tests ran"}
+        elif status not in ("error", "memory", "crash", "timeout"):
+            status = "error"
+        for i in range(self.start, self.stop):
+            r.tests[i] = record(status, float(load.get("time_ms") or 0.0), out, err, error)
+
+    def _death(self, over: bool) -> tuple[str, dict[str, Any]]:
+        r = self.run_
+        done = self.hub.await_exit(self.pid, time.monotonic() + 2.0)
+        if done is not None:
+            self.hub.exits[self.pid] = done  # Run._finish reaps it again
+        status = int(done["status"]) if done is not None else None
+        cpu = float(done.get("cpu_s") or 0.0) if done is not None else None
+        return death(status, cpu_s=cpu, timeout_s=r.timeout, oom=oom_count() > self.oom0, over=over, cap=r.cap)
+
+    def _kill_x(self) -> None:
+        if not self.killed:
+            self.killed = True
+            self.hub.kill(self.pid)
+
+    def _drop_harness(self) -> None:
+        if self.harness is not None:
+            self.run_.ctx.harnesses.drop(self.harness.sid)
