@@ -16,106 +16,28 @@ which is what that mode's label says.
 
 from __future__ import annotations
 
-import builtins
 import contextlib
-import importlib
 import os
 import signal
 import socket
-import sys
 import time
 from collections.abc import Callable
 from typing import Any
 
 from agent.compare import compare_value, json_value
-from agent.describe import describe, format_tb, frames_of, synthetic
+from agent.describe import synthetic
 from agent.frames import Channel, ChannelError
-from agent.proxy import Handle, LoadFailed, NoPlain, ProgramGone, Remote, Watch, plain_of_handle, remote_info
+from agent.namespace import plain_deep, proxy_namespace
+from agent.outcomes import HarnessTimeout, case_outcome, load_event, timed_out
+from agent.proxy import LoadFailed, ProgramGone, Remote
 from agent.suite import Suite
+from agent.watch import CpuClock, Watch
 
-__all__ = ["Harness", "case_outcome", "load_event", "run_in_process"]
+__all__ = ["Harness", "Session", "run_in_process"]
 
 Report = Callable[[dict[str, Any]], None]
 _SAFE_MODULES = frozenset({"numpy", "scipy", "sortedcontainers", "networkx"})
 _ALARM_SLACK_S = 0.25  # the test's own code gets this much past the case's wall limit
-
-
-class HarnessTimeout(BaseException):
-    """The test's own code ran past the case's wall-clock limit."""
-
-
-# ------------------------------------------------------------------ outcomes
-def merged_error(exc: BaseException) -> dict[str, Any]:
-    """The error of a case: H's frames, then (for an exception of the program) X's."""
-    remote = remote_info(exc)
-    if remote is None:
-        return describe(exc)
-    frames = frames_of(exc) + [f for f in remote.get("frames") or [] if type(f) is dict]
-    text = format_tb(exc).rstrip("\n").rsplit("\n", 1)[0]
-    info: dict[str, Any] = {k: remote.get(k) for k in ("type", "mro", "message", "exit_code", "syntax") if k in remote}
-    info.setdefault("type", "Error")
-    info.setdefault("mro", [info["type"]])
-    info["message"] = str(info.get("message") or "")
-    info["frames"] = frames
-    info["traceback"] = f"{text}\n  -- in the program --\n{remote.get('traceback') or ''}"
-    return info
-
-
-def case_outcome(exc: BaseException) -> tuple[str, dict[str, Any]]:
-    """Status and error of a case that raised ``exc``."""
-    if isinstance(exc, HarnessTimeout):
-        return "error", synthetic("HarnessTimeout", "the test's own code did not finish in time")
-    error = merged_error(exc)
-    mro = [m for m in error.get("mro") or [] if isinstance(m, str)]
-    if "MemoryError" in mro:
-        return "memory", error
-    if "SystemExit" in mro:
-        return "crash", error
-    frames = error.get("frames") or []
-    if remote_info(exc) is None and "AssertionError" in mro and frames and frames[-1].get("src") in ("case", "setup"):
-        return "fail", error
-    return "error", error
-
-
-def load_event(message: dict[str, Any]) -> dict[str, Any]:
-    """The session's load outcome for X's report that the program did not load."""
-    error = message.get("error")
-    status = "crash" if message.get("exit") else "error"
-    if type(error) is dict and "MemoryError" in (error.get("mro") or []):
-        status = "memory"
-    return {"status": status, "error": error if type(error) is dict else None}
-
-
-def _timed_out(exc: ProgramGone, session: Session, used_ms: float) -> tuple[str, dict[str, Any]]:
-    if exc.timeout == "cpu":
-        return "timeout", synthetic(
-            "Timeout", f"used {used_ms / 1e3:.2f}s of CPU time, over the limit of {session.timeout_s:g}s")
-    return "timeout", synthetic("Timeout", f"exceeded the wall-clock limit of {session.wall_s:g}s")
-
-
-# --------------------------------------------------------------- CPU of X
-class CpuClock:
-    """X's CPU time (user + system, whole process) as the kernel accounts it."""
-
-    def __init__(self, pid: int | None) -> None:
-        self.path = f"/proc/{pid}/stat" if pid else None
-        self.tick_ms = 1000.0 / os.sysconf("SC_CLK_TCK")
-        self.last = 0.0
-
-    def ms(self) -> float:
-        if self.path is None:
-            return time.process_time() * 1e3  # legacy mode: the process's own word
-        try:
-            fd = os.open(self.path, os.O_RDONLY)
-            try:
-                raw = os.read(fd, 4096)
-            finally:
-                os.close(fd)
-            fields = raw.rsplit(b")", 1)[1].split()
-            self.last = (int(fields[11]) + int(fields[12])) * self.tick_ms
-        except (OSError, IndexError, ValueError):
-            pass  # gone: the last reading stands
-        return self.last
 
 
 # ------------------------------------------------------------------ sessions
@@ -169,7 +91,7 @@ class Session:
         except ProgramGone as exc:
             gone = True
             if exc.timeout is not None and watch is not None:
-                status, error = _timed_out(exc, self, watch.used_ms())
+                status, error = timed_out(exc, self, watch.used_ms())
             else:
                 status, error = "gone", {"message": exc.why}
         except BaseException as exc:
@@ -232,79 +154,6 @@ _ALARMS = [False]  # only H installs the timer's handler (in X it would kill the
 def _arm(seconds: float) -> None:
     if _ALARMS[0]:
         signal.setitimer(signal.ITIMER_REAL, max(seconds, 0.0))
-
-
-def plain_deep(value: Any, depth: int = 0) -> Any:
-    """``value`` with every handle replaced by its object's plain form.
-
-    Raises:
-        TypeError: an object of the program has no plain form.
-    """
-    if depth > 100:
-        raise ValueError("nested too deeply")
-    cls = type(value)
-    if cls is Handle:
-        try:
-            return plain_deep(plain_of_handle(value), depth + 1)
-        except NoPlain as exc:
-            raise TypeError(f"return value of type {exc.cls} is not JSON") from None
-    if cls is list or cls is tuple:
-        return cls(plain_deep(v, depth + 1) for v in value)
-    if isinstance(value, dict):
-        return type(value)((plain_deep(k, depth + 1), plain_deep(v, depth + 1)) for k, v in value.items())
-    return value
-
-
-# ---------------------------------------------------------------- namespaces
-def _import_allowed(name: str) -> Any:
-    top = name.partition(".")[0]
-    if not name or (top not in _SAFE_MODULES and top not in sys.stdlib_module_names):
-        return None
-    try:
-        return importlib.import_module(name)
-    except Exception:
-        return None
-
-
-def proxy_namespace(suite: Suite, remote: Remote) -> dict[str, Any]:
-    """The test namespace of one session: prompt and setup here, the program's names as
-    handles (entry points override what the prompt defines).
-
-    Raises:
-        LoadFailed: the program did not load.
-        BaseException: what the prompt's or the setup's execution raised (the setup can
-            call the program, so this may be the program's exception), or ProgramGone.
-    """
-    ns: dict[str, Any] = {"__name__": "__main__", "__builtins__": builtins}
-    if suite.prompt is not None:
-        with contextlib.suppress(Exception):  # its helpers are a convenience; X has them too
-            exec(suite.prompt, ns)
-    prompt_defines = {k for k in ns if not k.startswith("__")}
-    wanted, entry, shadowing = suite.wanted_names(prompt_defines)
-    found = remote.request("names", wanted)
-    if type(found) is not dict:
-        raise ProgramGone("the program's process answered the names request with junk")
-    defined = {n for n, spec in found.items() if type(n) is str and type(spec) is dict}
-    if not (entry - suite.setup_defines) & defined - shadowing:
-        entry = entry | (shadowing & defined)  # the function under test has a builtin's name
-    for name in defined:
-        if name in shadowing and name not in entry:
-            continue
-        if name in prompt_defines and name not in entry:
-            continue
-        ns[name] = _bind(found[name], remote)
-    if suite.setup is not None:
-        exec(suite.setup, ns)
-    return ns
-
-
-def _bind(spec: dict[str, Any], remote: Remote) -> Any:
-    if "mod" in spec:
-        module = _import_allowed(str(spec["mod"]))
-        if module is not None:
-            return module
-        return remote.decode(spec.get("h"))
-    return remote.decode(spec.get("v"))
 
 
 class Harness:
@@ -377,7 +226,7 @@ class Harness:
             return
         except ProgramGone as exc:
             if exc.timeout is not None:
-                status, error = _timed_out(exc, session, remote.watch.used_ms())
+                status, error = timed_out(exc, session, remote.watch.used_ms())
                 error["message"] = "loading the program " + error["message"]
                 session.load_failed(status, error)
             else:

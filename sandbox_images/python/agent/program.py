@@ -153,7 +153,8 @@ def _stdio(code: types.CodeType, source: str, spec: dict[str, Any], chan: Channe
 
 
 def _legacy(code: types.CodeType, source: str, spec: dict[str, Any], chan: Channel) -> None:
-    from agent.harness import Session, load_event, run_in_process
+    from agent.harness import Session, run_in_process
+    from agent.outcomes import load_event
     from agent.suite import Suite
 
     def report(event: dict[str, Any]) -> None:

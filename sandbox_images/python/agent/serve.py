@@ -29,8 +29,9 @@ from agent import VERSION
 from agent.cleanup import WORK_ROOT, Janitor
 from agent.harnesses import Harnesses
 from agent.hub import Hub, ZygoteGone
+from agent.outputs import IODIR
 from agent.rlimits import no_dump
-from agent.run import IODIR, Context, Run, Uids
+from agent.run import Context, Run, Uids
 
 __all__ = ["Agent", "main"]
 

@@ -17,7 +17,8 @@ import sys
 import types
 from typing import Any
 
-from agent.codec import CodecError, Decoder, Encoder, Opaque
+from agent.codec import CodecError, Encoder, Opaque
+from agent.decode import Decoder
 from agent.describe import describe
 from agent.frames import Channel, ChannelError
 
