@@ -40,12 +40,13 @@ class ChannelError(Exception):
 class Channel:
     """One end of a message channel."""
 
-    def __init__(self, sock: socket.socket, *, limit: int = MAX_FRAME, fds: bool = False) -> None:
+    def __init__(self, sock: socket.socket, *, limit: int = MAX_FRAME, fds: bool = False,
+                 chunk: bytearray | None = None) -> None:
         self.sock = sock
         self.limit = limit
         self.accept_fds = fds
         self.buf = bytearray()
-        self.chunk = bytearray(_CHUNK)
+        self.chunk = chunk if chunk is not None else bytearray(_CHUNK)
         self.view = memoryview(self.chunk)
         self.fdq: deque[int] = deque()
         self.eof = False

@@ -28,27 +28,21 @@ from agent.frames import Channel, ChannelError
 __all__ = ["main", "prepare"]
 
 
-_STREAMS: list[Any] = []
+CHUNK = bytearray(1 << 16)  # the read buffer of X's channel, shared with the zygote until written
 
 
 def prepare() -> None:
-    """In the zygote: the program's sys.stdin/stdout/stderr, over fds 0/1/2 (which each
-    child points at its own files before it runs anything), made once for all children."""
-    _STREAMS[:] = [
-        io.TextIOWrapper(io.BufferedReader(io.FileIO(0, "r", closefd=False)), encoding="utf-8"),
-        io.TextIOWrapper(io.BufferedWriter(io.FileIO(1, "w", closefd=False)), encoding="utf-8"),
-        io.TextIOWrapper(io.BufferedWriter(io.FileIO(2, "w", closefd=False)), encoding="utf-8",
-                         errors="backslashreplace", line_buffering=True),
-    ]
-
-
-def _streams() -> None:
-    """sys.stdin/stdout/stderr over fds 0/1/2, as a new interpreter has them."""
-    if not _STREAMS:
-        prepare()
-    stdin, stdout, stderr = _STREAMS
+    """In the zygote, once for all its children: sys.stdin/stdout/stderr over fds 0/1/2
+    (which each child points at its own files before anything runs), as a new
+    interpreter has them; HOME and TMPDIR are the child's working directory. Made here,
+    a child finds them in place instead of writing to pages it shares with the zygote."""
+    stdin = io.TextIOWrapper(io.BufferedReader(io.FileIO(0, "r", closefd=False)), encoding="utf-8")
+    stdout = io.TextIOWrapper(io.BufferedWriter(io.FileIO(1, "w", closefd=False)), encoding="utf-8")
+    stderr = io.TextIOWrapper(io.BufferedWriter(io.FileIO(2, "w", closefd=False)), encoding="utf-8",
+                              errors="backslashreplace", line_buffering=True)
     sys.stdin, sys.stdout, sys.stderr = stdin, stdout, stderr
     sys.__stdin__, sys.__stdout__, sys.__stderr__ = stdin, stdout, stderr  # type: ignore[misc]
+    os.environ["HOME"] = os.environ["TMPDIR"] = "."
 
 
 def _flush() -> None:
@@ -87,7 +81,6 @@ def _send(chan: Channel, message: dict[str, Any]) -> None:
 
 def main(spec: dict[str, Any], code: types.CodeType | None, source: str, chan: Channel) -> None:
     """Run the program in the mode ``spec["mode"]`` says. Never returns."""
-    _streams()
     try:
         if code is None:
             code = compile(source, PROGRAM_FILE, "exec", dont_inherit=True)
@@ -173,3 +166,56 @@ def _legacy(code: types.CodeType, source: str, spec: dict[str, Any], chan: Chann
         run_in_process(suite, spec, module.__dict__, report)
     _flush()
     os._exit(0)
+
+
+_WARM_SOURCE = '''
+class _Box:
+    def __init__(self, v):
+        self.v = v
+def add(a, b):
+    return a + b
+def boom(x):
+    return {"k": [x, (x,), {x}]}[x]
+'''
+
+
+def warm_up(rounds: int = 64) -> None:
+    """In the zygote: run the program process's code paths (load, requests, replies,
+    exception reports) until the interpreter has specialised their bytecode, so a child
+    does not rewrite those pages, which it shares with the zygote, on its first request."""
+    import socket
+
+    from agent.codec import Encoder
+    from agent.xserver import Server
+
+    mine, theirs = socket.socketpair()
+    try:
+        chan = Channel(theirs)
+        peer = Channel(mine)
+        module = types.ModuleType("_warm")
+        exec(compile(_WARM_SOURCE, PROGRAM_FILE, "exec", dont_inherit=True), module.__dict__)
+        server = Server(chan, module.__dict__)
+        encode = Encoder(lambda v: {"t": "h", "v": 0}).encode
+        names = {"op": "names", "a": [encode(["add", "boom", "_Box"])]}
+        for _ in range(rounds):
+            server.objects.clear()
+            server.index.clear()
+            server.answer(names)
+            for request in ({"op": "call", "h": 0, "a": [encode((1, 2)), {"t": "d", "v": []}]},
+                            {"op": "call", "h": 1, "a": [encode((3,)), {"t": "d", "v": []}]},
+                            {"op": "call", "h": 2, "a": [encode(([1, 2],)), {"t": "d", "v": []}]}):
+                server.answer(request)
+            while peer.pump() and peer.has_frame():
+                while peer.pop() is not None:
+                    pass
+                if not len(peer.buf) and not _readable(mine):
+                    break
+    finally:
+        mine.close()
+        theirs.close()
+
+
+def _readable(sock: Any) -> bool:
+    import select
+
+    return bool(select.select([sock], [], [], 0)[0])

@@ -5,7 +5,8 @@ capabilities, before anything untrusted runs. After :func:`enter` the process ha
 the descriptors it was given, its own session, resource limits, an out-of-memory score
 that makes it the first to go, and a uid of its own with no capabilities left (the
 kernel clears them when every uid becomes non-zero; no-new-privileges keeps them from
-coming back through a setuid binary).
+coming back through a setuid binary). The uid change also leaves it non-dumpable, so no
+other process can ptrace it or open its /proc memory, fds or environment.
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ import resource
 import signal
 from typing import Any
 
-__all__ = ["CHAN_FD", "enter", "no_dump", "preload", "set_dumpable"]
+__all__ = ["CHAN_FD", "enter", "no_dump", "preload"]
 
 CHAN_FD = 1000  # the child's end of its channel, out of the way of the program's fds
 _PR_SET_DUMPABLE = 4
@@ -42,12 +43,6 @@ def no_dump() -> None:
     """Make this process non-dumpable: no ptrace, no /proc/<pid>/mem, fd or environ for
     anyone without CAP_SYS_PTRACE (which nobody in the container has)."""
     _prctl(_PR_SET_DUMPABLE, 0)
-
-
-def set_dumpable() -> None:
-    """Back to an ordinary process after the uid change (which made it non-dumpable), so
-    the program's own /proc/self works as anywhere else; only its own uid can reach it."""
-    _prctl(_PR_SET_DUMPABLE, 1)
 
 
 def _layout(fds: list[int]) -> None:
@@ -111,9 +106,6 @@ def enter(spec: dict[str, Any], fds: list[int]) -> None:
     if workdir:
         with contextlib.suppress(FileExistsError):  # made by the run's own uid: no other run can enter it
             os.mkdir(workdir, 0o700)
-        os.chdir(workdir)
-        os.environ["HOME"] = os.environ["TMPDIR"] = workdir
+        os.chdir(workdir)  # HOME and TMPDIR are "." (set in the zygote): this directory
     else:
         os.chdir("/")
-    if spec.get("dumpable"):
-        set_dumpable()

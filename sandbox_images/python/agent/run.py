@@ -116,7 +116,7 @@ class Run:
 
     def _spawn(self, mode: str, uid: int, fds: list[int], cases: int, **extra: Any) -> dict[str, Any]:
         spec = {"op": "x", "uid": uid, "mode": mode, "src": self.program,
-                "workdir": workdir(uid), "limits": self._limits(cases), "dumpable": True,
+                "workdir": workdir(uid), "limits": self._limits(cases),
                 "oom_score": 1000, **extra}
         return self.hub.ask(spec, fds, self.blob)
 

@@ -92,7 +92,7 @@ class Zygote:
 
         def main() -> None:
             code = marshal.loads(blob) if blob else None
-            program.main(spec, code, source, Channel(socket.socket(fileno=CHAN_FD)))
+            program.main(spec, code, source, Channel(socket.socket(fileno=CHAN_FD), chunk=program.CHUNK))
 
         self._fork(spec, fds, main)
 
@@ -205,6 +205,7 @@ def start() -> tuple[int, Channel]:
         mine.close()
         preload()
         program.prepare()
+        program.warm_up()
         gc.collect()
         gc.freeze()
         try:
