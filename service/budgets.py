@@ -39,6 +39,7 @@ if TYPE_CHECKING:
     from service.settings import Settings
 
 __all__ = [
+    "AGENT_IDLE_S",
     "CASE_OVERHEAD_S",
     "JOB_MARGIN_S",
     "MEMORY_HEADROOM_MB",
@@ -58,6 +59,9 @@ CASE_OVERHEAD_S = 2.0
 JOB_MARGIN_S = 30
 #: Container memory beyond the largest program limit (the agent and the loader).
 MEMORY_HEADROOM_MB = 256
+#: The agent sends a line at least every 0.5 s while it works; this long without one, it
+#: is stuck (stopped, deadlocked) and its container is replaced.
+AGENT_IDLE_S = 3.0
 
 # --- time bounds of the plumbing (not part of the nesting above) ----------------------
 #: Redis: connecting (a 503 beats a hang) and one command of the API's sync client.

@@ -25,7 +25,7 @@ from service.queue.redis import AsyncRedis, Pipeline, translate_redis_errors
 __all__ = ["RESULT_SCHEMA", "ResultCache", "cacheable"]
 
 # Bump when the meaning of a cached Result changes (feedback, rewards, wire fields).
-RESULT_SCHEMA = "utrs-result-1"
+RESULT_SCHEMA = "utrs-result-2"  # 2: agent v2 (harness trust, shared cases by default)
 
 
 def cacheable(result: ResultData) -> bool:

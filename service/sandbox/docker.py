@@ -2,7 +2,12 @@
 and the one place its errors are translated (into :class:`~service.errors.SandboxError`).
 
 A sandbox container runs with no network, a read-only root, a size-capped tmpfs,
-memory/pids/CPU limits, no capabilities, no-new-privileges and a non-root user; its
+memory/pids/CPU limits, no-new-privileges, and of all capabilities only CAP_SETUID,
+CAP_SETGID and CAP_KILL: its agent starts as root and runs every program and every
+harness under a uid of its own, from a range picked at random per container (so two
+containers' programs never share a uid, whose process count the kernel limits across the
+host). SysV message queues and semaphores and POSIX message queues are switched off and
+SysV shared memory dies with its last user (sysctls), so nothing outlives a run there. Its
 agent's stdin/stdout are attached once. Containers are labelled with their owner (this
 process: host, pid, start time) and pool, so that a pool removes only its own, and the
 next pool started on a host removes what a killed worker left behind.
@@ -12,6 +17,7 @@ from __future__ import annotations
 
 import logging
 import os
+import secrets
 import socket
 from collections.abc import Callable
 from typing import Any
@@ -24,11 +30,22 @@ from service.budgets import DOCKER_API_TIMEOUT_S
 from service.errors import ContainerStartError, SandboxUnavailable
 from service.settings import Settings
 
-__all__ = ["SANDBOX_UID", "DockerAPI", "Engine", "owner_id"]
+__all__ = ["AGENT_CAPS", "SANDBOX_SYSCTLS", "SANDBOX_UID", "DockerAPI", "Engine", "owner_id", "uid_base"]
 
 log = logging.getLogger(__name__)
 
-SANDBOX_UID = "1000:1000"
+SANDBOX_UID = "0:0"  # the agent; it drops every program to a run uid of its own
+#: What the agent keeps: changing uid/gid for its children, killing them.
+AGENT_CAPS = ("SETUID", "SETGID", "KILL")
+#: IPC that could outlive a run is switched off or tied to its last user.
+SANDBOX_SYSCTLS = {
+    "kernel.msgmni": "0",
+    "kernel.sem": "0 0 0 0",
+    "kernel.shm_rmid_forced": "1",
+    "fs.mqueue.queues_max": "0",
+}
+_UID_SPAN = 64  # uids per container: 8 for runs, 16 for harnesses, the rest unused
+_UID_FIRST = 100_000
 _VERSION_LABEL = "utrs.sandbox.version"
 
 #: The SDK's low-level client, for callers that need its type (they never import the SDK).
@@ -41,6 +58,12 @@ def _proc_start_time(pid: int) -> str | None:
             return fh.read().rsplit(")", 1)[1].split()[19]
     except (OSError, IndexError):
         return None
+
+
+def uid_base() -> int:
+    """The first uid of a new container's range (random: ranges of different containers,
+    of any pool on the host, almost never meet)."""
+    return _UID_FIRST + secrets.randbelow((2**31 - _UID_FIRST) // _UID_SPAN - 1) * _UID_SPAN
 
 
 def owner_id() -> str:
@@ -118,6 +141,7 @@ class Engine:
                 tty=False,
                 user=SANDBOX_UID,
                 labels=labels,
+                environment={"UTRS_UID_BASE": str(uid_base())},
                 network_disabled=True,
                 host_config=self._host_config(),
             )
@@ -134,13 +158,15 @@ class Engine:
         return self.api.create_host_config(
             network_mode="none",
             read_only=True,
-            tmpfs={"/sandbox": f"rw,exec,nosuid,nodev,size={s.container_tmpfs_mb}m,uid=1000,gid=1000,mode=0700"},
+            tmpfs={"/sandbox": f"rw,exec,nosuid,nodev,size={s.container_tmpfs_mb}m,uid=0,gid=0,mode=0755"},
             mem_limit=memory,
             memswap_limit=memory,
             pids_limit=s.container_pids,
             nano_cpus=int(s.container_cpus * 1e9),
             cap_drop=["ALL"],
+            cap_add=list(AGENT_CAPS),
             security_opt=["no-new-privileges"],
+            sysctls=dict(SANDBOX_SYSCTLS),
             init=True,
             auto_remove=True,
             ulimits=[Ulimit(name="nofile", soft=4096, hard=4096)],
@@ -171,7 +197,12 @@ class Engine:
         key = f"{self.settings.pool_label}.owner"
         return self.remove_where(lambda c: c["State"] != "running" or not _owner_alive(c["Labels"].get(key, "")))
 
-    def processes(self, container_id: str) -> list[str]:
-        """Command lines of the processes running in one container (``docker top``)."""
-        top = self.api.top(container_id, ps_args="-eo pid,args")
-        return [" ".join(str(x) for x in row[1:]) for row in top.get("Processes") or []]
+    def processes(self, container_id: str) -> list[tuple[int, str]]:
+        """(uid, command line) of the processes running in one container (``docker top``)."""
+        top = self.api.top(container_id, ps_args="-eo pid,uid,args")
+        return [(int(row[1]), " ".join(str(x) for x in row[2:])) for row in top.get("Processes") or []]
+
+    def uid_base(self, container_id: str) -> int:
+        """The first uid of a container's range (its agent's run uids follow it)."""
+        env = self.api.inspect_container(container_id)["Config"]["Env"] or []
+        return int(next(e for e in env if e.startswith("UTRS_UID_BASE=")).split("=", 1)[1])

@@ -14,20 +14,22 @@ decided by a message.
 
 from __future__ import annotations
 
+import hashlib
+import json
 import logging
 import time
 from collections.abc import Sequence
 
-from client.models import ErrorInfo, Frame, Item, Result, Status, TestResult, TestStatus, Where
+from client.models import ErrorInfo, Frame, Item, Result, Status, TestResult, TestStatus, Trust, Where
 from service.budgets import item_budget_s, wall_bound_s
 from service.feedback import annotate
 from service.feedback.coordinates import ProgramMap
 from service.feedback.taxonomy import ERROR_STATUSES
 from service.sandbox.pool import SandboxPool, Task
-from service.sandbox.protocol import Op, RawError, RawFrame, RawTest, RunOutcome, RunRequest, RunResult, Source
+from service.sandbox.protocol import RawError, RawFrame, RawTest, RunOutcome, RunResult, RunSpec, Source, Suite
 from service.settings import Settings
 
-__all__ = ["build_request", "evaluate_items", "summarise", "to_result"]
+__all__ = ["build_suite", "build_task", "evaluate_items", "summarise", "to_result"]
 
 log = logging.getLogger(__name__)
 
@@ -35,18 +37,32 @@ log = logging.getLogger(__name__)
 _UNCLOSED = ("was never closed", "unexpected EOF", "unterminated", "expected an indented block")
 
 
-def build_request(item: Item, settings: Settings) -> RunRequest:
-    """The agent's run request for one item (see sandbox_images/python/agent.py)."""
+def build_suite(item: Item) -> tuple[str, Suite]:
+    """The item's tests as the agent's harness runs them, and their id (a hash of them:
+    samples of one problem share one suite, and one harness in the agent)."""
     tests = item.tests
-    return {
-        "op": Op.RUN.value,
+    suite: Suite = {
         "kind": tests.kind.value,
-        "program": item.prompt + item.code,
         "setup": tests.setup or "",
+        "prompt": item.prompt,
         "cases": [c.model_dump(mode="json", exclude_unset=True) for c in tests.cases],
         "fn_name": tests.fn_name,
         "class_name": tests.class_name,
         "compare": item.compare.value,
+        "entry_points": list(item.entry_points or []),
+    }
+    text = json.dumps(suite, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    return hashlib.sha256(text.encode("utf-8", "surrogatepass")).hexdigest()[:32], suite
+
+
+def build_task(item: Item, settings: Settings) -> Task:
+    """The agent's run for one item (``sandbox_images/python/agent``), with its suite."""
+    sid, suite = build_suite(item)
+    spec: RunSpec = {
+        "rid": "",
+        "suite": sid,
+        "program": item.prompt + item.code,
+        "trust": item.trust.value,
         "timeout_s": item.limits.timeout_s,
         "wall_s": wall_bound_s(item.limits.timeout_s, settings),
         "memory_mb": item.limits.memory_mb,
@@ -56,15 +72,14 @@ def build_request(item: Item, settings: Settings) -> RunRequest:
         "stop_on_first_failure": item.stop_on_first_failure,
         "isolate_cases": item.isolate_cases,
     }
+    return Task(spec=spec, suite=suite, budget_s=item_budget_s(item, settings))
 
 
 def evaluate_items(pool: SandboxPool, items: Sequence[Item]) -> list[Result]:
     """Judge every item and annotate it (feedback, rewards); results in the same order."""
     settings = pool.settings
     runnable = [i for i, item in enumerate(items) if item.tests.cases]
-    tasks = [
-        Task(request=build_request(items[i], settings), budget_s=item_budget_s(items[i], settings)) for i in runnable
-    ]
+    tasks = [build_task(items[i], settings) for i in runnable]
     runs = dict(zip(runnable, pool.run(tasks) if tasks else [], strict=True))
     results = []
     for index, item in enumerate(items):
@@ -95,6 +110,8 @@ def to_result(item: Item, run: RunResult, *, image: str, settings: Settings) -> 
             return _infra(item, f"unreadable sandbox reply: {exc}", image)
     result = summarise(item, tests)
     result.image = image
+    trust = reply.get("trust")
+    result.trust = Trust(trust) if trust in (Trust.HARNESS, Trust.IN_PROCESS) else None
     result.duration_ms = float(reply.get("agent_ms", 0.0)) + (time.perf_counter() - t0) * 1e3
     return result
 
@@ -166,6 +183,8 @@ def _frame(raw: RawFrame, pmap: ProgramMap) -> Frame:
     where, mapped = Where.NONE, line
     if src == Source.PROGRAM and isinstance(line, int):
         where, mapped = pmap.locate(line, raw.get("col"))
+    elif src == Source.PROMPT:
+        where = Where.PROMPT  # the harness ran the prompt alone: its lines are the prompt's
     elif src in (Source.SETUP, Source.CASE):
         where = Where.TESTS
     end_line = raw.get("end_line")

@@ -182,8 +182,8 @@ class SandboxPool:
         with self._cond:
             return [c.id for c in self._idle]
 
-    def processes(self, container_id: str) -> list[str]:
-        """Command lines of the processes running in one container (``docker top``)."""
+    def processes(self, container_id: str) -> list[tuple[int, str]]:
+        """(uid, command line) of the processes running in one container (``docker top``)."""
         return self.engine.processes(container_id)
 
     def health(self) -> dict[str, Any]:

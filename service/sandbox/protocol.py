@@ -1,21 +1,30 @@
-"""The agent protocol as the worker speaks it today, named (not changed): the shapes of
-requests and replies, and what a run request can come to in the pool.
+"""The agent protocol (v2) as the worker speaks it: request and reply shapes, and what a
+run request can come to in the pool.
 
-One JSON object per line each way over the container's attached stdin/stdout, answered
-in order (``sandbox_images/python/agent.py`` is the other side)::
+One JSON object per line each way over the container's attached stdin/stdout
+(``sandbox_images/python/agent/serve.py`` is the other side)::
 
-    {"op": "ping"}                    -> {"op": "pong", "version", "pid", "runs", "python"}
-    {"op": "run", "rid": ..., ...}    -> {"rid": ..., "tests": [RawTest, ...], "agent_ms": ...}
-                                      or {"rid": ..., "agent_error": "..."}   (a bug of the agent)
+    {"op": "ping"}   -> {"op": "pong", "version": "2", "pid", "runs", "python", ...}
+    {"op": "batch", "suites": {SID: Suite}, "runs": [RunSpec, ...]}
+                     -> one Reply per run, in order, each as soon as it is judged:
+                        {"rid", "tests": [RawTest, ...], "trust", "agent_ms", "cpu_ms"}
+                        or {"rid", "agent_error": "..."}   (a bug of the agent)
+                     and {"hb": t} at least every 0.5 s while the agent works
+
+A suite (the tests, shared by every sample of a problem in the batch) is sent once per
+batch; its id is a hash of its content, so the agent's harness for it can serve later
+batches too.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from enum import StrEnum
-from typing import Any, NotRequired, TypedDict
+from typing import Any, TypedDict
 
 __all__ = [
+    "AGENT_VERSION",
+    "BatchRequest",
     "Op",
     "RawError",
     "RawFrame",
@@ -23,11 +32,13 @@ __all__ = [
     "RawTest",
     "Reply",
     "RunOutcome",
-    "RunRequest",
     "RunResult",
+    "RunSpec",
     "Source",
-    "with_rid",
+    "Suite",
 ]
+
+AGENT_VERSION = "2"
 
 
 class Op(StrEnum):
@@ -35,29 +46,39 @@ class Op(StrEnum):
 
     PING = "ping"
     PONG = "pong"
-    RUN = "run"
+    BATCH = "batch"
 
 
 class Source(StrEnum):
     """Which text a frame's file is (``src`` of a raw frame)."""
 
-    PROGRAM = "program"  # prompt + code, as one file
+    PROGRAM = "program"  # prompt + code, as one file (in the program's process)
+    PROMPT = "prompt"  # the prompt, as the harness runs it for the tests' helpers
     SETUP = "setup"
     CASE = "case"
-    OTHER = "other"  # the standard library, the harness, ``<string>``
+    OTHER = "other"  # the standard library, ``<string>``
 
 
-class RunRequest(TypedDict):
-    """``op: run``: one program and its tests (built by the executor)."""
+class Suite(TypedDict):
+    """The tests of an item, as the harness runs them."""
 
-    op: str
     kind: str
-    program: str
     setup: str
+    prompt: str
     cases: list[dict[str, Any]]
     fn_name: str | None
     class_name: str | None
     compare: str
+    entry_points: list[str]
+
+
+class RunSpec(TypedDict):
+    """One program of a batch (built by the executor); ``suite`` names its tests."""
+
+    rid: str
+    suite: str
+    program: str
+    trust: str
     timeout_s: float
     wall_s: float
     memory_mb: int
@@ -66,7 +87,12 @@ class RunRequest(TypedDict):
     preview_chars: int
     stop_on_first_failure: bool
     isolate_cases: bool
-    rid: NotRequired[str]
+
+
+class BatchRequest(TypedDict):
+    op: str
+    suites: dict[str, Suite]
+    runs: list[RunSpec]
 
 
 class RawFrame(TypedDict, total=False):
@@ -111,22 +137,21 @@ class RawTest(TypedDict, total=False):
 
 
 class Reply(TypedDict, total=False):
-    """A reply line: the answer to ``run`` (``tests`` or ``agent_error``) or to ``ping``."""
+    """A reply line: the answer to a run (``tests`` or ``agent_error``), a heartbeat
+    (``hb``), or the answer to ``ping``."""
 
     rid: str | None
     tests: list[RawTest]
+    trust: str
     agent_ms: float
+    cpu_ms: float
     agent_error: str
+    hb: float
     op: str
     version: str
     pid: int
     runs: int
     python: str
-
-
-def with_rid(request: RunRequest, rid: str) -> RunRequest:
-    """``request`` tagged with the id its reply must echo."""
-    return {**request, "rid": rid}
 
 
 class RunOutcome(StrEnum):

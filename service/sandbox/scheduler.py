@@ -2,7 +2,10 @@
 replacement of a broken agent, blame and retry.
 
 One driver thread per container slot borrows a container and keeps up to
-``agent_inflight`` requests queued at its agent, so the agent never waits for the worker.
+``agent_inflight`` programs queued at its agent, sent in batches (one message carries
+many programs and each suite once), so the agent never waits for the worker. Replies
+come back in the order sent; a reply for anything but the oldest program in flight, or
+no line at all (not even a heartbeat) for ``AGENT_IDLE_S``, condemns the container.
 When an agent dies or hangs, its container is replaced; the request it was executing is
 retried (a program that kills the agent again loses only its own verdict:
 :attr:`RunOutcome.KILLED_AGENT`) and the requests queued behind it are re-run untouched.
@@ -17,25 +20,35 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Protocol
 
+from service.budgets import AGENT_IDLE_S
 from service.errors import AgentDied, AgentError, AgentProtocolError
-from service.sandbox.protocol import Reply, RunOutcome, RunRequest, RunResult, with_rid
+from service.sandbox.protocol import BatchRequest, Op, Reply, RunOutcome, RunResult, RunSpec, Suite
 from service.sandbox.stream import AgentConn
 from service.settings import Settings
 
-__all__ = ["Slots", "Task", "run_tasks"]
+__all__ = ["Slots", "Task", "batch_request", "run_tasks"]
 
 log = logging.getLogger(__name__)
 
 
 @dataclass
 class Task:
-    """One request for an agent. ``slot`` is its position in the list given to
-    :func:`run_tasks` (set there; it is also the request id sent to the agent)."""
+    """One program for an agent, with its suite (``spec["suite"]`` is the suite's id).
+    ``slot`` is its position in the list given to :func:`run_tasks` (set there; it is also
+    the request id sent to the agent)."""
 
-    request: RunRequest
+    spec: RunSpec
+    suite: Suite
     budget_s: float
     slot: int = -1
     attempts: int = 0
+
+
+def batch_request(tasks: Sequence[Task]) -> BatchRequest:
+    """One message for ``tasks``: each suite once, the runs in order."""
+    suites = {task.spec["suite"]: task.suite for task in tasks}
+    runs: list[RunSpec] = [{**task.spec, "rid": str(task.slot)} for task in tasks]
+    return {"op": Op.BATCH.value, "suites": suites, "runs": runs}
 
 
 class Slots(Protocol):
@@ -153,21 +166,28 @@ class _Driver:
 
     @staticmethod
     def _answer(conn: AgentConn, task: Task) -> Reply:
-        reply = conn.recv(task.budget_s)
+        reply = conn.recv(task.budget_s, idle_s=AGENT_IDLE_S)
         if reply.get("rid") != str(task.slot):
-            raise AgentProtocolError(f"response out of order: {reply!r:.200}", container=conn.id)
+            raise AgentProtocolError(f"reply for no program in flight: {reply!r:.200}", container=conn.id)
         return reply
 
     def _top_up(self, conn: AgentConn, inflight: collections.deque[Task]) -> bool:
-        """Queue tasks at the agent; False if its stream is closed."""
-        room = min(self.settings.agent_inflight, self.settings.container_max_runs - conn.runs)
-        while len(inflight) < room and (task := self.batch.take()):
-            try:
-                conn.send(with_rid(task.request, str(task.slot)))
-            except AgentDied:
-                self.batch.give_back([task])
-                return False
-            inflight.append(task)
+        """Queue a batch of tasks at the agent once half its window is free; False if
+        its stream is closed."""
+        window = min(self.settings.agent_inflight, self.settings.container_max_runs - conn.runs)
+        if inflight and len(inflight) > window // 2:
+            return True
+        tasks: list[Task] = []
+        while len(inflight) + len(tasks) < window and (task := self.batch.take()):
+            tasks.append(task)
+        if not tasks:
+            return True
+        try:
+            conn.send(batch_request(tasks))
+        except AgentDied:
+            self.batch.give_back(tasks)
+            return False
+        inflight.extend(tasks)
         return True
 
     def _blame(self, task: Task, why: str) -> None:

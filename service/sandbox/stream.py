@@ -1,6 +1,10 @@
 """The attached stream to one container's agent: JSON lines out, Docker-multiplexed JSON
 lines back, with a deadline on every read.
 
+While it works the agent sends a heartbeat line at least every half second; a reply
+read skips them but gives up after ``idle_s`` without any line, so a stuck agent is
+noticed in seconds rather than after the program's whole budget.
+
 Docker frames an attached stream as ``[type, 0, 0, 0, size (4 bytes)] + payload``; only
 stdout frames carry replies. A closed or broken stream is :class:`AgentDied`, no reply in
 time :class:`AgentTimeout`, anything unreadable :class:`AgentProtocolError`.
@@ -48,15 +52,22 @@ class AgentConn:
         except OSError as exc:
             raise AgentDied(f"cannot write to agent: {exc}", container=self.id) from exc
 
-    def recv(self, timeout_s: float) -> Reply:
-        """The next reply line.
+    def recv(self, timeout_s: float, idle_s: float | None = None) -> Reply:
+        """The next reply line (heartbeats skipped).
 
         Raises:
             AgentDied, AgentTimeout, AgentProtocolError: see the module docstring.
         """
         deadline = time.monotonic() + timeout_s
+        while True:
+            message = self._line(deadline, idle_s)
+            if "hb" not in message:
+                return message
+
+    def _line(self, deadline: float, idle_s: float | None) -> Reply:
+        idle_deadline = time.monotonic() + idle_s if idle_s is not None else deadline
         while (nl := self._lines.find(b"\n")) < 0:
-            self._fill(deadline)
+            self._fill(min(deadline, idle_deadline), idle=idle_deadline < deadline)
         line = bytes(self._lines[:nl])
         del self._lines[: nl + 1]
         try:
@@ -67,15 +78,16 @@ class AgentConn:
             raise AgentProtocolError(f"agent sent {type(message).__name__}", container=self.id)
         return cast(Reply, message)  # a JSON object; its fields are read defensively
 
-    def _fill(self, deadline: float) -> None:
+    def _fill(self, deadline: float, *, idle: bool = False) -> None:
         remaining = deadline - time.monotonic()
+        why = "agent sent no heartbeat in time (stuck)" if idle else "agent did not answer in time"
         if remaining <= 0:
-            raise AgentTimeout("agent did not answer in time", container=self.id)
+            raise AgentTimeout(why, container=self.id)
         self.sock.settimeout(remaining)
         try:
             chunk = self.sock.recv(1 << 20)
         except TimeoutError as exc:
-            raise AgentTimeout("agent did not answer in time", container=self.id) from exc
+            raise AgentTimeout(why, container=self.id) from exc
         except OSError as exc:
             raise AgentDied(f"agent stream broke: {exc}", container=self.id) from exc
         if not chunk:

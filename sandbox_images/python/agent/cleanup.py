@@ -32,6 +32,23 @@ def workdir(uid: int) -> str:
     return f"{WORK_ROOT}/{uid}"
 
 
+def _owned(roots: tuple[str, ...], uid: int) -> list[str]:
+    """The entries directly below ``roots`` that ``uid`` owns."""
+    found = []
+    for root in roots:
+        try:
+            with os.scandir(root) as entries:
+                for entry in entries:
+                    try:
+                        if entry.stat(follow_symlinks=False).st_uid == uid:
+                            found.append(entry.path)
+                    except OSError:
+                        continue
+        except OSError:
+            continue
+    return found
+
+
 def _mtime(path: str) -> int:
     try:
         return os.stat(path).st_mtime_ns
@@ -83,10 +100,13 @@ class Janitor:
         self.cleanings = 0
 
     def clean(self, uid: int, *, home: bool = True) -> bool:
-        """Run a cleaner as ``uid``; whether it finished in time."""
+        """Run a cleaner as ``uid``; whether it finished in time. P finds what the uid
+        left in the shared directories (the directory of work directories is not
+        readable by the uids themselves)."""
         self.cleanings += 1
-        reply = self.hub.ask({"op": "clean", "uid": uid, "paths": [WORK_ROOT, SHM], "oom_score": 0,
-                              "home": workdir(uid) if home else None})
+        keep = workdir(uid) if home else None
+        paths = [p for p in _owned((WORK_ROOT, SHM), uid) if p != keep]
+        reply = self.hub.ask({"op": "clean", "uid": uid, "paths": paths, "oom_score": 0, "home": keep})
         pid = reply.get("pid")
         if not isinstance(pid, int):
             return False

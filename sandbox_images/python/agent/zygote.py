@@ -140,8 +140,8 @@ def _harness_main() -> None:
 
 def _cleaner_main(paths: list[str], home: str | None) -> None:
     """Runs as the uid to clean: end all its processes (``kill(-1)`` reaches exactly the
-    processes of this uid, and a fork cannot slip past it), then remove what it owns:
-    everything in ``paths`` but its work directory ``home``, which is emptied and reset."""
+    processes of this uid, and a fork cannot slip past it), remove ``paths`` (what P found
+    it left in the shared directories), and empty and reset its work directory ``home``."""
     for _ in range(3):
         try:
             os.kill(-1, signal.SIGKILL)
@@ -149,7 +149,10 @@ def _cleaner_main(paths: list[str], home: str | None) -> None:
             break
     uid = os.getuid()
     for path in paths:
-        _remove_owned(path, uid, keep=home)
+        if os.path.isdir(path) and not os.path.islink(path):
+            _remove_tree(path)
+        else:
+            _unlink(path)
     if home:
         try:
             os.mkdir(home, 0o700)
