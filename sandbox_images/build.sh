@@ -17,8 +17,9 @@ official_base=python:3.11-slim-bookworm
 local_base=${SANDBOX_LOCAL_BASE:-utrs-base:bookworm-py3}
 mirror=${DEBIAN_MIRROR:-http://deb.debian.org/debian}
 
-version=$(cd "$ctx" && find . -type f -not -name '*.pyc' -not -path '*/__pycache__/*' -print0 | LC_ALL=C sort -z \
-    | xargs -0 sha256sum | sha256sum | cut -c1-12)
+# The image holds (and its version hashes) the context's files, without caches and dotfiles.
+sources() { (cd "$ctx" && find . -type f -not -name '*.pyc' -not -path '*/__pycache__/*' -not -path '*/.*' -print0); }
+version=$(cd "$ctx" && sources | LC_ALL=C sort -z | xargs -0 sha256sum | sha256sum | cut -c1-12)
 if [ "${1:-}" = "--tag" ]; then echo "$image:$version"; exit 0; fi  # the tag this checkout builds
 
 if docker image inspect "$image:$version" >/dev/null 2>&1; then
@@ -55,7 +56,7 @@ base=$(pick_base)
 echo "building $image:$version on $base" >&2
 build_ctx=$(mktemp -d)
 trap 'rm -rf "$build_ctx" "$build_ctx.log"' EXIT
-cp -r "$ctx"/. "$build_ctx"/
+sources | tar -C "$ctx" --null -T - -c | tar -C "$build_ctx" -x
 ca=${SANDBOX_BUILD_CA:-/etc/ssl/certs/ca-certificates.crt}
 if [ -s "$ca" ]; then cp "$ca" "$build_ctx/build-ca.crt"; else : >"$build_ctx/build-ca.crt"; fi
 docker build -q --build-arg "BASE_IMAGE=$base" --build-arg "SANDBOX_VERSION=$version" \

@@ -6,9 +6,10 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh
 echo "[test] ruff" >&2
-.venv/bin/ruff check service client trainer_example tests bench
+.venv/bin/ruff check service client trainer_example tests bench sandbox_images
 echo "[test] mypy (strict)" >&2
 .venv/bin/mypy
+(cd sandbox_images/python && ../../.venv/bin/mypy --strict --python-version 3.11 --cache-dir ../../.mypy_cache -p agent)  # the agent
 echo "[test] pytest" >&2
 # The image this checkout's sandbox_images/ builds, by its content tag (not :latest, which
 # another checkout on the same engine may have moved).

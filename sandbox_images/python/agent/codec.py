@@ -46,8 +46,6 @@ _SCALARS = (type(None), bool, int, float, str)
 _CONTAINER_TYPES = (list, dict, set, bytearray, collections.deque, collections.OrderedDict,
                     collections.defaultdict, collections.Counter)
 CONTAINER_TAGS = frozenset({"d", "s", "Y", "dq", "od", "ct", "dd"})
-# Modules whose functions and types may cross by name, and that the decoder may import.
-_SAFE_EXTRA = frozenset({"numpy", "scipy", "sortedcontainers", "networkx"})
 
 
 class CodecError(ValueError):
@@ -68,35 +66,48 @@ def _qualname(cls: type) -> str:
     return name if module == "builtins" else f"{module}.{name}"
 
 
+# Modules whose functions and types may cross by name: value-like things only (a test
+# holding ``os.system`` or ``builtins.exec`` because the program returned it is no use).
+_NAMED_MODULES = frozenset({
+    "builtins", "math", "cmath", "operator", "functools", "itertools", "collections", "string", "re", "heapq",
+    "bisect", "fractions", "decimal", "datetime", "statistics", "random", "typing", "copy", "enum", "array",
+    "numbers", "numpy", "scipy", "sortedcontainers", "networkx", "json", "textwrap", "unicodedata",
+})
+_UNNAMED_BUILTINS = frozenset({
+    "eval", "exec", "compile", "open", "__import__", "breakpoint", "input", "exit", "quit", "globals",
+    "locals", "vars", "setattr", "delattr", "help", "memoryview",
+})
+
+
 def _module_allowed(name: str) -> bool:
-    top = name.partition(".")[0]
-    return top in sys.stdlib_module_names or top in _SAFE_EXTRA
+    return name.partition(".")[0] in _NAMED_MODULES
 
 
 def resolve_global(module: str, qualname: str) -> Any:
     """The object named ``module.qualname`` if it may cross by name.
 
     Raises:
-        CodecError: the module is not one a value may name, or the name is not a
-            function, type or module-level callable there.
+        CodecError: the module is not one a value may name, the name has a private
+            part, or it is not a function or type that goes by exactly that name.
     """
     if not isinstance(module, str) or not isinstance(qualname, str) or not _module_allowed(module):
         raise CodecError(f"name {module!r}.{qualname!r} cannot be resolved")
+    parts = qualname.split(".")
+    if any(not p or p.startswith("_") for p in parts) or (module == "builtins" and qualname in _UNNAMED_BUILTINS):
+        raise CodecError(f"name {module}.{qualname} cannot cross")
     try:
         obj: Any = sys.modules.get(module) or importlib.import_module(module)
-        for part in qualname.split("."):
+        for part in parts:
             obj = getattr(obj, part)
     except Exception as exc:
         raise CodecError(f"name {module}.{qualname} cannot be resolved: {exc}") from None
-    if not (isinstance(obj, type) or callable(obj)):
-        raise CodecError(f"{module}.{qualname} is not a function or type")
+    named = isinstance(obj, (type, types.BuiltinFunctionType, types.FunctionType))
+    if not named or _name_of(obj) != (module, qualname):
+        raise CodecError(f"{module}.{qualname} is not a function or type of that name")
     return obj
 
 
-def global_name(value: Any) -> tuple[str, str] | None:
-    """(module, qualname) for a builtin function or type that resolves back to itself."""
-    if not isinstance(value, (type, types.BuiltinFunctionType, types.FunctionType)):
-        return None
+def _name_of(value: Any) -> tuple[str, str] | None:
     module = getattr(value, "__module__", None)
     qualname = getattr(value, "__qualname__", None)
     if isinstance(value, types.BuiltinFunctionType):
@@ -107,14 +118,22 @@ def global_name(value: Any) -> tuple[str, str] | None:
             return None  # a bound method of some object
     if not isinstance(module, str) or not isinstance(qualname, str) or "<" in qualname:
         return None
-    if not _module_allowed(module):
+    return module, qualname
+
+
+def global_name(value: Any) -> tuple[str, str] | None:
+    """(module, qualname) for a builtin function or type that resolves back to itself."""
+    if not isinstance(value, (type, types.BuiltinFunctionType, types.FunctionType)):
+        return None
+    name = _name_of(value)
+    if name is None or not _module_allowed(name[0]):
         return None
     try:
-        if resolve_global(module, qualname) is not value:
+        if resolve_global(*name) is not value:
             return None
     except CodecError:
         return None
-    return module, qualname
+    return name
 
 
 def _numpy() -> Any:

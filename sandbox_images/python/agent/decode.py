@@ -128,7 +128,7 @@ def _dec_mapping(cls: Any) -> Callable[[Decoder, Any, Any, int], Any]:
     def dec(d: Decoder, v: Any, node: Any, depth: int) -> Any:
         out = d._numbered(cls())
         for key, val in d._pairs(v, depth):
-            dict.__setitem__(out, key, val)
+            out[key] = val  # a genuine OrderedDict/Counter: its own bookkeeping
         return out
     return dec
 
