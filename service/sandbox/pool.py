@@ -172,10 +172,10 @@ class SandboxPool:
         return None
 
     # ---------------------------------------------------------------------- runs
-    def run(self, tasks: Sequence[Task]) -> list[RunResult]:
+    def run(self, tasks: Sequence[Task], group: str | None = None) -> list[RunResult]:
         """Send every task to an agent; what came of each, in task order (see
         :func:`service.sandbox.scheduler.run_tasks`)."""
-        return run_tasks(self, tasks)
+        return run_tasks(self, tasks, group)
 
     def container_ids(self) -> list[str]:
         """The containers currently idle in the pool."""

@@ -5,15 +5,16 @@ One JSON object per line each way over the container's attached stdin/stdout
 (``sandbox_images/python/agent/serve.py`` is the other side)::
 
     {"op": "ping"}   -> {"op": "pong", "version": "2", "pid", "runs", "python", ...}
-    {"op": "batch", "suites": {SID: Suite}, "runs": [RunSpec, ...]}
+    {"op": "batch", "group": G, "suites": {SID: Suite}, "runs": [RunSpec, ...]}
                      -> one Reply per run, in order, each as soon as it is judged:
                         {"rid", "tests": [RawTest, ...], "trust", "agent_ms", "cpu_ms"}
                         or {"rid", "agent_error": "..."}   (a bug of the agent)
                      and {"hb": t} at least every 0.5 s while the agent works
 
 A suite (the tests, shared by every sample of a problem in the batch) is sent once per
-batch; its id is a hash of its content, so the agent's harness for it can serve later
-batches too.
+batch; its id is a hash of its content. The programs of one ``group`` (one call of the
+pool: one chunk of one request, so one tenant) share a harness in the agent; groups never
+do.
 """
 
 from __future__ import annotations
@@ -91,6 +92,7 @@ class RunSpec(TypedDict):
 
 class BatchRequest(TypedDict):
     op: str
+    group: str  # the programs of one request (one tenant): their tests share a harness
     suites: dict[str, Suite]
     runs: list[RunSpec]
 

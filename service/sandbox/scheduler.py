@@ -16,6 +16,7 @@ from __future__ import annotations
 import collections
 import logging
 import threading
+import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Protocol
@@ -44,11 +45,11 @@ class Task:
     attempts: int = 0
 
 
-def batch_request(tasks: Sequence[Task]) -> BatchRequest:
+def batch_request(tasks: Sequence[Task], group: str) -> BatchRequest:
     """One message for ``tasks``: each suite once, the runs in order."""
     suites = {task.spec["suite"]: task.suite for task in tasks}
     runs: list[RunSpec] = [{**task.spec, "rid": str(task.slot)} for task in tasks]
-    return {"op": Op.BATCH.value, "suites": suites, "runs": runs}
+    return {"op": Op.BATCH.value, "group": group, "suites": suites, "runs": runs}
 
 
 class Slots(Protocol):
@@ -72,6 +73,7 @@ class Slots(Protocol):
 class _Batch:
     tasks: collections.deque[Task]
     results: list[RunResult | None]
+    group: str
     lock: threading.Lock = field(default_factory=threading.Lock)
 
     def take(self) -> Task | None:
@@ -83,15 +85,17 @@ class _Batch:
             self.tasks.extendleft(reversed(tasks))
 
 
-def run_tasks(pool: Slots, tasks: Sequence[Task]) -> list[RunResult]:
-    """Send every task to an agent; what came of each, in task order.
+def run_tasks(pool: Slots, tasks: Sequence[Task], group: str | None = None) -> list[RunResult]:
+    """Send every task to an agent; what came of each, in task order. The tasks are one
+    ``group`` (one request's, by default those of this call): in an agent, a group's
+    tests share a harness.
 
     A task no container could take (none could be started) is
     :attr:`RunOutcome.UNSERVED`: the caller's ``infra_error``.
     """
     for slot, task in enumerate(tasks):
         task.slot = slot
-    batch = _Batch(collections.deque(tasks), [None] * len(tasks))
+    batch = _Batch(collections.deque(tasks), [None] * len(tasks), group or uuid.uuid4().hex)
     pool.refill()
     drivers = min(max(pool.slots, 1), len(tasks))
     threads = [threading.Thread(target=_Driver(pool, batch).drive) for _ in range(drivers)]
@@ -183,7 +187,7 @@ class _Driver:
         if not tasks:
             return True
         try:
-            conn.send(batch_request(tasks))
+            conn.send(batch_request(tasks, self.batch.group))
         except AgentDied:
             self.batch.give_back(tasks)
             return False

@@ -80,18 +80,23 @@ class Janitor:
         except (OSError, ValueError):
             return -1
 
-    def dirty(self, uid: int, live_children: int) -> bool:
-        """Whether the run of ``uid`` (now reaped) may have left something behind."""
+    def dirty_besides(self, live_children: int) -> bool:
+        """Whether a process beyond P's own (``live_children`` of them besides the
+        zygote) runs, or the shared directories changed."""
         tasks = self._tasks()
         if tasks < 0 or self.base_tasks < 0 or tasks > self.base_tasks + live_children:
+            return True
+        return (_mtime(SHM), _mtime(WORK_ROOT)) != self.marks
+
+    def dirty(self, uid: int, live_children: int) -> bool:
+        """Whether the run of ``uid`` (now reaped) may have left something behind."""
+        if self.dirty_besides(live_children):
             return True
         try:
             st = os.stat(workdir(uid))
         except OSError:
             return True
-        if (st.st_mode != stat.S_IFDIR | 0o700 or (st.st_nlink, st.st_size) != self.empty):
-            return True
-        return (_mtime(SHM), _mtime(WORK_ROOT)) != self.marks
+        return st.st_mode != stat.S_IFDIR | 0o700 or (st.st_nlink, st.st_size) != self.empty
 
     def prepare(self, uids: list[int]) -> None:
         """Make every run uid's work directory (as that uid), then take the marks."""

@@ -194,7 +194,7 @@ class Harness:
         self.current = spec.get("s")
         chan = Channel(socket.socket(fileno=fds[0]), fds=False)
         cpu = CpuClock(spec.get("xpid"))
-        watch = Watch(cpu.ms, lambda reason: self.send({"ev": "kill", "why": reason}))
+        watch = Watch(cpu.ms, lambda reason: self.send({"ev": "kill", "why": reason}), spec.get("xpid"))
         remote = Remote(chan, watch)
         _CURRENT[0] = remote
         session = Session(self.suites[str(spec["sid"])], spec, watch, fds[1:])

@@ -14,6 +14,7 @@ import json
 import os
 import select
 import signal
+import socket
 import time
 from collections import deque
 from typing import Any
@@ -23,6 +24,8 @@ from agent.frames import Channel, ChannelError
 __all__ = ["HEARTBEAT_S", "Hub", "ZygoteGone"]
 
 HEARTBEAT_S = 0.5
+BLANKS = 8  # blanks the zygote forks at a time
+_POKE_S = 0.02  # how often P asks the zygote to reap while it waits for a child's end
 _dumps = json.JSONEncoder(separators=(",", ":"), allow_nan=True).encode
 
 
@@ -40,7 +43,10 @@ class Hub:
         self.requests: deque[bytes] = deque()
         self.stdin_open = True
         self.replies: dict[int, dict[str, Any]] = {}
-        self.exits: dict[int, dict[str, Any]] = {}
+        self.exits: dict[int, dict[str, Any]] = {}  # pid -> {"status", "cpu_s"} once reaped
+        self.unreaped: set[int] = set()  # children of the zygote not reaped yet
+        self.abandoned: set[int] = set()  # of those, the ones whose report nobody reads
+        self.blanks: deque[tuple[int, Channel]] = deque()
         self.next_id = 0
         self.busy = False
         self.last_beat = time.monotonic()
@@ -95,30 +101,70 @@ class Hub:
             self.wait([], time.monotonic() + 30.0)
             if not self._zygote_alive():
                 raise ZygoteGone("the zygote died")
-        return self.replies.pop(ident)
+        reply = self.replies.pop(ident)
+        if isinstance(reply.get("pid"), int):
+            self.unreaped.add(reply["pid"])
+        return reply
+
+    def blank(self) -> tuple[int, Channel]:
+        """A blank child of the zygote, ready to become a program's process (asked for
+        ``BLANKS`` at a time).
+
+        Raises:
+            ZygoteGone: the zygote is dead.
+        """
+        if not self.blanks:
+            reply = self.ask({"op": "blanks", "n": BLANKS})
+            pids = reply.get("pids") or []
+            fds = self.zchan.take_fds(len(pids))
+            for pid, fd in zip(pids, fds, strict=True):
+                self.unreaped.add(int(pid))
+                self.blanks.append((int(pid), Channel(socket.socket(fileno=fd), fds=False)))
+        return self.blanks.popleft()
+
+    def forget(self, pid: int) -> dict[str, Any] | None:
+        """Drop what is known of a child's end (its report, if it came)."""
+        return self.exits.pop(pid, None)
 
     def _zygote_alive(self) -> bool:
         return not self.zchan.eof
 
     def await_exit(self, pid: int, deadline: float) -> dict[str, Any] | None:
-        """The exit report of ``pid``, or None if it did not come by ``deadline``."""
+        """The exit report of ``pid`` (asking the zygote to reap now), or None if it did
+        not come by ``deadline``."""
         while pid not in self.exits:
             if time.monotonic() >= deadline or self.zchan.eof:
                 return None
-            self.wait([], deadline)
+            try:
+                self.zchan.send({"op": "reap"})
+            except ChannelError:
+                return None
+            self.wait([], min(deadline, time.monotonic() + _POKE_S))
         return self.exits.pop(pid)
 
     def kill(self, pid: int) -> None:
-        with contextlib.suppress(OSError):
-            os.kill(pid, signal.SIGKILL)
+        """SIGKILL a child of the zygote that was not reaped yet (so its pid is still
+        its own)."""
+        if pid in self.unreaped:
+            with contextlib.suppress(OSError):
+                os.kill(pid, signal.SIGKILL)
+
+    def abandon(self, pid: int) -> None:
+        """Nobody will read ``pid``'s exit report: do not keep it."""
+        if self.exits.pop(pid, None) is None and pid in self.unreaped:
+            self.abandoned.add(pid)
 
     def _zygote_messages(self) -> None:
         try:
             alive = self.zchan.pump()
             while (message := self.zchan.pop()) is not None:
-                if "exit" in message:
-                    self.exits[int(message["exit"])] = message
-                elif "id" in message:
+                for pid, status, cpu in message.pop("exits", ()):
+                    self.unreaped.discard(int(pid))
+                    if int(pid) in self.abandoned:
+                        self.abandoned.discard(int(pid))
+                    else:
+                        self.exits[int(pid)] = {"status": int(status), "cpu_s": float(cpu)}
+                if "id" in message:
                     self.replies[int(message["id"])] = message
         except ChannelError:
             alive = False
@@ -126,11 +172,11 @@ class Hub:
             self.zchan.eof = True
 
     # ------------------------------------------------------------- waiting
-    def wait(self, chans: list[Channel], deadline: float | None) -> Channel | None:
+    def wait(self, chans: list[Channel], deadline: float | None, fds: tuple[int, ...] = ()) -> Channel | None:
         """A channel of ``chans`` with a whole frame buffered (or at its end), or None
-        once ``deadline`` passes; with no ``chans``, None after one round of events (the
-        caller then checks what it waits for). Serves the worker's stream and the
-        zygote meanwhile."""
+        once ``deadline`` passes or one of ``fds`` is readable; with no ``chans``, None
+        after one round of events (the caller then checks what it waits for). Serves the
+        worker's stream and the zygote meanwhile."""
         while True:
             for chan in chans:
                 if chan.has_frame() or chan.eof:
@@ -140,14 +186,14 @@ class Hub:
                 return None
             self._beat(now)
             timeout = HEARTBEAT_S if deadline is None else min(HEARTBEAT_S, deadline - now)
-            watched = [c.fileno() for c in chans]
+            watched = [c.fileno() for c in chans] + list(fds)
             if not self.zchan.eof:
                 watched.append(self.zchan.fileno())
             if self.stdin_open:
                 watched.append(self.infd)
             ready, _, _ = select.select(watched, [], [], timeout)
             self._dispatch(ready, chans)
-            if not chans:
+            if not chans or any(fd in ready for fd in fds):
                 return None
 
     def _dispatch(self, ready: list[int], chans: list[Channel]) -> None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import os
 
-__all__ = ["IODIR", "Outputs", "oom_count"]
+__all__ = ["IODIR", "Outputs", "oom_count", "oom_killed"]
 
 IODIR = "/sandbox/io"
 _OOM_FILES = ("/sys/fs/cgroup/memory.events", "/sys/fs/cgroup/memory/memory.oom_control")
@@ -59,3 +59,14 @@ def _read(fd: int, offset: int, size: int) -> str:
     if size <= 0:
         return ""
     return os.pread(fd, size, offset).decode("utf-8", "replace")
+
+
+_OOM_SEEN = [-1]
+
+
+def oom_killed() -> bool:
+    """Whether the container's OOM killer struck since the last time anyone asked (asked
+    only when a process died without saying why, so the count is read rarely)."""
+    count = oom_count()
+    seen, _OOM_SEEN[0] = _OOM_SEEN[0], count
+    return seen >= 0 and count > seen

@@ -12,13 +12,14 @@ passed to it (a ``lambda``); H runs that and answers. What handles may do is in
 from __future__ import annotations
 
 import contextlib
+import select
 from typing import Any
 
 from agent.codec import CodecError, Encoder, Opaque, builtin_exception
 from agent.decode import Decoder
 from agent.frames import Channel, ChannelError
 from agent.handle import Handle, no_plain
-from agent.watch import Watch
+from agent.watch import ENDED, READY, Watch
 
 __all__ = ["LoadFailed", "ProgramError", "ProgramGone", "Remote", "remote_info"]
 
@@ -145,9 +146,13 @@ class Remote:
         self.waiting = True
         try:
             while not chan.has_frame() and not chan.eof:
-                if self.watch is not None and self.watch.expired is None:
-                    self.watch.wait(chan.fileno())
-                chan.pump()
+                state = self.watch.wait(chan.fileno()) if self.watch is not None else READY
+                if state == READY or _readable(chan.fileno()):
+                    chan.pump()  # what X wrote before it ended is still read
+                elif state == ENDED:
+                    self._lose("the program's process ended")
+                else:
+                    self._lose("ran out of time")
             return chan.pop()
         finally:
             self.waiting = False
@@ -235,3 +240,6 @@ class Remote:
             node = {"err": {"type": type(exc).__name__, "message": str(exc)}}
         self._send(node)
 
+
+def _readable(fd: int) -> bool:
+    return bool(select.select([fd], [], [], 0)[0])

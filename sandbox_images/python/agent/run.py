@@ -15,8 +15,10 @@ reports; forgeable, and labelled so in every result.
 
 from __future__ import annotations
 
+import contextlib
 import marshal
 import os
+import select
 import socket
 import time
 from dataclasses import dataclass
@@ -28,7 +30,7 @@ from agent.describe import PROGRAM_FILE, describe
 from agent.frames import Channel, ChannelError
 from agent.harnesses import Harnesses
 from agent.hub import Hub
-from agent.outputs import IODIR, Outputs, oom_count
+from agent.outputs import IODIR, Outputs, oom_killed
 from agent.session import CASE_MARGIN_S, Follower
 from agent.verdicts import Record, death, over_limit, record, timeout
 
@@ -60,8 +62,9 @@ class Context:
 class Run:
     """One program against its suite. ``execute()`` returns a record per case."""
 
-    def __init__(self, ctx: Context, req: dict[str, Any], suite: dict[str, Any]) -> None:
+    def __init__(self, ctx: Context, req: dict[str, Any], suite: dict[str, Any], group: str = "") -> None:
         self.ctx = ctx
+        self.group = group
         self.hub = ctx.hub
         self.req = req
         self.suite = suite
@@ -114,11 +117,24 @@ class Run:
         return {"cpu_s": max(1, -(-self.timeout // 1)) * (cases + 1), "as_bytes": self.memory,
                 "fsize": self.cap * max(cases, 1) + 1, "nproc": self.procs}
 
-    def _spawn(self, mode: str, uid: int, fds: list[int], cases: int, **extra: Any) -> dict[str, Any]:
-        spec = {"op": "x", "uid": uid, "mode": mode, "src": self.program,
-                "workdir": workdir(uid), "limits": self._limits(cases),
-                "oom_score": 1000, **extra}
-        return self.hub.ask(spec, fds, self.blob)
+    def _spawn(self, mode: str, uid: int, fds: list[int], cases: int, **extra: Any) -> int:
+        """Hand the program to a blank of the zygote's, which becomes X; X's pid.
+
+        Raises:
+            ZygoteGone: no blank can be had.
+        """
+        spec = {"op": "x", "uid": uid, "mode": mode, "src": self.program, "workdir": workdir(uid),
+                "limits": self._limits(cases), "oom_score": 1000, "nfds": len(fds), **extra}
+        while True:
+            pid, chan = self.hub.blank()
+            try:
+                chan.send(spec, fds, self.blob)
+                return pid
+            except ChannelError:  # the blank died (it is nobody's run): take another
+                self.hub.kill(pid)
+                self.hub.abandon(pid)
+            finally:
+                chan.close()
 
     def _fill_compile_error(self, error: dict[str, Any]) -> None:
         status = "memory" if "MemoryError" in (error.get("mro") or []) else "error"
@@ -129,13 +145,13 @@ class Run:
     def _finish(self, pid: int | None, uid: int) -> None:
         """End X (it has nothing more to do), reap it, and clean its uid if needed."""
         if pid is not None:
-            done = self.hub.exits.pop(pid, None)
-            if done is None:  # not reported yet, so not reaped yet: the pid is still X's
+            done = self.hub.forget(pid)
+            if done is None:  # not reaped yet: the zygote reaps it, nobody waits for that
                 self.hub.kill(pid)
-                done = self.hub.await_exit(pid, time.monotonic() + 2.0)
-            if done is not None:
+                self.hub.abandon(pid)
+            else:
                 self.cpu_s += float(done.get("cpu_s") or 0.0)
-        self.ctx.janitor.after_run(uid, len(self.ctx.harnesses))
+        self.ctx.janitor.after_run(uid, len(self.ctx.harnesses) + len(self.hub.unreaped))
 
     # --------------------------------------------------------------- sessions
     def _session(self, start: int) -> int:
@@ -151,13 +167,12 @@ class Run:
         try:
             extra = {"suite": self.suite, **spec} if self.trust == "in_process" else {}
             mode = "legacy" if self.trust == "in_process" else "serve"
-            reply = self._spawn(mode, uid, [devnull, files.out, files.err, theirs.fileno()], stop - start, **extra)
+            pid = self._spawn(mode, uid, [devnull, files.out, files.err, theirs.fileno()], stop - start, **extra)
             theirs.close()
-            pid = int(reply["pid"])
             if self.trust == "in_process":
                 follower = Follower(self, Channel(mine), None, pid, files, spec)
             else:
-                harness = self.ctx.harnesses.get(self.suite)
+                harness = self.ctx.harnesses.get(self.group, self.suite)
                 harness.chan.send({"op": "session", "sid": str(self.suite["sid"]), "xpid": pid, "nfds": 3, **spec},
                                   [mine.fileno(), files.out, files.err])
                 mine.close()
@@ -186,18 +201,16 @@ class Run:
         stdin = os.open(path, os.O_RDONLY)
         mine, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
         pid: int | None = None
-        oom0 = oom_count()
         try:
             t0 = time.monotonic()
-            reply = self._spawn("stdio", uid, [stdin, files.out, files.err, theirs.fileno()], 1)
+            pid = self._spawn("stdio", uid, [stdin, files.out, files.err, theirs.fileno()], 1)
             theirs.close()
-            pid = int(reply["pid"])
             chan = Channel(mine, limit=1 << 20)
             report, status, cpu_s, timed_out = self._await_stdio(chan, pid, t0)
             pid = None if status is not None else pid
             elapsed_ms = (time.monotonic() - t0) * 1e3
             self.cpu_s += cpu_s or 0.0
-            return self._judge_stdio(case, files, report, status, cpu_s, timed_out, elapsed_ms, oom0)
+            return self._judge_stdio(case, files, report, status, cpu_s, timed_out, elapsed_ms)
         finally:
             os.close(stdin)
             mine.close()
@@ -205,27 +218,45 @@ class Run:
             files.close()
 
     def _await_stdio(self, chan: Channel, pid: int, t0: float) -> tuple[Any, int | None, float | None, bool]:
+        """X's error report (if it sent one), its wait status and CPU time, and whether P
+        had to stop it at the wall-clock limit. X's channel ends when X does."""
         deadline = t0 + self.wall + CASE_MARGIN_S
         report = None
-        while pid not in self.hub.exits:
-            ready = self.hub.wait([chan] if not chan.eof else [], deadline)
-            if ready is not None and ready.has_frame():
-                try:
-                    message = ready.pop()
-                except ChannelError:
-                    message = None
-                    chan.eof = True
-                if report is None and type(message) is dict:
-                    report = message.get("error")
-            if time.monotonic() >= deadline and pid not in self.hub.exits:
-                self.hub.kill(pid)
-                done = self.hub.await_exit(pid, time.monotonic() + 2.0)
-                return report, done.get("status") if done else None, done.get("cpu_s") if done else None, True
-        done = self.hub.exits.pop(pid)
-        return report, int(done["status"]), float(done.get("cpu_s") or 0.0), False
+        try:
+            pidfd = os.pidfd_open(pid)  # readable when X ends (its children may keep its channel)
+        except ProcessLookupError:
+            pidfd = -1
+        try:
+            while pidfd >= 0 and not _readable(pidfd):
+                ready = self.hub.wait([chan] if not chan.eof else [], deadline, (pidfd,))
+                if ready is not None and ready.has_frame():
+                    try:
+                        message = ready.pop()
+                    except ChannelError:
+                        message, chan.eof = None, True
+                    if report is None and type(message) is dict:
+                        report = message.get("error")
+                elif time.monotonic() >= deadline:
+                    break
+            ended = pidfd < 0 or _readable(pidfd)
+        finally:
+            if pidfd >= 0:
+                os.close(pidfd)
+        if ended and report is None:  # what X wrote just before it ended
+            with contextlib.suppress(ChannelError):
+                while not chan.eof and not chan.has_frame() and _readable(chan.fileno()):
+                    chan.pump()
+                message = chan.pop()
+                report = message.get("error") if type(message) is dict else None
+        done = self.hub.await_exit(pid, deadline + 1.0) if ended else None
+        if done is None:  # still running at the limit (or it closed its channel and went on)
+            self.hub.kill(pid)
+            done = self.hub.await_exit(pid, time.monotonic() + 2.0)
+            return report, done["status"] if done else None, done["cpu_s"] if done else None, True
+        return report, int(done["status"]), float(done["cpu_s"]), False
 
     def _judge_stdio(self, case: dict[str, Any], files: Outputs, report: Any, status: int | None,
-                     cpu_s: float | None, timed_out: bool, elapsed_ms: float, oom0: int) -> Record:
+                     cpu_s: float | None, timed_out: bool, elapsed_ms: float) -> Record:
         files.mark()
         out, err, size = files.last(self.preview)
         over = size > self.cap
@@ -243,7 +274,10 @@ class Run:
             mro = report.get("mro") or []
             kind = "crash" if "SystemExit" in mro else "memory" if "MemoryError" in mro else "error"
             return record(kind, elapsed_ms, out, err, report)
-        kind, error = death(status, cpu_s=cpu_s, timeout_s=self.timeout, oom=oom_count() > oom0,
+        kind, error = death(status, cpu_s=cpu_s, timeout_s=self.timeout, oom=oom_killed(),
                             over=over, cap=self.cap)
         return record(kind, elapsed_ms, out, err, error)
 
+
+def _readable(fd: int) -> bool:
+    return bool(select.select([fd], [], [], 0)[0])

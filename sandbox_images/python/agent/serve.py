@@ -6,10 +6,12 @@ then reads requests from the worker, one JSON object per line on stdin, and answ
 per line on stdout:
 
     {"op": "ping"}  ->  {"op": "pong", "version": "2", "pid", "runs", "python", "trust": [...]}
-    {"op": "batch", "suites": {SID: SUITE}, "runs": [RUN, ...]}
+    {"op": "batch", "group": G, "suites": {SID: SUITE}, "runs": [RUN, ...]}
         ->  one {"rid", "tests": [TEST, ...], "trust", "agent_ms", "cpu_ms"} per run, in
             order, each as soon as it is judged; {"hb": t} at least every 0.5 s meanwhile
-    {"op": "run", "rid", "suite": SUITE, ...RUN}   (a batch of one)
+    {"op": "run", "rid", "suite": SUITE, ...RUN}   (a batch of one, a group of its own)
+
+A group's suites share one harness (the worker sends one group per chunk of one request).
 
 docs/sandbox.md has the fields. An agent bug answers ``{"rid", "agent_error"}`` (the
 worker's infra_error), never a verdict.
@@ -29,7 +31,7 @@ from agent import VERSION
 from agent.cleanup import WORK_ROOT, Janitor
 from agent.harnesses import Harnesses
 from agent.hub import Hub, ZygoteGone
-from agent.outputs import IODIR
+from agent.outputs import IODIR, oom_killed
 from agent.rlimits import no_dump
 from agent.run import Context, Run, Uids
 
@@ -66,22 +68,22 @@ class Agent:
                             "harnesses": len(self.ctx.harnesses)})
         elif op == "batch":
             suites = request.get("suites") or {}
-            self.batch(request.get("runs") or [], suites if type(suites) is dict else {})
+            self.batch(request.get("runs") or [], suites if type(suites) is dict else {}, str(request.get("group", "")))
         elif op == "run":
             suite = request.get("suite") if type(request.get("suite")) is dict else {}
-            self.batch([{**request, "suite": "inline"}], {"inline": suite})
+            self.batch([{**request, "suite": "inline"}], {"inline": suite}, str(request.get("rid", "")))
         else:
             self.hub.reply({"rid": request.get("rid"), "agent_error": f"unknown op {op!r}"})
 
-    def batch(self, runs: list[Any], suites: dict[str, Any]) -> None:
+    def batch(self, runs: list[Any], suites: dict[str, Any], group: str) -> None:
         self.hub.busy = True
         try:
             for run in runs:
-                self.hub.reply(self.one(run, suites))
+                self.hub.reply(self.one(run, suites, group))
         finally:
             self.hub.busy = False
 
-    def one(self, run: Any, suites: dict[str, Any]) -> dict[str, Any]:
+    def one(self, run: Any, suites: dict[str, Any], group: str) -> dict[str, Any]:
         if type(run) is not dict:
             return {"agent_error": "a run must be a JSON object"}
         rid = run.get("rid")
@@ -90,7 +92,7 @@ class Agent:
             return {"rid": rid, "agent_error": f"run names suite {run.get('suite')!r}, which the batch lacks"}
         self.runs += 1
         t0 = time.perf_counter()
-        job = Run(self.ctx, run, {**suite, "sid": str(run.get("suite_key") or suite.get("sid") or run["suite"])})
+        job = Run(self.ctx, run, {**suite, "sid": str(run["suite"])}, group)
         try:
             tests = job.execute()
         except ZygoteGone as exc:
@@ -129,6 +131,7 @@ def main() -> None:
     os.set_inheritable(outfd, False)
     zpid, zchan = zygote.start()
     hub = Hub(zchan, zpid, infd, outfd)
+    oom_killed()  # the count so far
     janitor = Janitor(hub)
     janitor.prepare(run_uids)
     ctx = Context(hub=hub, janitor=janitor, harnesses=Harnesses(hub, janitor, harness_uids), uids=Uids(run_uids))

@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Any
 from agent.describe import synthetic
 from agent.frames import Channel, ChannelError
 from agent.harnesses import Harness
-from agent.outputs import Outputs, oom_count
+from agent.outputs import Outputs, oom_killed
 from agent.verdicts import Record, death, from_event, over_limit, record, timeout
 
 if TYPE_CHECKING:
@@ -37,7 +37,6 @@ class Follower:
         self.start = int(spec["start"])
         self.stop = int(spec["stop"])
         self.session = spec["s"]
-        self.oom0 = oom_count()
         self.killed = False
 
     def backstop(self) -> float:
@@ -158,7 +157,7 @@ class Follower:
             self.hub.exits[self.pid] = done  # Run._finish reaps it again
         status = int(done["status"]) if done is not None else None
         cpu = float(done.get("cpu_s") or 0.0) if done is not None else None
-        return death(status, cpu_s=cpu, timeout_s=r.timeout, oom=oom_count() > self.oom0, over=over, cap=r.cap)
+        return death(status, cpu_s=cpu, timeout_s=r.timeout, oom=oom_killed(), over=over, cap=r.cap)
 
     def _kill_x(self) -> None:
         if not self.killed:
@@ -167,4 +166,4 @@ class Follower:
 
     def _drop_harness(self) -> None:
         if self.harness is not None:
-            self.run_.ctx.harnesses.drop(self.harness.sid)
+            self.run_.ctx.harnesses.drop(self.harness.group)

@@ -3,12 +3,13 @@ as the kernel counts it (``/proc/<pid>/stat``, readable across uids, never X's w
 
 from __future__ import annotations
 
+import contextlib
 import os
 import select
 import time
 from collections.abc import Callable
 
-__all__ = ["CpuClock", "Watch"]
+__all__ = ["ENDED", "READY", "CpuClock", "Watch"]
 
 
 class CpuClock:
@@ -35,13 +36,18 @@ class CpuClock:
         return self.last
 
 
+READY, ENDED = "ready", "ended"
+_KILL_WAIT_S = 2.0  # how long X may take to die once P was asked to kill it
+
+
 class Watch:
-    """The time budget of what H is waiting for: a wall-clock deadline and X's CPU.
+    """The time budget of what H is waiting for in X: a wall-clock deadline and X's CPU.
 
     ``expire(reason)`` is called once when the budget is spent (H then asks P to kill
-    X); X's CPU time is read from the kernel only when it could be over its limit."""
+    X); X's CPU time is read from the kernel only when it could be over its limit. X's
+    end is seen on a pidfd, not on its channel (a child X forked may hold that open)."""
 
-    def __init__(self, cpu_ms: Callable[[], float], expire: Callable[[str], None]) -> None:
+    def __init__(self, cpu_ms: Callable[[], float], expire: Callable[[str], None], pid: int | None = None) -> None:
         self.cpu_ms = cpu_ms
         self.expire = expire
         self.deadline = float("inf")
@@ -49,6 +55,15 @@ class Watch:
         self.cpu0 = 0.0
         self.checked = (0.0, 0.0)  # (monotonic time, CPU used then)
         self.expired: str | None = None
+        self.pidfd = -1
+        if pid:
+            with contextlib.suppress(OSError):
+                self.pidfd = os.pidfd_open(pid)
+
+    def close(self) -> None:
+        if self.pidfd >= 0:
+            os.close(self.pidfd)
+            self.pidfd = -1
 
     def begin(self, wall_s: float, cpu_s: float, *, cpu0: float | None = None) -> None:
         now = time.monotonic()
@@ -61,8 +76,10 @@ class Watch:
     def used_ms(self) -> float:
         return self.cpu_ms() - self.cpu0
 
-    def wait(self, fd: int) -> None:
-        """Until ``fd`` is readable or the budget is spent (then ``expire`` was called)."""
+    def wait(self, fd: int) -> str:
+        """Until ``fd`` is readable (READY), X ended (ENDED), or the budget is spent
+        ("wall"/"cpu": ``expire`` was called and X has ended or had its time to)."""
+        watched = [fd, self.pidfd] if self.pidfd >= 0 else [fd]
         while self.expired is None:
             now = time.monotonic()
             if now >= self.deadline:
@@ -76,10 +93,16 @@ class Watch:
                 if used > self.limit_ms:
                     return self._expire("cpu")
             step = min(self.deadline - now, max(0.005, (self.limit_ms - used) / 2e3))
-            if select.select([fd], [], [], step)[0]:
-                return None
-        return None
+            ready = select.select(watched, [], [], step)[0]
+            if fd in ready:
+                return READY
+            if ready:
+                return ENDED
+        return self.expired
 
-    def _expire(self, reason: str) -> None:
+    def _expire(self, reason: str) -> str:
         self.expired = reason
         self.expire(reason)
+        if self.pidfd >= 0:
+            select.select([self.pidfd], [], [], _KILL_WAIT_S)
+        return reason

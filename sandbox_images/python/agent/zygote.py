@@ -7,13 +7,16 @@ own pages (the requests, the expected answers) are never copied into anyone.
 
 Requests from P (one frame each, descriptors attached):
 
+    {"op": "blanks", "id", "n"}  -> {"id", "pids": [...]} + a channel to each blank (the
+        blank, handed {"op": "x", ...} and X's descriptors by P, becomes X: below)
     {"op": "x", "id", "uid", "mode", "src", "workdir", "limits", ...} + [0, 1, 2, chan]
         + the marshalled code               -> {"id", "pid"}
     {"op": "h", "id", "uid", "limits"} + [chan]        -> {"id", "pid"}
     {"op": "clean", "id", "uid", "paths": [...]}        -> {"id", "pid"}
 
-and for every child, when it ends: ``{"exit": pid, "status": wstatus, "cpu_s": user+sys}``
-(``wait4``: the child's own CPU time and that of the descendants it waited for).
+and, in ``"exits"`` of its next message (at most 50 ms later), ``[pid, wstatus, cpu_s]``
+of every child that ended (``wait4``: the child's own CPU time and that of the
+descendants it waited for).
 Z runs no code of a program or a test, and does as little as it can between forks:
 every page it touches after a fork costs it a fault. P compiles programs (in a warm
 process compiling costs a tenth of what it costs in a fresh fork) and sends the code
@@ -40,19 +43,26 @@ __all__ = ["Zygote", "start"]
 
 
 
+_REAP_EVERY_S = 0.05  # while children are unreaped and no request comes
+
+
 class Zygote:
     def __init__(self, chan: Channel) -> None:
         self.chan = chan
-        self.children: dict[int, int] = {}  # pidfd -> pid
+        self.children = 0  # forked, not yet reaped
+        self.exits: list[list[Any]] = []  # reaped, not yet reported: [pid, status, cpu_s]
 
     def serve(self) -> None:
+        """Requests as they come; children are reaped then (and every 50 ms while some are
+        left), so a busy zygote wakes once per request, not once per child too."""
+        fd = self.chan.fileno()
         while True:
-            ready, _, _ = select.select([self.chan.fileno(), *self.children], [], [])
-            for fd in ready:
-                if fd == self.chan.fileno():
-                    self._requests()
-                else:
-                    self._reap(fd)
+            ready, _, _ = select.select([fd], [], [], _REAP_EVERY_S if self.children else None)
+            self._reap()
+            if ready:
+                self._requests()
+            elif self.exits:
+                self._send({})  # exit reports alone
 
     def _requests(self) -> None:
         try:
@@ -64,6 +74,9 @@ class Zygote:
             os._exit(0)
 
     def _send(self, message: dict[str, Any]) -> None:
+        if self.exits:
+            message["exits"] = self.exits
+            self.exits = []
         try:
             self.chan.send(message)
         except ChannelError:
@@ -73,10 +86,14 @@ class Zygote:
         fds = self.chan.take_fds(int(message.get("nfds", 0)))
         try:
             op = message.get("op")
-            if op == "x":
+            if op == "blanks":
+                self._blanks(message)
+            elif op == "x":
                 self._program(message, fds)
             elif op == "h":
                 self._fork(message, fds, _harness_main)
+            elif op == "reap":
+                self._send({})  # what _reap (before every request) found
             elif op == "clean":
                 paths = [str(p) for p in message.get("paths") or []]
                 home = message.get("home")
@@ -86,6 +103,37 @@ class Zygote:
                 os.close(fd)
 
     # ----------------------------------------------------------------- children
+    def _blanks(self, spec: dict[str, Any]) -> None:
+        """Fork ``n`` blanks in a row: children that wait, still in the zygote's image,
+        for P to give each a program (and its descriptors) over a channel of its own.
+        Forking them together, with nothing in between, is what keeps the zygote's
+        cost per program near a bare fork's."""
+        pids, theirs = [], []
+        for _ in range(max(1, min(int(spec.get("n", 1)), 16))):
+            mine, other = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
+            pid = os.fork()
+            if pid == 0:
+                other.close()
+                _blank_main(mine, self.chan.fileno())
+            mine.close()
+            self.children += 1
+            pids.append(pid)
+            theirs.append(other)
+        try:
+            self._send_fds({"id": spec["id"], "pids": pids}, [s.fileno() for s in theirs])
+        finally:
+            for s in theirs:
+                s.close()
+
+    def _send_fds(self, message: dict[str, Any], fds: list[int]) -> None:
+        if self.exits:
+            message["exits"] = self.exits
+            self.exits = []
+        try:
+            self.chan.send(message, fds)
+        except ChannelError:
+            os._exit(0)
+
     def _program(self, spec: dict[str, Any], fds: list[int]) -> None:
         source = str(spec.get("src") or "")
         blob = self.chan.blob  # the code P compiled, marshalled (empty: X compiles)
@@ -100,20 +148,20 @@ class Zygote:
         pid = os.fork()
         if pid == 0:
             _child(spec, fds, body)
-        pidfd = os.pidfd_open(pid)
-        self.children[pidfd] = pid
+        self.children += 1
         self._send({"id": spec["id"], "pid": pid})
 
-    def _reap(self, pidfd: int) -> None:
-        pid = self.children.pop(pidfd)
-        os.close(pidfd)
-        try:
-            _, status, usage = os.wait4(pid, 0)
-        except ChildProcessError:
-            status, cpu = -1, 0.0
-        else:
-            cpu = usage.ru_utime + usage.ru_stime
-        self._send({"exit": pid, "status": status, "cpu_s": cpu})
+    def _reap(self) -> None:
+        while self.children:
+            try:
+                pid, status, usage = os.wait4(-1, os.WNOHANG)
+            except ChildProcessError:
+                self.children = 0
+                return
+            if pid == 0:
+                return
+            self.children -= 1
+            self.exits.append([pid, status, usage.ru_utime + usage.ru_stime])
 
 
 def _child(spec: dict[str, Any], fds: list[int], body: Any) -> None:
@@ -132,6 +180,30 @@ def _child(spec: dict[str, Any], fds: list[int], body: Any) -> None:
     except BaseException:
         os._exit(71)
     os._exit(0)
+
+
+def _blank_main(sock: socket.socket, zygote_fd: int) -> None:
+    """A blank: wait for P's program, then become its process X. Never returns.
+
+    The assignment is ``{"op": "x", ...}`` as the zygote's, with X's descriptors and the
+    marshalled code; a closed channel (P gave the blank back) ends it."""
+    try:
+        os.close(zygote_fd)  # the zygote's channel is none of its business
+        chan = Channel(sock, fds=True)
+        spec = chan.recv()
+        if type(spec) is not dict:
+            os._exit(0)
+        fds = chan.take_fds(int(spec.get("nfds", 0)))
+        blob = chan.blob
+    except BaseException:
+        os._exit(72)
+    source = str(spec.get("src") or "")
+
+    def main() -> None:
+        code = marshal.loads(blob) if blob else None
+        program.main(spec, code, source, Channel(socket.socket(fileno=CHAN_FD), chunk=program.CHUNK))
+
+    _child(spec, fds, main)
 
 
 def _harness_main() -> None:
@@ -216,4 +288,4 @@ def start() -> tuple[int, Channel]:
         finally:
             os._exit(0)
     theirs.close()
-    return pid, Channel(mine)
+    return pid, Channel(mine, fds=True)
