@@ -46,8 +46,8 @@ class Channel:
         self.limit = limit
         self.accept_fds = fds
         self.buf = bytearray()
-        self.chunk = chunk if chunk is not None else bytearray(_CHUNK)
-        self.view = memoryview(self.chunk)
+        self.chunk = chunk  # made on the first read: many channels are only written to
+        self.view: memoryview | None = memoryview(chunk) if chunk is not None else None
         self.fdq: deque[int] = deque()
         self.eof = False
         self.blob = b""  # the blob of the frame pop() returned last
@@ -87,6 +87,9 @@ class Channel:
         Raises:
             ChannelError: the stream broke.
         """
+        if self.view is None:
+            self.chunk = bytearray(_CHUNK)
+            self.view = memoryview(self.chunk)
         try:
             if self.accept_fds:
                 size, ancillary, _, _ = self.sock.recvmsg_into([self.view], _CMSG)
