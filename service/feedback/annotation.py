@@ -34,6 +34,7 @@ from service.feedback.rewards import Outcome, RewardInput, Rewards, Scheme, comp
 from service.feedback.taxonomy import (
     ERROR_STATUSES,
     ClassifyOptions,
+    Subtype,
     category_of,
     is_compile_error,
     subtype_of,
@@ -96,6 +97,11 @@ def annotate_error(
         unclosed=compile_error and _unclosed(item, error),
         rule=options.unfinished,
     )
+    if unfinished and subtype is Subtype.INDENTATION and item.finish_reason is None and not error.syntax_unclosed:
+        # Without a finish reason, position alone cannot tell a cut-off block from a
+        # complete program whose last line is mis-indented (Table 2: U_ignore); only a
+        # block the compiler still expected at the end counts as cut off.
+        unfinished = False
     category = category_of(
         subtype, in_code=loc.char_start is not None, unfinished=unfinished, options=options
     )

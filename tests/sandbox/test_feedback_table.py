@@ -241,6 +241,12 @@ ROWS: list[Row] = [
         "indentation", G, CODE, 2, "    for i in range(x):", -1.0),
     Row("cut-mid-block-stop", "def f(x):\n    for i in range(x):\n", F1,
         "indentation", I, CODE, 2, "    for i in range(x):", -1.0, finish=STOP),
+    # A complete program whose last line is mis-indented is no cut-off code (Table 2:
+    # U_ignore), finish reason or not; before, the positional rule made it U_global.
+    Row("indent-last-line-complete", "def f(x):\n    return x\n  y = 1\n", F1,
+        "indentation", I, CODE, 3, "  y = 1", -1.0),
+    Row("indent-unexpected-last-line", "def f(x):\n    y = x\n        return y\n", F1,
+        "indentation", I, CODE, 3, "        return y", -1.0),
     # --- memory, output, crashes, exits --------------------------------------------------------
     Row("memory-raised", "def f(x):\n    a = [0] * (10 ** 10)\n    return a\n", F1,
         "memory", G, CODE, 2, "    a = [0] * (10 ** 10)", -0.6),
