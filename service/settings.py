@@ -27,6 +27,9 @@ class Settings(BaseSettings):
 
     # --- sandbox pool -------------------------------------------------------------
     sandbox_image: str = "utrs-sandbox-python:latest"
+    # The programs' hash seed (set order, str hashes): fixed, so results repeat; test
+    # generation runs references under two seeds to find nondeterministic outputs.
+    sandbox_hash_seed: int = Field(default=0, ge=0, le=4294967295)
     pool_size: int = Field(default_factory=lambda: os.cpu_count() or 1, ge=1)
     container_cpus: float = Field(default=1.0, gt=0)
     container_memory_mb: int = Field(default=2048, ge=128)

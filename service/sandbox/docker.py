@@ -141,7 +141,7 @@ class Engine:
                 tty=False,
                 user=SANDBOX_UID,
                 labels=labels,
-                environment={"UTRS_UID_BASE": str(uid_base())},
+                environment={"UTRS_UID_BASE": str(uid_base()), "PYTHONHASHSEED": str(self.settings.sandbox_hash_seed)},
                 network_disabled=True,
                 host_config=self._host_config(),
             )

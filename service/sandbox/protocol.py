@@ -61,7 +61,10 @@ class Source(StrEnum):
 
 
 class Suite(TypedDict):
-    """The tests of an item, as the harness runs them."""
+    """The tests of an item, as the harness runs them. ``kind`` is a wire TestKind, or
+    ``"probe"`` (internal, for test generation): each case calls ``fn_name`` like a call
+    test, nothing is compared, and a case that returns carries its return value in the
+    exact-type wire form of the agent's codec (``RawTest["value"]``)."""
 
     kind: str
     setup: str
@@ -129,9 +132,10 @@ class RawError(TypedDict, total=False):
 
 
 class RawTest(TypedDict, total=False):
-    """One test's facts as the agent judged them."""
+    """One test's facts as the agent judged them (``value``: a probe's return value)."""
 
     status: str
+    value: Any
     time_ms: float
     stdout: str
     stderr: str

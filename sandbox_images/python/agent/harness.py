@@ -24,6 +24,7 @@ import time
 from collections.abc import Callable
 from typing import Any
 
+from agent.codec import CodecError, Encoder, Opaque
 from agent.compare import compare_value, json_value
 from agent.describe import synthetic
 from agent.frames import Channel, ChannelError
@@ -54,6 +55,7 @@ class Session:
         self.watch = watch
         self.outputs = outputs
         self.done: dict[str, Any] = {"ev": "done", "load": None, "cases": [], "next": self.stop, "marks": []}
+        self.value: Any = None  # a probe case's return value, in wire form
 
     def mark(self) -> None:
         marks = []
@@ -102,7 +104,11 @@ class Session:
         if status != "timeout" and not gone:
             status, error = self._cpu_check(status, error, time_ms, cpu0)
         self.mark()
-        self.done["cases"].append({"i": index, "status": status, "time_ms": time_ms, "error": error})
+        event = {"i": index, "status": status, "time_ms": time_ms, "error": error}
+        if self.value is not None and status == "pass":
+            event["value"] = self.value
+        self.value = None
+        self.done["cases"].append(event)
         return status, gone
 
     def _cpu_check(self, status: str, error: dict[str, Any] | None, time_ms: float,
@@ -124,6 +130,9 @@ class Session:
         case = suite.cases[index]
         fn = self._function(ns)
         value = fn(*(case.get("args") or []), **(case.get("kwargs") or {}))
+        if suite.kind == "probe":
+            self.value = record_value(plain_deep(value))
+            return "pass"
         got = json_value(plain_deep(value))
         return "pass" if compare_value(got, case.get("expected"), suite.compare) else "fail"
 
@@ -136,6 +145,22 @@ class Session:
         if suite.class_name:
             return getattr(target(), suite.fn_name or "")
         return target
+
+
+def record_value(value: Any) -> Any:
+    """A probe's return value in the exact-type wire form (:mod:`agent.codec`).
+
+    Raises:
+        TypeError: it holds an object of the program (no value to record).
+    """
+    try:
+        return Encoder(_no_handles).encode(value)
+    except (Opaque, CodecError) as exc:
+        raise TypeError(f"the return value cannot be recorded: {exc}") from None
+
+
+def _no_handles(value: Any) -> Any:
+    raise Opaque(value)
 
 
 _CURRENT: list[Remote | None] = [None]

@@ -92,7 +92,7 @@ class Suite:
         fn_name = spec.get("fn_name") or None
         class_name = spec.get("class_name") or None
         entry = [str(n) for n in spec.get("entry_points") or []]
-        entry += [n for n in (fn_name, class_name) if n and kind == "call"]
+        entry += [n for n in (fn_name, class_name) if n and kind in ("call", "probe")]
         suite = cls(
             sid=str(spec.get("sid")),
             kind=kind,

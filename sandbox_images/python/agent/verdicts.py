@@ -73,4 +73,7 @@ def from_event(event: dict[str, Any], stdout: str, stderr: str) -> Record:
         time_ms = 0.0
     if status not in _CASE_STATUSES or status == "gone":
         status = "crash"
-    return record(str(status), float(time_ms), stdout, stderr, error)
+    test = record(str(status), float(time_ms), stdout, stderr, error)
+    if status == "pass" and "value" in event:
+        test["value"] = event["value"]  # a probe's return value (wire form, decoded by the service)
+    return test
