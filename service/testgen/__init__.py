@@ -1,9 +1,35 @@
-"""Test generation (PanguCoder-RL section 3.3): reference code without tests in, unit tests
-out. Reserved for the test-generation work, which fills it; empty until then.
+"""Automatic unit-test generation (PanguCoder-RL §3.3): reference implementations in,
+wire test suites out; everything a reference does runs in the sandbox.
 
-It will own turning reference code (plus a description and seed inputs) into a wire
-``tests`` object per item, or a rejection naming the filter. It may import the core
-modules (settings, budgets, errors) and, when that work needs them, the stages it runs
-programs through (:mod:`service.sandbox`, :mod:`service.queue`); it extends the import
-table in docs/interfaces.md with what it uses. Only the API imports it.
+``testgen(items, pools, settings)`` is the whole feature as a pure function of its
+pools (``POST /v1/testgen`` and the jobs API wire it in phase 2); ``python -m
+service.testgen CORPUS --out dataset.jsonl`` is the corpus pipeline. See docs/testgen.md.
 """
+
+from service.testgen.models import (
+    Reason,
+    TestgenItem,
+    TestgenRequest,
+    TestgenResponse,
+    TestgenResult,
+    TestgenStats,
+    TestgenStatus,
+)
+from service.testgen.options import Prefer, TestgenOptions
+from service.testgen.pipeline import testgen
+from service.testgen.pools import OraclePools, open_pools
+
+__all__ = [
+    "OraclePools",
+    "Prefer",
+    "Reason",
+    "TestgenItem",
+    "TestgenOptions",
+    "TestgenRequest",
+    "TestgenResponse",
+    "TestgenResult",
+    "TestgenStats",
+    "TestgenStatus",
+    "open_pools",
+    "testgen",
+]

@@ -1,0 +1,48 @@
+"""The knobs of test generation, with their defaults (phase 2 makes the service-wide ones
+``Settings`` fields: see docs/testgen.md)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from enum import StrEnum
+
+__all__ = ["Prefer", "TestgenOptions"]
+
+
+class Prefer(StrEnum):
+    """Which wire test kind to write: ``auto`` writes ``call`` tests when every argument and
+    expected value is exact JSON (no tuples, sets, floats or raises tests), else ``assert``."""
+
+    AUTO = "auto"
+    ASSERT = "assert"
+    CALL = "call"
+
+
+@dataclass(frozen=True)
+class TestgenOptions:
+    __test__ = False
+
+    n_tests: int = 10  # an item's default n_tests: the most tests a suite keeps
+    max_candidates: int = 240  # distinct inputs run against the reference per item
+    mutations: int = 120  # type-aware mutants of the seeds (EvalPlus)
+    hypothesis_examples: int = 80  # property-based draws, where the types are known
+    # CPU seconds a call of the reference may take, from a timer in its own process (an
+    # input over it is dropped; after max_over_budget such inputs the larger ones are not run); the
+    # sandbox's own limit, timeout_s, only backs it up. The traced run gets trace_factor
+    # times both (tracing is that much slower).
+    call_budget_s: float = 0.2
+    max_over_budget: int = 8
+    timeout_s: float = 1.0
+    trace_factor: float = 10.0
+    memory_mb: int = 256
+    output_kb: int = 64
+    # The second run's hash seed (the pool's is the first): an output that differs is
+    # nondeterministic (set order, id(), time, random) and the input is dropped.
+    reseed: int = 2_654_435_761
+    max_value_chars: int = 1000  # a longer expected value (as a literal) is no test
+    max_input_chars: int = 1000
+    coverage: bool = True  # choose tests by the lines they run (settrace, in the sandbox)
+    mutants: int = 24  # reference mutants that choose tests too (0: none)
+    keep_raises: bool = True  # "raises X" tests when the description names X
+    prefer: Prefer = Prefer.AUTO
+    seed: int = 0

@@ -1,0 +1,246 @@
+"""``testgen(items, pools, settings)``: reference implementations in, wire test suites out.
+
+Per batch, three rounds of sandbox runs, each round one pool call for every item:
+
+1. every candidate input through the reference (the pool's hash seed);
+2. the inputs that returned, again, in reverse order under another hash seed and with
+   line tracing, while the mutants of the reference run them in the main pool;
+3. on the host: drop what differed between the runs, check the filters (≥ 2 tests,
+   outputs not all equal), choose the suite (:mod:`.select`), write it (:mod:`.wire`).
+
+Nothing of an item runs on the host; a reference that cannot be judged for want of a
+sandbox is ``infra_error`` (retry), never a rejection.
+"""
+
+from __future__ import annotations
+
+import ast
+import logging
+import re
+import time
+from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+
+from service.settings import Settings
+from service.testgen.candidates import Candidate, plan_inputs
+from service.testgen.extract import constructible, function_node, signature_of
+from service.testgen.models import Reason, TestgenItem, TestgenResult, TestgenStats, TestgenStatus
+from service.testgen.mutants import half, mutants_of
+from service.testgen.options import TestgenOptions
+from service.testgen.oracle import Failure, Outcome, Probe, Seen, probe_program, run_probes
+from service.testgen.pools import OraclePools
+from service.testgen.select import Evidence, choose
+from service.testgen.values import Unrepresentable, key, to_source
+from service.testgen.wire import build_tests
+
+__all__ = ["testgen"]
+
+log = logging.getLogger(__name__)
+
+_FAILURES = {"killed": Reason.KILLED_SANDBOX, "load": Reason.LOAD_ERROR}
+
+
+@dataclass
+class _Work:
+    item: TestgenItem
+    stats: TestgenStats = field(default_factory=TestgenStats)
+    result: TestgenResult | None = None
+    candidates: list[Candidate] = field(default_factory=list)
+    description: str = ""
+    body_lines: frozenset[int] = frozenset()
+    signature: str | None = None
+    first: Probe | None = None
+    first_seen: list[Outcome] = field(default_factory=list)
+    kept: list[int] = field(default_factory=list)
+    second: Probe | None = None
+    mutants: list[Probe] = field(default_factory=list)
+
+    def reject(self, reason: Reason, detail: str) -> None:
+        self.result = TestgenResult(id=self.item.id, status=TestgenStatus.REJECTED, reason=reason, detail=detail,
+                                    stats=self.stats, signature=self.signature)
+
+    def fail(self, failure: Failure) -> None:
+        if failure.why in _FAILURES:
+            self.reject(_FAILURES[failure.why], failure.detail)
+        else:
+            self.result = TestgenResult(id=self.item.id, status=TestgenStatus.INFRA_ERROR, detail=failure.detail,
+                                        stats=self.stats, signature=self.signature)
+
+
+def testgen(items: Sequence[TestgenItem], pools: OraclePools, settings: Settings,
+            options: TestgenOptions | None = None) -> list[TestgenResult]:
+    """A result per item, in order (``settings``: the service's, for the sandbox limits
+    the pools were started with; ``options``: test generation's own knobs)."""
+    options = options or TestgenOptions()
+    t0 = time.perf_counter()
+    works = [_prepare(item, options) for item in items]
+    live = [w for w in works if w.result is None]
+    run_probes(pools.main, [w.first for w in live if w.first is not None], options)
+    log.info("testgen: %d references over %d inputs in %.1f s", len(live), sum(len(w.candidates) for w in live),
+             time.perf_counter() - t0)
+    for w in live:
+        _after_first(w, options)
+    live = [w for w in live if w.result is None]
+    with ThreadPoolExecutor(max_workers=2) as threads:
+        second = threads.submit(run_probes, pools.reseeded, [w.second for w in live if w.second], options)
+        mutants = threads.submit(run_probes, pools.main, [m for w in live for m in w.mutants], options)
+        second.result()
+        log.info("testgen: second run of %d references at %.1f s", len(live), time.perf_counter() - t0)
+        mutants.result()
+        log.info("testgen: %d mutants at %.1f s", sum(len(w.mutants) for w in live), time.perf_counter() - t0)
+    for w in live:
+        _finish(w, options)
+    elapsed = (time.perf_counter() - t0) * 1e3
+    results = []
+    for w in works:
+        assert w.result is not None
+        w.result.stats.elapsed_ms = round(elapsed, 1)
+        results.append(w.result)
+    return results
+
+
+def _prepare(item: TestgenItem, options: TestgenOptions) -> _Work:
+    w = _Work(item)
+    try:
+        tree = ast.parse(item.code)
+    except (SyntaxError, ValueError, MemoryError, RecursionError) as exc:
+        w.reject(Reason.UNPARSABLE, f"code: {exc}")
+        return w
+    fn = function_node(tree, item.fn_name, item.class_name)
+    if fn is None:
+        where = f"class {item.class_name}" if item.class_name else "the module's top level"
+        w.reject(Reason.NO_FUNCTION, f"fn_name: no function {item.fn_name!r} in {where}")
+        return w
+    owner = next((n for n in tree.body if isinstance(n, ast.ClassDef) and n.name == item.class_name), None)
+    w.signature = signature_of(fn, owner)
+    if owner is not None and not constructible(owner):
+        w.reject(Reason.NEEDS_CONSTRUCTOR_ARGS, f"class_name: {item.class_name}() needs arguments")
+        return w
+    w.description = item.description if item.description is not None else ast.get_docstring(fn) or ""
+    w.body_lines = _statement_lines(fn)
+    plan = plan_inputs(fn, w.description, item.inputs, method=owner is not None, options=options, name=item.id)
+    w.stats.seeds, w.stats.candidates = plan.seeds, len(plan.candidates)
+    if not plan.candidates:
+        unknown = [p.name for p in plan.params if not p.type.known()]
+        w.reject(Reason.NO_INPUTS, f"no seed inputs, and no type known for {', '.join(unknown) or 'the parameters'}")
+        return w
+    w.candidates = plan.candidates
+    program = probe_program(item.code, item.fn_name, item.class_name, trace=False, budget_s=options.call_budget_s,
+                            max_over=options.max_over_budget)
+    w.first = Probe(program, plan.candidates)
+    return w
+
+
+def _after_first(w: _Work, options: TestgenOptions) -> None:
+    assert w.first is not None
+    outcomes = w.first.outcomes
+    if isinstance(outcomes, Failure) or outcomes is None:
+        w.fail(outcomes or Failure("infra", "not run"))
+        return
+    w.first_seen = outcomes
+    s = w.stats
+    for index, outcome in enumerate(outcomes):
+        if outcome.seen in (Seen.RETURNED, Seen.ITERATED):
+            s.returned += 1
+            if _literal_chars(outcome) > options.max_value_chars:
+                s.oversized += 1
+                continue
+            w.kept.append(index)
+        elif outcome.seen is Seen.RAISED:
+            s.raised += 1
+            if options.keep_raises and _described(outcome, w.description):
+                s.raises_kept += 1
+                w.kept.append(index)
+        elif outcome.seen is Seen.TIMEOUT:
+            s.timeouts += 1
+        elif outcome.seen is Seen.SKIPPED:
+            s.skipped += 1
+        else:
+            s.crashed += 1
+    if len(w.kept) < 2:
+        w.reject(Reason.TOO_FEW_TESTS, f"{len(w.kept)} of {len(w.candidates)} inputs gave a usable outcome")
+        return
+    item = w.item
+    kept = [w.candidates[i] for i in w.kept]
+    factor = options.trace_factor if options.coverage else 1.0
+    program = probe_program(item.code, item.fn_name, item.class_name, trace=options.coverage,
+                            budget_s=options.call_budget_s * factor, max_over=options.max_over_budget)
+    w.second = Probe(program, kept[::-1], timeout_s=options.timeout_s * factor)
+    chosen = [m for m in mutants_of(item.code, item.fn_name, item.class_name) if half(m) == 0][: options.mutants]
+    w.mutants = [Probe(probe_program(m.source, item.fn_name, item.class_name, trace=False,
+                                     budget_s=options.call_budget_s, max_over=1, stop_on_budget=True),
+                       kept, stop_on_first=True) for m in chosen]
+    s.mutants = len(w.mutants)
+
+
+def _finish(w: _Work, options: TestgenOptions) -> None:
+    assert w.second is not None
+    again = w.second.outcomes
+    if isinstance(again, Failure) or again is None:
+        w.fail(again or Failure("infra", "not run"))
+        return
+    again = again[::-1]
+    s = w.stats
+    steady = [(i, a) for i, a in zip(w.kept, again, strict=True) if w.first_seen[i].same_as(a)]
+    s.nondeterministic = len(w.kept) - len(steady)
+    if len(steady) < 2:
+        w.reject(Reason.NONDETERMINISTIC, f"{s.nondeterministic} of {len(w.kept)} outputs changed with the hash seed")
+        return
+    outputs = {_output_key(w.first_seen[i]) for i, _ in steady}
+    s.distinct_outputs = len(outputs)
+    if len(outputs) < 2:
+        w.reject(Reason.CONSTANT_OUTPUT, f"every one of {len(steady)} inputs gave {next(iter(outputs))[:200]}")
+        return
+    evidence = [Evidence(i, _output_key(w.first_seen[i]), a.lines & w.body_lines, _kills(w, i),
+                         sum(map(len, w.candidates[i].literals()))) for i, a in steady]
+    n_tests = w.item.n_tests or options.n_tests
+    picked, core = choose(evidence, n_tests)
+    chosen = [(w.candidates[i], w.first_seen[i]) for i in picked]
+    tests = build_tests(w.item.fn_name, w.item.class_name, chosen, options.prefer)
+    s.tests = len(picked)
+    s.lines_total = len(w.body_lines)
+    s.lines_covered = len(frozenset().union(*(e.lines for e in evidence if e.index in picked)))
+    s.mutants_killed = len(frozenset().union(*(e.kills for e in evidence if e.index in picked)))
+    detail = f"{core} tests chosen by coverage and mutants, {len(picked) - core} for new outputs"
+    w.result = TestgenResult(id=w.item.id, status=TestgenStatus.OK, tests=tests, stats=s, signature=w.signature,
+                             detail=detail)
+
+
+def _kills(w: _Work, index: int) -> frozenset[int]:
+    """The mutants that input ``index`` tells apart from the reference."""
+    position = w.kept.index(index)
+    killed = set()
+    for number, probe in enumerate(w.mutants):
+        outcomes = probe.outcomes
+        if not isinstance(outcomes, list):
+            continue
+        seen = outcomes[position]
+        if seen.seen is not Seen.SKIPPED and not w.first_seen[index].same_as(seen):
+            killed.add(number)
+    return frozenset(killed)
+
+
+def _output_key(outcome: Outcome) -> str:
+    if outcome.seen is Seen.RAISED:
+        return f"raises {outcome.exc_type}"
+    return f"{outcome.seen.value} {key(outcome.value)}"
+
+
+def _literal_chars(outcome: Outcome) -> int:
+    try:
+        return len(to_source(outcome.value))
+    except Unrepresentable:
+        return 1 << 30
+
+
+def _described(outcome: Outcome, description: str) -> bool:
+    """A "raises" test is kept when the description names the (builtin) exception."""
+    name = outcome.exc_type
+    return "." not in name and re.search(rf"\b{re.escape(name)}\b", description) is not None
+
+
+def _statement_lines(fn: ast.FunctionDef) -> frozenset[int]:
+    body = fn.body[1:] if ast.get_docstring(fn) is not None else fn.body
+    return frozenset(n.lineno for s in body for n in ast.walk(s) if isinstance(n, ast.stmt))
+
