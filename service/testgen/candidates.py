@@ -2,8 +2,9 @@
 
 Seeds come first (the caller's ``inputs``, then the description's examples), coerced
 to the parameters' declared container types (JSON has no tuples or sets); then the
-type-aware mutants of the seeds and Hypothesis draws from the inferred types, without
-repeats, up to ``max_candidates``.
+function's own constants and their neighbours put into int and str arguments
+(boundaries), the type-aware mutants of the seeds and Hypothesis draws from the inferred
+types, without repeats, up to ``max_candidates``.
 """
 
 from __future__ import annotations
@@ -29,7 +30,7 @@ class Candidate:
 
     args: tuple[Any, ...]
     kwargs: dict[str, Any] = field(default_factory=dict)
-    origin: str = "seed"  # seed | mutant | hypothesis
+    origin: str = "seed"  # seed | boundary | mutant | hypothesis
 
     def call_source(self, callee: str) -> str:
         """``callee(1, [2], k='x')``."""
@@ -69,15 +70,38 @@ def plan_inputs(fn: ast.FunctionDef, description: str, inputs: list[list[Any]] |
         add(Candidate(s.args, s.kwargs, "seed"))
     rng_seed = zlib.crc32(name.encode()) ^ options.seed
     positional = [s.args for s in seeds if not s.kwargs]
+    drawn = draw_inputs(params, options.hypothesis_examples)
+    for args in _boundaries(fn, (positional or drawn)[:3]):
+        add(Candidate(args, {}, "boundary"))
     for args in mutate_inputs(positional, options.mutations, seed=rng_seed):
         add(Candidate(args, {}, "mutant"))
-    for args in draw_inputs(params, options.hypothesis_examples):
+    for args in drawn:
         add(Candidate(args, {}, "hypothesis"))
     # Seeds first, then the smallest inputs: the reference's time grows with its input,
     # and the probe stops trying after a few inputs over budget.
     head = [c for c in out if c.origin == "seed"]
     tail = sorted((c for c in out if c.origin != "seed"), key=lambda c: sum(map(len, c.literals())))
     return Plan(head + tail, params, len(seeds))
+
+
+def _boundaries(fn: ast.FunctionDef, bases: list[tuple[Any, ...]]) -> list[tuple[Any, ...]]:
+    """The constants the function compares with, and their neighbours, in each int or str
+    argument of a few base inputs (a boundary mutant ``<`` → ``<=`` is told apart only there)."""
+    ints = sorted({n.value for n in ast.walk(fn) if isinstance(n, ast.Constant) and type(n.value) is int})[:12]
+    strs = sorted({n.value for n in ast.walk(fn) if isinstance(n, ast.Constant) and type(n.value) is str
+                   and len(n.value) <= 20})[:8]
+    if fn.body and isinstance(fn.body[0], ast.Expr) and isinstance(fn.body[0].value, ast.Constant):
+        strs = [s for s in strs if s != fn.body[0].value.value]  # not the docstring
+    out: list[tuple[Any, ...]] = []
+    for base in bases:
+        for position, value in enumerate(base):
+            options: list[Any] = []
+            if type(value) is int:
+                options = [v for c in ints for v in (c - 1, c, c + 1)]
+            elif type(value) is str:
+                options = strs
+            out += [(*base[:position], v, *base[position + 1:]) for v in options]
+    return out
 
 
 def _fits(candidate: Candidate, options: TestgenOptions) -> bool:

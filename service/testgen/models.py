@@ -39,6 +39,7 @@ class TestgenItem(BaseModel):
 
 
 class TestgenRequest(BaseModel):
+    __test__ = False
     model_config = ConfigDict(extra="forbid")
 
     items: list[TestgenItem] = Field(min_length=1)
@@ -104,4 +105,6 @@ class TestgenResult(BaseModel):
 
 
 class TestgenResponse(BaseModel):
+    __test__ = False
+
     results: list[TestgenResult]

@@ -32,7 +32,11 @@ class TestgenOptions:
     # times both (tracing is that much slower).
     call_budget_s: float = 0.2
     max_over_budget: int = 8
-    timeout_s: float = 1.0
+    timeout_s: float = 0.5
+    # The first round runs this many inputs; a reference that ran past the sandbox's limit
+    # on max_hung of them is not given the rest (each such input costs the whole limit).
+    first_round: int = 16
+    max_hung: int = 3
     trace_factor: float = 10.0
     memory_mb: int = 256
     output_kb: int = 64
@@ -42,6 +46,7 @@ class TestgenOptions:
     max_value_chars: int = 1000  # a longer expected value (as a literal) is no test
     max_input_chars: int = 1000
     coverage: bool = True  # choose tests by the lines they run (settrace, in the sandbox)
+    traced_inputs: int = 40  # how many kept inputs the traced run measures (distinct outputs first)
     mutants: int = 24  # reference mutants that choose tests too (0: none)
     keep_raises: bool = True  # "raises X" tests when the description names X
     prefer: Prefer = Prefer.AUTO

@@ -110,7 +110,8 @@ class Seen(StrEnum):
     RETURNED = "returned"
     ITERATED = "iterated"  # returned a generator; ``value`` is the list of its items
     RAISED = "raised"
-    TIMEOUT = "timeout"
+    TIMEOUT = "timeout"  # over the call budget (the program's own timer)
+    HUNG = "hung"  # ran past the sandbox's limit (it defeated the timer): costly, so counted
     CRASHED = "crashed"  # crash, memory or output limit, or a value that cannot be recorded
     SKIPPED = "skipped"  # not run (a probe that stops at its first non-return)
 
@@ -232,7 +233,7 @@ def _load_error(tests: list[Any]) -> str | None:
 def _outcome(test: Any) -> Outcome:
     status = test.get("status")
     if status == "timeout":
-        return Outcome(Seen.TIMEOUT)
+        return Outcome(Seen.HUNG)
     if status == "skipped":
         return Outcome(Seen.SKIPPED)
     if status != "pass" or "value" not in test:

@@ -54,6 +54,8 @@ class _Work:
     first_seen: list[Outcome] = field(default_factory=list)
     kept: list[int] = field(default_factory=list)
     second: Probe | None = None
+    traced: Probe | None = None
+    traced_kept: list[int] = field(default_factory=list)  # the kept inputs the traced run measures
     mutants: list[Probe] = field(default_factory=list)
 
     def reject(self, reason: Reason, detail: str) -> None:
@@ -76,19 +78,21 @@ def testgen(items: Sequence[TestgenItem], pools: OraclePools, settings: Settings
     t0 = time.perf_counter()
     works = [_prepare(item, options) for item in items]
     live = [w for w in works if w.result is None]
-    run_probes(pools.main, [w.first for w in live if w.first is not None], options)
+    _first_round(live, pools, options)
     log.info("testgen: %d references over %d inputs in %.1f s", len(live), sum(len(w.candidates) for w in live),
              time.perf_counter() - t0)
     for w in live:
         _after_first(w, options)
     live = [w for w in live if w.result is None]
+    main_round = [p for w in live for p in ([w.traced] if w.traced else []) + w.mutants]
     with ThreadPoolExecutor(max_workers=2) as threads:
         second = threads.submit(run_probes, pools.reseeded, [w.second for w in live if w.second], options)
-        mutants = threads.submit(run_probes, pools.main, [m for w in live for m in w.mutants], options)
+        traced = threads.submit(run_probes, pools.main, main_round, options)
         second.result()
         log.info("testgen: second run of %d references at %.1f s", len(live), time.perf_counter() - t0)
-        mutants.result()
-        log.info("testgen: %d mutants at %.1f s", sum(len(w.mutants) for w in live), time.perf_counter() - t0)
+        traced.result()
+        log.info("testgen: traced runs and %d mutants at %.1f s", sum(len(w.mutants) for w in live),
+                 time.perf_counter() - t0)
     for w in live:
         _finish(w, options)
     elapsed = (time.perf_counter() - t0) * 1e3
@@ -98,6 +102,31 @@ def testgen(items: Sequence[TestgenItem], pools: OraclePools, settings: Settings
         w.result.stats.elapsed_ms = round(elapsed, 1)
         results.append(w.result)
     return results
+
+
+def _first_round(live: list[_Work], pools: OraclePools, options: TestgenOptions) -> None:
+    """Every candidate through the reference, in two rounds: the first ``first_round``
+    inputs, then the rest, except for a reference that ran past the sandbox's own limit
+    on ``max_hung`` inputs of the first (it defeats the call budget: the rest would cost
+    the whole limit each)."""
+    works = [w for w in live if w.first is not None]
+    heads = [Probe(w.first.program, w.first.candidates[: options.first_round]) for w in works if w.first]
+    run_probes(pools.main, heads, options)
+    tails: list[tuple[_Work, list[Outcome], Probe]] = []
+    for w, head in zip(works, heads, strict=True):
+        assert w.first is not None
+        rest = w.first.candidates[options.first_round:]
+        outcomes = head.outcomes
+        if not isinstance(outcomes, list) or not rest:
+            w.first.outcomes = outcomes
+        elif sum(o.seen is Seen.HUNG for o in outcomes) >= options.max_hung:
+            w.first.outcomes = outcomes + [Outcome(Seen.SKIPPED)] * len(rest)
+        else:
+            tails.append((w, outcomes, Probe(w.first.program, rest)))
+    run_probes(pools.main, [tail for *_, tail in tails], options)
+    for w, outcomes, tail in tails:
+        assert w.first is not None
+        w.first.outcomes = outcomes + tail.outcomes if isinstance(tail.outcomes, list) else tail.outcomes
 
 
 def _prepare(item: TestgenItem, options: TestgenOptions) -> _Work:
@@ -152,7 +181,7 @@ def _after_first(w: _Work, options: TestgenOptions) -> None:
             if options.keep_raises and _described(outcome, w.description):
                 s.raises_kept += 1
                 w.kept.append(index)
-        elif outcome.seen is Seen.TIMEOUT:
+        elif outcome.seen in (Seen.TIMEOUT, Seen.HUNG):
             s.timeouts += 1
         elif outcome.seen is Seen.SKIPPED:
             s.skipped += 1
@@ -163,10 +192,15 @@ def _after_first(w: _Work, options: TestgenOptions) -> None:
         return
     item = w.item
     kept = [w.candidates[i] for i in w.kept]
-    factor = options.trace_factor if options.coverage else 1.0
-    program = probe_program(item.code, item.fn_name, item.class_name, trace=options.coverage,
-                            budget_s=options.call_budget_s * factor, max_over=options.max_over_budget)
-    w.second = Probe(program, kept[::-1], timeout_s=options.timeout_s * factor)
+    program = probe_program(item.code, item.fn_name, item.class_name, trace=False, budget_s=options.call_budget_s,
+                            max_over=options.max_over_budget)
+    w.second = Probe(program, kept[::-1])
+    if options.coverage:
+        w.traced_kept = _to_trace(w, options.traced_inputs)
+        factor = options.trace_factor
+        program = probe_program(item.code, item.fn_name, item.class_name, trace=True,
+                                budget_s=options.call_budget_s * factor, max_over=options.max_over_budget)
+        w.traced = Probe(program, [w.candidates[i] for i in w.traced_kept], timeout_s=options.timeout_s * factor)
     chosen = [m for m in mutants_of(item.code, item.fn_name, item.class_name) if half(m) == 0][: options.mutants]
     w.mutants = [Probe(probe_program(m.source, item.fn_name, item.class_name, trace=False,
                                      budget_s=options.call_budget_s, max_over=1, stop_on_budget=True),
@@ -192,8 +226,9 @@ def _finish(w: _Work, options: TestgenOptions) -> None:
     if len(outputs) < 2:
         w.reject(Reason.CONSTANT_OUTPUT, f"every one of {len(steady)} inputs gave {next(iter(outputs))[:200]}")
         return
-    evidence = [Evidence(i, _output_key(w.first_seen[i]), a.lines & w.body_lines, _kills(w, i),
-                         sum(map(len, w.candidates[i].literals()))) for i, a in steady]
+    lines = _lines(w)
+    evidence = [Evidence(i, _output_key(w.first_seen[i]), lines.get(i, frozenset()), _kills(w, i),
+                         sum(map(len, w.candidates[i].literals()))) for i, _ in steady]
     n_tests = w.item.n_tests or options.n_tests
     picked, core = choose(evidence, n_tests)
     chosen = [(w.candidates[i], w.first_seen[i]) for i in picked]
@@ -205,6 +240,26 @@ def _finish(w: _Work, options: TestgenOptions) -> None:
     detail = f"{core} tests chosen by coverage and mutants, {len(picked) - core} for new outputs"
     w.result = TestgenResult(id=w.item.id, status=TestgenStatus.OK, tests=tests, stats=s, signature=w.signature,
                              detail=detail)
+
+
+def _to_trace(w: _Work, count: int) -> list[int]:
+    """The kept inputs whose lines are measured: one per distinct output first, then more."""
+    seen: set[str] = set()
+    first: list[int] = []
+    rest: list[int] = []
+    for i in w.kept:
+        out = _output_key(w.first_seen[i])
+        (rest if out in seen else first).append(i)
+        seen.add(out)
+    return (first + rest)[:count]
+
+
+def _lines(w: _Work) -> dict[int, frozenset[int]]:
+    """Reference lines each traced input ran (the body's statement lines)."""
+    outcomes = w.traced.outcomes if w.traced is not None else None
+    if not isinstance(outcomes, list):
+        return {}
+    return {i: o.lines & w.body_lines for i, o in zip(w.traced_kept, outcomes, strict=True)}
 
 
 def _kills(w: _Work, index: int) -> frozenset[int]:
