@@ -50,12 +50,14 @@ class Plan:
 
 
 def plan_inputs(fn: ast.FunctionDef, description: str, inputs: list[list[Any]] | None, *, method: bool,
-                options: TestgenOptions, name: str) -> Plan:
-    """The candidate inputs of a function (``name`` seeds the random choices)."""
+                options: TestgenOptions, name: str, proposed: list[Seed] | None = None) -> Plan:
+    """The candidate inputs of a function (``name`` seeds the random choices; ``proposed``:
+    seeds from a backend such as Pynguin, after the caller's and the description's)."""
     given = [Seed(tuple(i)) for i in inputs or []]
     params0 = params_of(fn, description, [s.args for s in given], method=method)
-    described = seeds_from_description(description, fn.name, [p.name for p in params0])
-    seeds = [_coerce(s, params0) for s in [*given, *described]]
+    names = [p.name for p in params0]
+    described = seeds_from_description(description, fn.name, names)
+    seeds = [_coerce(_positional(s, names), params0) for s in [*given, *described, *(proposed or [])]]
     params = params_of(fn, description, [s.args for s in seeds], method=method)
     out: list[Candidate] = []
     seen: set[str] = set()
@@ -102,6 +104,16 @@ def _boundaries(fn: ast.FunctionDef, bases: list[tuple[Any, ...]]) -> list[tuple
                 options = strs
             out += [(*base[:position], v, *base[position + 1:]) for v in options]
     return out
+
+
+def _positional(seed: Seed, names: list[str]) -> Seed:
+    """Keyword arguments that name the leading parameters, as positional ones."""
+    if not seed.kwargs:
+        return seed
+    order = names[len(seed.args): len(seed.args) + len(seed.kwargs)]
+    if set(order) != set(seed.kwargs):
+        return seed
+    return Seed(seed.args + tuple(seed.kwargs[n] for n in order))
 
 
 def _fits(candidate: Candidate, options: TestgenOptions) -> bool:

@@ -15,7 +15,7 @@ import copy
 from collections.abc import Iterator
 from dataclasses import dataclass
 
-__all__ = ["Instance", "constructible", "extract", "function_node", "signature_of"]
+__all__ = ["Instance", "constructible", "extract", "function_node", "signature_of", "statement_lines"]
 
 _Def = ast.FunctionDef | ast.AsyncFunctionDef
 
@@ -197,3 +197,9 @@ def _bound(node: ast.stmt) -> set[str]:
         elif isinstance(child, (ast.Import, ast.ImportFrom)):
             bound |= {(a.asname or a.name).partition(".")[0] for a in child.names}
     return bound
+
+
+def statement_lines(fn: ast.FunctionDef) -> frozenset[int]:
+    """The lines of the statements of a function's body (its docstring left out)."""
+    body = fn.body[1:] if ast.get_docstring(fn) is not None else fn.body
+    return frozenset(n.lineno for s in body for n in ast.walk(s) if isinstance(n, ast.stmt))

@@ -58,7 +58,8 @@ _GENERIC = {"list": Kind.LIST, "List": Kind.LIST, "Sequence": Kind.LIST, "Iterab
 _NAME_HINTS = (
     (re.compile(r"^(n|m|k|i|j|x|y|a|b|num|count|size|index|idx|start|end|stop|step|base|width|depth|level|"
                 r"n\d|k\d|.*_?(count|num|len|length|size|index|idx|n))$"), T(Kind.INT)),
-    (re.compile(r"^(s|t|c|ch|char|text|string|word|name|line|prefix|suffix|sep|pattern|st|str\d?|.*_?(str|"
+    (re.compile(r"^(s|t|c|ch|char|text|string|word|name|line|prefix|suffix|sep|pat|pattern|st|str\d?|tok|token|path|"
+                r"filename|msg|message|key|.*_?(str|"
                 r"text|name|string|word))$"), T(Kind.STR)),
     (re.compile(r"^(nums|numbers|arr|array|lst|l|xs|values|items|seq|data|ints|.*_?(list|nums|arr))$"),
      T(Kind.LIST, (T(Kind.INT),))),

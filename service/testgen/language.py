@@ -39,7 +39,7 @@ class LanguageFilter:
         detector = self._build()
         import lingua
 
-        return bool(detector.detect_language_of(prose) is lingua.Language.ENGLISH)
+        return bool(detector.detect_language_of(prose) == lingua.Language.ENGLISH)
 
     def _build(self) -> Any:
         if self._detector is None:

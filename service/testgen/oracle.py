@@ -28,9 +28,10 @@ from service.sandbox.protocol import RunOutcome, RunResult, RunSpec, Suite
 from service.settings import Settings
 from service.testgen.candidates import Candidate
 from service.testgen.options import TestgenOptions
-from service.testgen.values import Unrepresentable, decode
+from service.testgen.values import Unrepresentable, decode, key, to_source
 
-__all__ = ["PROBE_FN", "Failure", "Outcome", "Probe", "Seen", "probe_program", "run_probes"]
+__all__ = ["PROBE_FN", "Failure", "Outcome", "Probe", "Seen", "literal_chars", "output_key", "probe_program",
+           "run_probes"]
 
 PROBE_FN = "_utrs_testgen_probe"
 MAX_ITEMS = 1000
@@ -255,3 +256,18 @@ def _outcome(test: Any) -> Outcome:
     if record[0] in (0, 2) and len(record) == 3:
         return Outcome(Seen.ITERATED if record[0] == 2 else Seen.RETURNED, value=record[1], lines=lines)
     return Outcome(Seen.CRASHED)
+
+
+def output_key(outcome: Outcome) -> str:
+    """A canonical text of what the reference did (equal outputs, equal texts)."""
+    if outcome.seen is Seen.RAISED:
+        return f"raises {outcome.exc_type}"
+    return f"{outcome.seen.value} {key(outcome.value)}"
+
+
+def literal_chars(outcome: Outcome) -> int:
+    """How long the expected value is as a literal (the size of its test)."""
+    try:
+        return len(to_source(outcome.value))
+    except Unrepresentable:
+        return 1 << 30

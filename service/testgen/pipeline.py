@@ -24,14 +24,15 @@ from dataclasses import dataclass, field
 
 from service.settings import Settings
 from service.testgen.candidates import Candidate, plan_inputs
-from service.testgen.extract import constructible, function_node, signature_of
+from service.testgen.examples import Seed
+from service.testgen.extract import constructible, function_node, signature_of, statement_lines
 from service.testgen.models import Reason, TestgenItem, TestgenResult, TestgenStats, TestgenStatus
 from service.testgen.mutants import half, mutants_of
 from service.testgen.options import TestgenOptions
-from service.testgen.oracle import Failure, Outcome, Probe, Seen, probe_program, run_probes
+from service.testgen.oracle import Failure, Outcome, Probe, Seen, literal_chars, output_key, probe_program, run_probes
 from service.testgen.pools import OraclePools
+from service.testgen.pynguin import InputBackend
 from service.testgen.select import Evidence, choose
-from service.testgen.values import Unrepresentable, key, to_source
 from service.testgen.wire import build_tests
 
 __all__ = ["testgen"]
@@ -71,12 +72,14 @@ class _Work:
 
 
 def testgen(items: Sequence[TestgenItem], pools: OraclePools, settings: Settings,
-            options: TestgenOptions | None = None) -> list[TestgenResult]:
+            options: TestgenOptions | None = None, *, backend: InputBackend | None = None) -> list[TestgenResult]:
     """A result per item, in order (``settings``: the service's, for the sandbox limits
-    the pools were started with; ``options``: test generation's own knobs)."""
+    the pools were started with; ``options``: test generation's own knobs; ``backend``:
+    more seed inputs, e.g. :class:`~service.testgen.pynguin.PynguinBackend`)."""
     options = options or TestgenOptions()
     t0 = time.perf_counter()
-    works = [_prepare(item, options) for item in items]
+    proposed = backend.propose(items) if backend is not None else [[] for _ in items]
+    works = [_prepare(item, options, extra) for item, extra in zip(items, proposed, strict=True)]
     live = [w for w in works if w.result is None]
     _first_round(live, pools, options)
     log.info("testgen: %d references over %d inputs in %.1f s", len(live), sum(len(w.candidates) for w in live),
@@ -129,7 +132,7 @@ def _first_round(live: list[_Work], pools: OraclePools, options: TestgenOptions)
         w.first.outcomes = outcomes + tail.outcomes if isinstance(tail.outcomes, list) else tail.outcomes
 
 
-def _prepare(item: TestgenItem, options: TestgenOptions) -> _Work:
+def _prepare(item: TestgenItem, options: TestgenOptions, proposed: list[Seed]) -> _Work:
     w = _Work(item)
     try:
         tree = ast.parse(item.code)
@@ -147,8 +150,9 @@ def _prepare(item: TestgenItem, options: TestgenOptions) -> _Work:
         w.reject(Reason.NEEDS_CONSTRUCTOR_ARGS, f"class_name: {item.class_name}() needs arguments")
         return w
     w.description = item.description if item.description is not None else ast.get_docstring(fn) or ""
-    w.body_lines = _statement_lines(fn)
-    plan = plan_inputs(fn, w.description, item.inputs, method=owner is not None, options=options, name=item.id)
+    w.body_lines = statement_lines(fn)
+    plan = plan_inputs(fn, w.description, item.inputs, method=owner is not None, options=options, name=item.id,
+                       proposed=proposed)
     w.stats.seeds, w.stats.candidates = plan.seeds, len(plan.candidates)
     if not plan.candidates:
         unknown = [p.name for p in plan.params if not p.type.known()]
@@ -172,7 +176,7 @@ def _after_first(w: _Work, options: TestgenOptions) -> None:
     for index, outcome in enumerate(outcomes):
         if outcome.seen in (Seen.RETURNED, Seen.ITERATED):
             s.returned += 1
-            if _literal_chars(outcome) > options.max_value_chars:
+            if literal_chars(outcome) > options.max_value_chars:
                 s.oversized += 1
                 continue
             w.kept.append(index)
@@ -221,13 +225,13 @@ def _finish(w: _Work, options: TestgenOptions) -> None:
     if len(steady) < 2:
         w.reject(Reason.NONDETERMINISTIC, f"{s.nondeterministic} of {len(w.kept)} outputs changed with the hash seed")
         return
-    outputs = {_output_key(w.first_seen[i]) for i, _ in steady}
+    outputs = {output_key(w.first_seen[i]) for i, _ in steady}
     s.distinct_outputs = len(outputs)
     if len(outputs) < 2:
         w.reject(Reason.CONSTANT_OUTPUT, f"every one of {len(steady)} inputs gave {next(iter(outputs))[:200]}")
         return
     lines = _lines(w)
-    evidence = [Evidence(i, _output_key(w.first_seen[i]), lines.get(i, frozenset()), _kills(w, i),
+    evidence = [Evidence(i, output_key(w.first_seen[i]), lines.get(i, frozenset()), _kills(w, i),
                          sum(map(len, w.candidates[i].literals()))) for i, _ in steady]
     n_tests = w.item.n_tests or options.n_tests
     picked, core = choose(evidence, n_tests)
@@ -248,7 +252,7 @@ def _to_trace(w: _Work, count: int) -> list[int]:
     first: list[int] = []
     rest: list[int] = []
     for i in w.kept:
-        out = _output_key(w.first_seen[i])
+        out = output_key(w.first_seen[i])
         (rest if out in seen else first).append(i)
         seen.add(out)
     return (first + rest)[:count]
@@ -276,26 +280,7 @@ def _kills(w: _Work, index: int) -> frozenset[int]:
     return frozenset(killed)
 
 
-def _output_key(outcome: Outcome) -> str:
-    if outcome.seen is Seen.RAISED:
-        return f"raises {outcome.exc_type}"
-    return f"{outcome.seen.value} {key(outcome.value)}"
-
-
-def _literal_chars(outcome: Outcome) -> int:
-    try:
-        return len(to_source(outcome.value))
-    except Unrepresentable:
-        return 1 << 30
-
-
 def _described(outcome: Outcome, description: str) -> bool:
     """A "raises" test is kept when the description names the (builtin) exception."""
     name = outcome.exc_type
     return "." not in name and re.search(rf"\b{re.escape(name)}\b", description) is not None
-
-
-def _statement_lines(fn: ast.FunctionDef) -> frozenset[int]:
-    body = fn.body[1:] if ast.get_docstring(fn) is not None else fn.body
-    return frozenset(n.lineno for s in body for n in ast.walk(s) if isinstance(n, ast.stmt))
-
