@@ -128,7 +128,9 @@ def judge(probs: list[dict[str, Any]], results: list[Any], pool: Any) -> dict[st
         verdicts.setdefault((f"{task}/{kind}", number), {})[suite] = result.status is not Status.PASS
     return {"reference_pass_rate": round(sum(r.status is Status.PASS for r in ref_results) / max(len(refs), 1), 4),
             "reference_failures": [r.id for r in ref_results if r.status is not Status.PASS],
-            "wrong_programs": _rejections(verdicts)}
+            "wrong_programs": _rejections(verdicts),
+            "only_original": sorted(f"{k}#{n}" for (k, n), v in verdicts.items()
+                                    if v.get("original") and v.get("generated") is False)}
 
 
 def _rejections(verdicts: dict[tuple[str, int], dict[str, bool]]) -> dict[str, Any]:

@@ -50,14 +50,14 @@ def extract(source: str, *, origin: str, include_private: bool = False) -> list[
         target: ast.stmt = owner if owner is not None else node
         qualname = f"{owner.name}.{node.name}" if owner is not None else node.name
         context = module.closure(target)
-        code = "\n\n".join(_segment(source, s) for s in [*context, target]) + "\n"
+        code = "\n\n".join(_segment(lines, s) for s in [*context, target]) + "\n"
         found.append(Instance(
             id=f"{origin}:{qualname}",
             fn_name=node.name,
             class_name=owner.name if owner is not None else None,
             description=_comments_above(lines, node) + doc,
             signature=signature_of(node, owner),
-            prompt=_prompt(source, context, node, owner, doc),
+            prompt=_prompt(lines, context, node, owner, doc),
             code=code,
             source=f"{origin}:{node.lineno}",
         ))
@@ -117,8 +117,8 @@ def signature_of(node: _Def, owner: ast.ClassDef | None = None) -> str:
     return f"class {owner.name}:\n    {text}"
 
 
-def _prompt(source: str, context: list[ast.stmt], node: _Def, owner: ast.ClassDef | None, doc: str) -> str:
-    parts = [_segment(source, s) for s in context]
+def _prompt(lines: list[str], context: list[ast.stmt], node: _Def, owner: ast.ClassDef | None, doc: str) -> str:
+    parts = [_segment(lines, s) for s in context]
     indent = "        " if owner is not None else "    "
     body = "\n".join((indent + line).rstrip() for line in doc.splitlines())
     quoted = f'{indent}"""{body.lstrip()}\n{indent}"""\n' if '"""' not in doc else f"{indent}'''{body.lstrip()}'''\n"
@@ -126,14 +126,11 @@ def _prompt(source: str, context: list[ast.stmt], node: _Def, owner: ast.ClassDe
     return "\n\n".join(parts)
 
 
-def _segment(source: str, node: ast.stmt) -> str:
-    text = ast.get_source_segment(source, node) or ast.unparse(node)
-    decorators = getattr(node, "decorator_list", [])
-    if decorators:  # get_source_segment starts at ``def``/``class``
-        lines = source.splitlines()
-        first = min(d.lineno for d in decorators)
-        text = "\n".join(line.strip() for line in lines[first - 1: node.lineno - 1]) + "\n" + text
-    return text
+def _segment(lines: list[str], node: ast.stmt) -> str:
+    """A top-level statement's source lines, its decorators included (whole lines: a
+    top-level statement starts at column 0)."""
+    first = min([node.lineno, *(d.lineno for d in getattr(node, "decorator_list", []))])
+    return "\n".join(lines[first - 1: node.end_lineno or node.lineno])
 
 
 def _comments_above(lines: list[str], node: ast.stmt) -> str:
@@ -152,11 +149,12 @@ class _Module:
     def __init__(self, tree: ast.Module) -> None:
         self.statements = [s for s in tree.body if not _is_docstring(s)]
         self.binds = [_bound(s) for s in self.statements]
+        self.uses = [_used(s) for s in self.statements]  # computed once: closures ask for them often
 
     def closure(self, target: ast.stmt) -> list[ast.stmt]:
         """The statements ``target`` needs, transitively, in module order (``target``
         itself left out; ``from __future__`` imports always in)."""
-        need = _used(target)
+        need = set(_used(target))
         chosen: set[int] = set()
         changed = True
         while changed:
@@ -165,7 +163,7 @@ class _Module:
                 if index in chosen or statement is target or not (self.binds[index] & need or _future(statement)):
                     continue
                 chosen.add(index)
-                need |= _used(statement)
+                need |= self.uses[index]
                 changed = True
         return [s for i, s in enumerate(self.statements) if i in chosen]
 

@@ -166,9 +166,11 @@ def _new(tokens: list[str], index: int, fn: str, snake: bool) -> tuple[list[str]
 
 def _join(tokens: list[str]) -> str:
     text = ""
+    unary = False  # the last token was a unary minus: the next one sticks to it
     for tok in tokens:
-        glue = not text or text[-1] in "([{." or tok in ")]},.:" or (tok in "([" and text[-1].isalnum()) \
+        glue = not text or unary or text[-1] in "([{." or tok in ")]},.:" or (tok in "([" and text[-1].isalnum()) \
             or (tok == "(" and text[-1] in ")]") or (tok == "[" and text[-1] in ")]") or text.endswith("not ")
+        unary = tok == "-" and (not text or text.rstrip()[-1:] in "([{,=" or text.endswith(("and", "or", "not ")))
         if tok == "not":
             tok = "not "
         text += tok if glue else " " + tok

@@ -47,7 +47,7 @@ class TestgenOptions:
     max_input_chars: int = 1000
     coverage: bool = True  # choose tests by the lines they run (settrace, in the sandbox)
     traced_inputs: int = 40  # how many kept inputs the traced run measures (distinct outputs first)
-    mutants: int = 24  # reference mutants that choose tests too (0: none)
+    mutants: int = 64  # reference mutants (of the half test generation may see) that choose tests too (0: none)
     keep_raises: bool = True  # "raises X" tests when the description names X
     prefer: Prefer = Prefer.AUTO
     seed: int = 0

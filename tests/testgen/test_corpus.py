@@ -4,16 +4,15 @@ filters and decontamination; rows that the trainer example reads."""
 
 from __future__ import annotations
 
+import fnmatch as fnmatch_module
 import json
+import shlex as shlex_module
 import shutil
 import subprocess
 import sys
+import textwrap as textwrap_module
 from pathlib import Path
 from typing import Any
-
-import fnmatch as fnmatch_module
-import shlex as shlex_module
-import textwrap as textwrap_module
 
 from service.testgen.corpus import read_corpus
 from service.testgen.decontam import Decontaminator, benchmark_texts

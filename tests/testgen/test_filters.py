@@ -30,7 +30,8 @@ REJECTED = {
     "sleeps": ("import time\ndef f(n: int) -> int:\n    time.sleep(60)\n    return n\n", "f", Reason.TOO_FEW_TESTS),
     "ignores_the_budget_timer": (
         "import signal\ndef f(n: int) -> int:\n    signal.signal(signal.SIGPROF, signal.SIG_IGN)\n"
-        "    signal.signal(signal.SIGALRM, signal.SIG_IGN)\n    while True:\n        pass\n", "f", Reason.TOO_FEW_TESTS),
+        "    signal.signal(signal.SIGALRM, signal.SIG_IGN)\n    while True:\n        pass\n", "f",
+        Reason.TOO_FEW_TESTS),
     "segfaults": ("import ctypes\ndef f(n: int) -> int:\n    return ctypes.string_at(0)\n", "f", Reason.TOO_FEW_TESTS),
     "exits": ("import os\ndef f(n: int) -> int:\n    os._exit(3)\n", "f", Reason.TOO_FEW_TESTS),
     "exits_while_loading": ("import sys\nsys.exit(0)\ndef f(n: int) -> int:\n    return n\n", "f",
@@ -62,7 +63,8 @@ def test_each_filter_rejects_its_case(generate: Any, name: str) -> None:
 
 
 def test_a_class_that_needs_arguments_is_rejected_before_running(generate: Any) -> None:
-    code = "class P:\n    def __init__(self, x):\n        self.x = x\n    def get(self, y: int) -> int:\n        return y\n"
+    code = "class P:\n    def __init__(self, x):\n        self.x = x\n    def get(self, y: int) -> int:\n" \
+           "        return y\n"
     result = generate(code, "get", class_name="P")
     assert (result.reason, result.stats.candidates) == (Reason.NEEDS_CONSTRUCTOR_ARGS, 0)
     assert "class_name" in (result.detail or "")
@@ -76,7 +78,7 @@ def test_inputs_that_raise_hang_or_vary_are_dropped_and_the_rest_kept(generate: 
     s = result.stats
     assert result.status is TestgenStatus.OK and s.raised > 0 and s.raises_kept == 0
     assert s.timeouts > 0 and s.nondeterministic > 0
-    assert result.tests is not None and all("3" != str(c.args[0]) for c in result.tests.cases if c.args)
+    assert result.tests is not None and all(str(c.args[0]) != "3" for c in result.tests.cases if c.args)
     assert judge(code, result.tests).status.value == "pass"
 
 

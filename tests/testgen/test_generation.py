@@ -85,7 +85,8 @@ def test_methods_of_a_class(generate: Any, judge: Any) -> None:
             "        self.items.extend(xs)\n        return len(self.items)\n")
     result = generate(code, "push_all", class_name="Stack")
     assert result.status is TestgenStatus.OK and result.tests is not None
-    assert result.tests.class_name == "Stack" and result.signature == "class Stack:\n    def push_all(self, xs: list[int]) -> int:"
+    assert result.tests.class_name == "Stack"
+    assert result.signature == "class Stack:\n    def push_all(self, xs: list[int]) -> int:"
     assert judge(code, result.tests).status is Status.PASS
     assert judge(code.replace("len(self.items)", "len(xs)"), result.tests).status is Status.PASS  # fresh instance
     assert judge(code.replace("return len(self.items)", "return 0"), result.tests).status is Status.FAILURE

@@ -123,7 +123,8 @@ def test_candidates_seeds_first_then_smallest_and_coerced_to_declared_types() ->
 
 # ------------------------------------------------------------------ mutants, reduction, wire
 def test_mutants_of_each_family_change_only_the_function_under_test() -> None:
-    code = "LIMIT = 3\ndef f(xs, k=1):\n    '''doc'''\n    t = 0\n    for x in xs:\n        if x > k and x != LIMIT:\n" \
+    code = "LIMIT = 3\ndef f(xs, k=1):\n    '''doc'''\n    t = 0\n" \
+           "    for x in xs:\n        if x > k and x != LIMIT:\n" \
            "            t += x * 2\n    return t\ndef g(a):\n    return a + 1\n"
     found = mutants_of(code, "f")
     assert {m.kind for m in found} == {"operator", "boundary", "constant", "statement"}
@@ -163,7 +164,8 @@ def test_extraction_splits_description_code_and_makes_references_self_contained(
     source = ("import re\nfrom typing import List\nLIMIT = 10\nUNUSED = 1\n\ndef helper(x):\n    return x + LIMIT\n\n"
               "# Adds things.\ndef add(a: int, b: List[int]) -> int:\n    '''Add a to every b.'''\n"
               "    return a + sum(helper(v) for v in b)\n\ndef nodoc(x):\n    return x\n\ndef _private(x):\n"
-              "    '''hidden'''\n\nclass Acc:\n    def total(self, xs):\n        '''Sum xs.'''\n        return sum(xs)\n"
+              "    '''hidden'''\n\nclass Acc:\n    def total(self, xs):\n        '''Sum xs.'''\n"
+              "        return sum(xs)\n"
               "    @property\n    def p(self):\n        '''prop'''\n\nclass NeedsArgs:\n    def __init__(self, x):\n"
               "        pass\n    def m(self):\n        '''doc'''\n")
     found = {i.id: i for i in extract(source, origin="m.py")}
