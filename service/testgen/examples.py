@@ -13,6 +13,8 @@ import re
 from dataclasses import dataclass, field
 from typing import Any
 
+from service.testgen.scan import outside_quotes
+
 __all__ = ["Seed", "seeds_from_description"]
 
 _MAX_CALL_CHARS = 4000
@@ -86,24 +88,10 @@ def _quoted(text: str) -> str | None:
 
 def _balanced(text: str, start: int) -> str | None:
     """The parenthesised text starting at ``text[start] == "("`` (strings respected)."""
-    depth, quote, index = 0, "", start
-    end = min(len(text), start + _MAX_CALL_CHARS)
-    while index < end:
-        ch = text[index]
-        if quote:
-            if ch == "\\":
-                index += 1
-            elif ch == quote:
-                quote = ""
-        elif ch in "'\"":
-            quote = ch
-        elif ch in "([{":
-            depth += 1
-        elif ch in ")]}":
-            depth -= 1
-            if depth == 0:
-                return text[start: index + 1]
-        index += 1
+    window = text[start: start + _MAX_CALL_CHARS]
+    for index, ch, depth in outside_quotes(window):
+        if depth == 0 and ch in ")]}":
+            return window[: index + 1]
     return None
 
 

@@ -83,6 +83,7 @@ def params_of(fn: ast.FunctionDef, doc: str, seeds: list[tuple[Any, ...]], *, me
         args = args[1:]
     defaults = [None] * (len(args) - len(fn.args.defaults)) + list(fn.args.defaults)
     documented = _doc_types(doc)
+    prose = _prose_list(doc)
     out = []
     for index, (arg, default) in enumerate(zip(args, defaults, strict=True)):
         seen = [s[index] for s in seeds if len(s) > index]
@@ -95,6 +96,9 @@ def params_of(fn: ast.FunctionDef, doc: str, seeds: list[tuple[Any, ...]], *, me
         ]
         source, chosen = next(((s, t) for s, t in found if t is not None and t.kind is not Kind.ANY),
                               ("unknown", ANY))
+        if prose is not None and source in ("name", "unknown") and chosen.kind in (Kind.LIST, Kind.ANY) \
+                and (len(args) == 1 or source == "name"):
+            source, chosen = "docstring", prose
         if seen:
             chosen = _refine(chosen, _merge([type_of(v) for v in seen]))
         out.append(Param(arg.arg, chosen, default is None, source))
@@ -250,6 +254,21 @@ def _doc_types(doc: str) -> dict[str, T]:
         if parsed is not None:
             found.setdefault(match.group(2), parsed)
     return found
+
+
+_PROSE_LIST = re.compile(r"\b(?:list|array|sequence)s? of (?:(?:non-negative|positive|negative|the|some|all)\s+)?"
+                         r"(strings|words|integers|ints|numbers|floats|booleans|characters|letters|"
+                         r"lists of integers)\b",
+                         re.IGNORECASE)
+_PROSE_ELEMENTS = {"strings": T(Kind.STR), "words": T(Kind.STR), "characters": T(Kind.STR), "letters": T(Kind.STR),
+                   "integers": T(Kind.INT), "ints": T(Kind.INT), "numbers": T(Kind.FLOAT), "floats": T(Kind.FLOAT),
+                   "booleans": T(Kind.BOOL), "lists of integers": T(Kind.LIST, (T(Kind.INT),))}
+
+
+def _prose_list(doc: str) -> T | None:
+    """``a list of strings`` (the first such phrase) in a description's prose."""
+    match = _PROSE_LIST.search(doc)
+    return T(Kind.LIST, (_PROSE_ELEMENTS[match.group(1).lower()],)) if match else None
 
 
 def _from_text(text: str) -> T | None:

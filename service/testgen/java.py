@@ -20,6 +20,7 @@ from dataclasses import dataclass
 
 from client.models import Case, TestKind, Tests
 from service.testgen.java_expr import JavaConversionError, java_expr, snake_case
+from service.testgen.scan import outside_quotes
 
 __all__ = ["EXCEPTIONS", "JavaConversionError", "JavaTests", "convert_signature", "convert_tests", "snake_case"]
 
@@ -126,25 +127,12 @@ def _block(text: str, start: int) -> str:
 
 
 def _split_top(text: str, sep: str = ",") -> list[str]:
-    parts: list[str] = []
-    current: list[str] = []
-    depth, quote = 0, ""
-    for ch in text:
-        if quote:
-            quote = "" if ch == quote and (not current or current[-1] != "\\") else quote
-        elif ch in "\"'":
-            quote = ch
-        elif ch in "([{<":
-            depth += 1
-        elif ch in ")]}>":
-            depth -= 1
-        elif ch == sep and depth == 0:
-            parts.append("".join(current))
-            current = []
-            continue
-        current.append(ch)
-    parts.append("".join(current))
-    return parts
+    parts, last = [], 0
+    for index, ch, depth in outside_quotes(text, angles=True):
+        if ch == sep and depth == 0:
+            parts.append(text[last:index])
+            last = index + 1
+    return [*parts, text[last:]]
 
 
 def _statements(body: str, fn: str, snake: bool, indent: str) -> list[str]:
@@ -162,17 +150,8 @@ def _statements(body: str, fn: str, snake: bool, indent: str) -> list[str]:
 
 
 def _next_statement(text: str) -> tuple[str, str]:
-    depth, quote = 0, ""
-    for index, ch in enumerate(text):
-        if quote:
-            quote = "" if ch == quote and text[index - 1] != "\\" else quote
-        elif ch in "\"'":
-            quote = ch
-        elif ch in "({[":
-            depth += 1
-        elif ch in ")}]":
-            depth -= 1
-        elif ch == ";" and depth == 0:
+    for index, ch, depth in outside_quotes(text):
+        if ch == ";" and depth == 0:
             return text[:index], text[index + 1:].lstrip()
     return text, ""
 

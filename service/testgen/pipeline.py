@@ -161,15 +161,22 @@ def _prepare(item: TestgenItem, options: TestgenOptions, proposed: list[Seed]) -
     w.candidates = plan.candidates
     program = probe_program(item.code, item.fn_name, item.class_name, trace=False, budget_s=options.call_budget_s,
                             max_over=options.max_over_budget)
-    w.first = Probe(program, plan.candidates)
+    w.first = Probe(program, plan.candidates)  # its program runs the second run too
     return w
 
 
+def _outcomes(w: _Work, probe: Probe | None) -> list[Outcome] | None:
+    """The probe's outcomes; None (and the item's result set) when the run failed."""
+    outcomes = probe.outcomes if probe is not None else None
+    if isinstance(outcomes, list):
+        return outcomes
+    w.fail(outcomes or Failure("infra", "not run"))
+    return None
+
+
 def _after_first(w: _Work, options: TestgenOptions) -> None:
-    assert w.first is not None
-    outcomes = w.first.outcomes
-    if isinstance(outcomes, Failure) or outcomes is None:
-        w.fail(outcomes or Failure("infra", "not run"))
+    outcomes = _outcomes(w, w.first)
+    if outcomes is None or w.first is None:
         return
     w.first_seen = outcomes
     s = w.stats
@@ -196,9 +203,7 @@ def _after_first(w: _Work, options: TestgenOptions) -> None:
         return
     item = w.item
     kept = [w.candidates[i] for i in w.kept]
-    program = probe_program(item.code, item.fn_name, item.class_name, trace=False, budget_s=options.call_budget_s,
-                            max_over=options.max_over_budget)
-    w.second = Probe(program, kept[::-1])
+    w.second = Probe(w.first.program, kept[::-1])
     if options.coverage:
         w.traced_kept = _to_trace(w, options.traced_inputs)
         factor = options.trace_factor
@@ -213,10 +218,8 @@ def _after_first(w: _Work, options: TestgenOptions) -> None:
 
 
 def _finish(w: _Work, options: TestgenOptions) -> None:
-    assert w.second is not None
-    again = w.second.outcomes
-    if isinstance(again, Failure) or again is None:
-        w.fail(again or Failure("infra", "not run"))
+    again = _outcomes(w, w.second)
+    if again is None:
         return
     again = again[::-1]
     s = w.stats
