@@ -111,7 +111,12 @@ class Zygote:
         pids, theirs = [], []
         for _ in range(max(1, min(int(spec.get("n", 1)), 16))):
             mine, other = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
-            pid = os.fork()
+            try:
+                pid = os.fork()
+            except OSError:  # the container's pids limit (a fork bomb being cleaned up): fewer
+                mine.close()
+                other.close()
+                break
             if pid == 0:
                 other.close()
                 _blank_main(mine, self.chan.fileno())
@@ -145,7 +150,11 @@ class Zygote:
         self._fork(spec, fds, main)
 
     def _fork(self, spec: dict[str, Any], fds: list[int], body: Any) -> None:
-        pid = os.fork()
+        try:
+            pid = os.fork()
+        except OSError as exc:
+            self._send({"id": spec["id"], "error": f"fork failed: {exc}"})
+            return
         if pid == 0:
             _child(spec, fds, body)
         self.children += 1
