@@ -483,7 +483,7 @@ def crafted_exceptions(d: Data) -> Attack:
 @ATTACKS
 def junk_names_answer(d: Data) -> Attack:
     code = "import sys\nsys.modules['agent.xserver']._OPS['names'] = lambda s, t, v: {'raw': [1, 2]}\n" + ADD_ONE_BAD
-    return _f("junk_names_answer", code, ("assert f(1) == 2",), (CRASH,))
+    return _f("junk_names_answer", code, ("assert f(1) == 2",), (CRASH,), guarantee=G_BLAME)
 
 
 @ATTACKS
@@ -619,7 +619,7 @@ def deeply_nested_value(d: Data) -> Attack:
                 v = [v]
             return v
     """
-    return _f("deeply_nested_value", code, ("assert f(1) == 2",), (ERROR,), error="TypeError")
+    return _f("deeply_nested_value", code, ("assert f(1) == 2",), (ERROR,), error="TypeError", guarantee=G_BLAME)
 
 
 @ATTACKS
@@ -636,20 +636,26 @@ def huge_numbers(d: Data) -> Attack:
                 return Fraction((1 << 400_000) + 1, (1 << 400_001) + 3)
             return Decimal("1e999999999")
     """
-    return _f("huge_numbers", code, ("assert f(1) == 2", "assert f(2) == 3", "assert f(3) == 4"), (FAIL, FAIL, FAIL))
+    return _f("huge_numbers", code, ("assert f(1) == 2", "assert f(2) == 3", "assert f(3) == 4"), (FAIL, FAIL, FAIL),
+              guarantee=G_BLAME)
 
 
 @ATTACKS
 def forged_value_nodes(d: Data) -> Attack:
     """Wire nodes the honest encoder never makes: a global name outside the allowed
-    modules (``os.system``), an object-dtype numpy array, an unknown tag."""
+    modules (``os.system``), numpy arrays of objects (plain and in a structured dtype),
+    a numpy string scalar whose bytes would be pointers, ``eval`` by name, an unknown
+    tag."""
     code = """
         import sys
         server = sys.modules["agent.xserver"].Server
         _honest = server._add_states
         NODES = {1: {"t": "g", "m": "os", "n": "system"},
                  2: {"t": "na", "d": "|O", "s": [1], "v": "AAAAAAAAAAA="},
-                 3: {"t": "zz", "v": 1}}
+                 3: {"t": "na", "d": [["a", "|O"]], "s": [1], "v": "AAAAAAAAAAA="},
+                 4: {"t": "nn", "d": "T", "v": "QUFBQUFBQUFBQUFBQUFBQQ=="},
+                 5: {"t": "g", "m": "builtins", "n": "eval"},
+                 6: {"t": "zz", "v": 1}}
         def _add_states(self, reply, registry, snapshot):
             value = reply.get("value")
             _honest(self, reply, registry, snapshot)
@@ -659,8 +665,8 @@ def forged_value_nodes(d: Data) -> Attack:
         def f(x):
             return x
     """
-    return _f("forged_value_nodes", code, ("assert f(1) == 2", "assert f(2) == 3", "assert f(3) == 4"),
-              (CRASH, CRASH, CRASH))
+    cases = tuple(f"assert f({k}) == {k + 1}" for k in range(1, 7))
+    return _f("forged_value_nodes", code, cases, (CRASH,) * 6, guarantee=G_BLAME)
 
 
 # ------------------------------------------------------------------- the table
