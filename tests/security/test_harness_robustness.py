@@ -121,10 +121,10 @@ def frame_header_claims_gigabytes(d: Data) -> Attack:
 
 @ATTACKS
 def frame_flood(d: Data) -> Attack:
-    """A 16 MB reply (a list of 8 million zeros) streamed onto the channel: the harness
+    """An 8 MB reply (a list of 4 million zeros) streamed onto the channel: the harness
     decodes it, compares it, and the case fails."""
     code = FRAME + (
-        "def f(x):\n    n = 8 << 20\n    _os.write(1000, _struct.pack('!II', 2 * n + 10, 0) + b'{\"ok\":[')\n"
+        "def f(x):\n    n = 4 << 20\n    _os.write(1000, _struct.pack('!II', 2 * n + 10, 0) + b'{\"ok\":[')\n"
         "    chunk = b'0,' * (1 << 19)\n    for _ in range(n >> 19):\n        _os.write(1000, chunk)\n"
         "    _os.write(1000, b'0,' * (n % (1 << 19)) + b'0]}')\n    import time\n    time.sleep(10)\n")
     return _against_h("frame_flood", code, FAIL, timeout_s=4.0)

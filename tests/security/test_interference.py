@@ -386,7 +386,9 @@ def test_cleanup_defeated_by_deep_tree() -> None:
 
 
 # ------------------------------------------------------- the agent and the harness
-REACH_HEAD = r'''
+UID_IN_CALL = ("import os as _os_uid, sys as _sys_uid\n"
+               "def _uid():\n    _sys_uid.stderr.write(f'{_os_uid.getuid()}\\n')\n")
+REACH_HEAD = UID_IN_CALL + r'''
 import ctypes, os, signal
 libc = ctypes.CDLL(None, use_errno=True)
 def _others():
@@ -409,11 +411,12 @@ def _reached_nothing(result: Result) -> None:
 
 def _reach_attack(ident: str, body: str) -> Attack:
     """``f`` answers right only if one of its attempts on another process worked (and
-    prints what worked)."""
-    code = REACH_HEAD + "def f(x):\n    done = []\n" + "".join(f"    {line}\n" for line in body.splitlines()) + \
-        "    print(done)\n    return x + 1 if done else x\n"
+    prints what worked); it and its neighbours write their uid on stderr."""
+    code = REACH_HEAD + "def f(x):\n    _uid()\n    done = []\n" + \
+        "".join(f"    {line}\n" for line in body.splitlines()) + "    print(done)\n    return x + 1 if done else x\n"
     item = assert_item(code, ("assert f(1) == 2",), ident=ident)
-    return Attack(ident, item, (FAIL,), ADD_ONE_OK, ADD_ONE_BAD, G_ISOLATION, extra=_reached_nothing)
+    return Attack(ident, item, (FAIL,), UID_IN_CALL + ADD_ONE_OK.replace(":\n", ":\n    _uid()\n", 1),
+                  UID_IN_CALL + ADD_ONE_BAD.replace(":\n", ":\n    _uid()\n", 1), G_ISOLATION, extra=_reached_nothing)
 
 
 REACH: dict[str, str] = {
@@ -462,9 +465,11 @@ REACH: dict[str, str] = {
 @pytest.mark.parametrize("name", list(REACH))
 def test_reaching_other_processes(name: str, solo: SandboxPool) -> None:
     """The program runs in a session (its harness is alive) and tries to reach every
-    other process of the container; the harness and the agent serve its neighbours."""
+    other process of the container; the harness and the agent serve its neighbours and
+    the runs after it, its own uid's next run included."""
     attack = _reach_attack(name, REACH[name])
-    check(attack, run_attacks(solo, [attack])[attack.id])
+    outcome, _ = run_with_rotation(solo, attack)
+    check(attack, outcome)
 
 
 def test_uid_rotation_reaches_every_uid(solo: SandboxPool) -> None:

@@ -170,17 +170,19 @@ RUN_UIDS = 8  # the agent's run uids, in rotation (agent/serve.py)
 
 def run_with_rotation(pool: SandboxPool, attack: Attack) -> tuple[Outcome, list[Result]]:
     """The attack between its neighbours, then enough correct programs for the attack's
-    uid to come round again; every program writes its uid on stderr. On a one-container
-    pool the order is the order given: returns the outcome and the programs that ran
-    after the attack (the last one under the attack's uid, which this checks). stdio
-    only: an assert-mode program's output while loading is not in its results."""
+    uid to come round again. On a one-container pool the order is the order given:
+    returns the outcome and the programs that ran after the attack, the last one under
+    the attack's uid (checked: every program writes its uid on stderr first, which
+    stdio programs get from ``UID`` here; assert-mode programs must write it during
+    their call, as their output while loading is not in their results)."""
     base = attack.base
-    assert base.tests.kind.value == "stdio" and attack.item.tests.kind.value == "stdio"
-    hostile = attack.item.model_copy(update={"id": attack.id, "code": UID + attack.item.code})
-    later = [program(base, UID + attack.correct, f"{attack.id}/later{k}") for k in range(RUN_UIDS - 2)]
-    items = [program(base, UID + attack.correct, f"{attack.id}/correct-before"), hostile,
-             program(base, UID + attack.correct, f"{attack.id}/correct-after"),
-             program(base, UID + attack.wrong, f"{attack.id}/wrong-after"), *later]
+    stdio = base.tests.kind.value == "stdio"
+    prefix = UID if stdio else ""
+    hostile = attack.item.model_copy(update={"id": attack.id, "code": prefix + attack.item.code})
+    later = [program(base, prefix + attack.correct, f"{attack.id}/later{k}") for k in range(RUN_UIDS - 2)]
+    items = [program(base, prefix + attack.correct, f"{attack.id}/correct-before"), hostile,
+             program(base, prefix + attack.correct, f"{attack.id}/correct-after"),
+             program(base, prefix + attack.wrong, f"{attack.id}/wrong-after"), *later]
     results = evaluate_items(pool, items)
     outcome = Outcome(attack=results[1], correct=[results[0], results[2], *results[4:]], wrong=results[3])
     after = results[2:]
@@ -300,8 +302,8 @@ def uid_of(result: Result) -> int:
     return int(result.tests[0].stderr.split()[0])
 
 
-#: Writes the program's uid on its stderr (see :func:`uid_of`). Must come first in a
-#: program (stdio programs print their answer on stdout only).
+#: Writes the program's uid on its stderr (see :func:`uid_of`); first thing in a stdio
+#: program (which prints its answer on stdout only).
 UID = "import os as _os_uid, sys as _sys_uid\n_sys_uid.stderr.write(f'{_os_uid.getuid()}\\n')\n"
 
 
