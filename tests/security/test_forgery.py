@@ -807,3 +807,17 @@ def test_cpu_spent_in_child_processes() -> None:
     got = {r.id: [(t.status, t.error.message if t.error else "") for t in r.tests] for r in results}
     assert got["cpu_in_the_process_itself"][0][0] is TIMEOUT, got
     assert [t.status for r in results for t in r.tests] == [TIMEOUT] * 3, got
+
+
+def test_lone_surrogate_in_exception_message(pool: SandboxPool) -> None:
+    """An exception message with a lone surrogate (which JSON escapes and UTF-8 cannot
+    encode): the result must still serialise, or the API's answer for the whole batch
+    (and every later one with this item, from the result cache) fails."""
+    hostile = assert_item("def f(x):\n    raise ValueError('\\ud800 never encodable')\n", ("assert f(1) == 2",),
+                          ident="lone_surrogate_in_exception_message")
+    result = _isolated(pool, hostile, ADD_ONE_OK, ADD_ONE_BAD)
+    _judged(result, (ERROR,))
+    try:
+        result.model_dump_json()
+    except ValueError as exc:
+        pytest.fail(f"the result does not serialise: {exc}")
