@@ -11,6 +11,7 @@ the runs after the attack, under other uids and under the attack's own uid again
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 from collections.abc import Iterator
 from typing import Any
@@ -163,6 +164,17 @@ def test_in_process_suite_in_memory(solo: SandboxPool) -> None:
 ECHO = "print(input())\n"
 
 
+@contextlib.contextmanager
+def _busy_pool() -> Iterator[SandboxPool]:
+    """A fresh one-container pool that has judged assert tests of a few suites (their
+    harnesses are alive, as in any container in use): an attack that leaves something
+    behind may otherwise break the module's shared pool for the tests after it."""
+    with fresh_pool() as pool:
+        warm = [assert_item(ADD_ONE_OK, (f"assert f({k}) == {k + 1}",), ident=f"warm{k}") for k in range(3)]
+        assert [r.status for r in evaluate_items(pool, warm)] == [Status.PASS] * 3
+        yield pool
+
+
 def _echo_attack(ident: str, code: str, *, wanted: str = "done", timeout_s: float = 1.0) -> Attack:
     """A stdio attack whose neighbours echo their input (and must print exactly it)."""
     item = stdio_item(code, "abc\n", wanted, ident=ident, timeout_s=timeout_s)
@@ -196,13 +208,14 @@ print("left")
 '''
 
 
-def test_leftover_process_writes_into_later_outputs(solo: SandboxPool) -> None:
+def test_leftover_process_writes_into_later_outputs() -> None:
     """A daemon that outlives the program and keeps writing on the descriptors it
     inherited (the agent's output files, which later runs get too)."""
     attack = _echo_attack("leftover_process_writes_into_later_outputs", LEAVE_WRITER)
-    outcome, later = run_with_rotation(solo, attack)
-    check(attack, outcome)
-    _exact_echoes(later)
+    with _busy_pool() as pool:
+        outcome, later = run_with_rotation(pool, attack)
+        check(attack, outcome)
+        _exact_echoes(later)
 
 
 LOOK = r'''
@@ -261,12 +274,13 @@ print("planted")
 '''
 
 
-def test_leftover_files_and_modules(solo: SandboxPool) -> None:
+def test_leftover_files_and_modules() -> None:
     """Files in the work directory (a module and its bytecode cache, a directory the
     run locked), in the directory of work directories and in /dev/shm."""
     attack = _look_attack("leftover_files_and_modules", PLANT_FILES)
-    outcome, _ = run_with_rotation(solo, attack)
-    check(attack, outcome)
+    with _busy_pool() as pool:
+        outcome, _ = run_with_rotation(pool, attack)
+        check(attack, outcome)
 
 
 PLANT_SHM = r'''
@@ -283,11 +297,12 @@ print("planted", shmid)
 '''
 
 
-def test_sysv_shared_memory_left_behind(solo: SandboxPool) -> None:
+def test_sysv_shared_memory_left_behind() -> None:
     """A SysV shared memory segment, held by a daemon that outlives the program."""
     attack = _look_attack("sysv_shared_memory_left_behind", PLANT_SHM)
-    outcome, _ = run_with_rotation(solo, attack)
-    check(attack, outcome)
+    with _busy_pool() as pool:
+        outcome, _ = run_with_rotation(pool, attack)
+        check(attack, outcome)
 
 
 PLANT_SOCKET = r'''
@@ -306,12 +321,13 @@ print("listening")
 '''
 
 
-def test_abstract_socket_left_behind(solo: SandboxPool) -> None:
+def test_abstract_socket_left_behind() -> None:
     """An abstract unix socket (the container's one network namespace has them even
     without a network), served by a daemon that outlives the program."""
     attack = _look_attack("abstract_socket_left_behind", PLANT_SOCKET)
-    outcome, _ = run_with_rotation(solo, attack)
-    check(attack, outcome)
+    with _busy_pool() as pool:
+        outcome, _ = run_with_rotation(pool, attack)
+        check(attack, outcome)
 
 
 PLANT_XATTR = r'''
