@@ -105,7 +105,7 @@ class Harnesses:
         with contextlib.suppress(OSError, ChannelError):
             harness.chan.close()
         self.hub.await_exit(harness.pid, time.monotonic() + _REAP_S)
-        if self.janitor.dirty_besides(len(self.live)):
+        if self.janitor.dirty_besides(len(self.hub.unreaped)):
             self.janitor.clean(harness.uid, home=False)
         self.free.append(harness.uid)
 

@@ -61,6 +61,10 @@ class Hub:
             view = view[written:]
         self.last_beat = time.monotonic()
 
+    def beat(self) -> None:
+        """A heartbeat now if one is due (for long work inside P)."""
+        self._beat(time.monotonic())
+
     def _beat(self, now: float) -> None:
         if self.busy and now - self.last_beat >= HEARTBEAT_S:
             self.reply({"hb": round(now, 3)})
