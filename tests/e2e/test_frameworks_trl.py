@@ -133,7 +133,7 @@ def test_environment_factory_repair_loop_in_grpo_trainer(live_service: str, tmp_
         [final] = client.evaluate([{"code": FIXED, "tests": json.loads(ADD_TESTS)}])
     assert logged["rewards/RepairEnvironment/mean"] == pytest.approx(final.rewards["total"])
     assert logged["tools/call_frequency"] == 2.0 and logged["tools/failure_frequency"] == 0.0
-    conversation = list(trainer._logs["completion"])[0]  # TRL's record of the rollout
+    conversation = next(iter(trainer._logs["completion"]))  # TRL's record of the rollout
     tool_answers = [m["content"] for m in conversation if m["role"] == "tool"]
     assert tool_answers[0].startswith("0 of 2 tests passed. Test 1 failed:")
     assert "assert add(1, 2) == 3" in tool_answers[0]
