@@ -83,7 +83,7 @@ def test_feedback_text(name: str) -> None:
 
 
 def test_feedback_without_the_item_says_what_the_result_knows() -> None:
-    item, result, _ = CASES["runtime error in the code"]
+    _, result, _ = CASES["runtime error in the code"]
     text = feedback_text(Result.model_validate(result))
     assert text == "1 of 2 tests passed. Test 2 raised an error:\nIndexError: list index out of range\n" \
         "line 3 of your code"
