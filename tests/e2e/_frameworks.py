@@ -10,19 +10,27 @@ its real modules from there, as OpenRLHF's own tests load them.
 
 from __future__ import annotations
 
+import contextlib
+import importlib.util
 import json
 import subprocess
 import sys
 import tempfile
 import zipfile
+from collections.abc import Iterator
 from pathlib import Path
+from types import ModuleType, SimpleNamespace
 from typing import Any
+from unittest.mock import MagicMock
 
 import torch
 from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
 from transformers import GPT2Config, GPT2LMHeadModel, PreTrainedTokenizerFast
 
-__all__ = ["OPENRLHF_VERSION", "ScriptedPolicy", "openrlhf_source", "tiny_tokenizer", "tool_call"]
+__all__ = [
+    "OPENRLHF_VERSION", "ScriptedPolicy", "openrlhf_modules", "openrlhf_source", "tiny_config", "tiny_tokenizer",
+    "tool_call",
+]
 
 OPENRLHF_VERSION = "0.11.2"
 SPECIAL = ["<|endoftext|>", "<|im_start|>", "<|im_end|>", "<|pad|>"]
@@ -102,3 +110,35 @@ def openrlhf_source() -> Path:
                     target.parent.mkdir(parents=True, exist_ok=True)
                     target.write_bytes(archive.read(name))
     return cache
+
+
+@contextlib.contextmanager
+def openrlhf_modules() -> Iterator[SimpleNamespace]:
+    """OpenRLHF's modules, imported from its release's source with ``vllm`` stubbed (it
+    cannot run here); ``sys.modules`` and ``sys.path`` are restored afterwards."""
+    source = openrlhf_source()
+    saved = dict(sys.modules)
+    stub = ModuleType("vllm")
+    stub.SamplingParams = SimpleNamespace  # type: ignore[attr-defined]
+    sys.modules.update({"vllm": stub, "vllm.inputs": MagicMock(), "vllm.utils": MagicMock()})
+    sys.path.insert(0, str(source))
+    try:
+        from openrlhf.trainer.ppo_utils.samples_generator import SamplesGenerator
+        from openrlhf.trainer.ray.vllm_engine import _load_agent_executor
+        from openrlhf.utils.agent import SingleTurnAgentExecutor
+
+        # Its dataset module by path: the package's __init__ pulls in the SFT/RM datasets.
+        path = source / "openrlhf" / "datasets" / "prompts_dataset.py"
+        spec = importlib.util.spec_from_file_location("prompts_dataset", path)
+        assert spec is not None and spec.loader is not None
+        prompts_dataset = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(prompts_dataset)
+        yield SimpleNamespace(
+            source=source / "openrlhf", SingleTurn=SingleTurnAgentExecutor, load_agent=_load_agent_executor,
+            Samples=SamplesGenerator, preprocess_data=prompts_dataset.preprocess_data,
+        )
+    finally:
+        sys.path.remove(str(source))
+        for name in set(sys.modules) - set(saved):
+            del sys.modules[name]
+        sys.modules.update(saved)
