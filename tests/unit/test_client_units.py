@@ -347,8 +347,9 @@ def test_span_helpers_are_reexported() -> None:
     assert {"token_span", "alpha", "fine_token_span"} <= set(client.__all__)
 
 
-def test_client_package_needs_only_httpx_and_pydantic() -> None:
-    """Everything under client/ imports without the service's or trainers' libraries."""
+def test_client_package_needs_only_httpx_pydantic_and_tenacity() -> None:
+    """Everything under client/ imports without the service's or trainers' libraries
+    (frameworks are imported lazily, inside their adapters, where they are used)."""
     import subprocess
     import sys
 
@@ -356,8 +357,10 @@ def test_client_package_needs_only_httpx_and_pydantic() -> None:
         "import sys\n"
         "import client, client.cli, client.builders, client.spans\n"
         "import client.adapters.trl, client.adapters.verl, client.adapters.openrlhf\n"
+        "import client.adapters.trl_env, client.adapters.openrlhf_agent, client.feedback\n"
         "heavy = {'service', 'redis', 'rq', 'fastapi', 'starlette', 'docker', 'uvicorn',\n"
-        "         'tqdm', 'torch', 'trl', 'verl', 'openrlhf', 'numpy'}\n"
+        "         'tqdm', 'torch', 'trl', 'verl', 'openrlhf', 'numpy', 'ray', 'transformers',\n"
+        "         'datasets', 'aiohttp', 'pandas', 'pyarrow', 'vllm'}\n"
         "print(sorted({m.split('.')[0] for m in sys.modules} & heavy))\n"
     )
     run = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
