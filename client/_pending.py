@@ -9,14 +9,17 @@ the ``pending`` status yet, so it is read from the raw JSON, before validation.
 
 from __future__ import annotations
 
+import time
 from collections.abc import Sequence
 from typing import Any
 
 from pydantic import BaseModel, Field
 
+from client import _batch
+from client.errors import BadResponse, ClientTimeout
 from client.models import JobState, JobStatus, Result, Stats, Status
 
-__all__ = ["PENDING", "Answer", "fill", "lost", "open_pending"]
+__all__ = ["PENDING", "Answer", "Polling", "fill", "lost", "open_pending"]
 
 PENDING = "pending"
 
@@ -71,3 +74,30 @@ def lost(job_id: str, state: JobState) -> Result:
         status=Status.INFRA_ERROR,
         detail=f"job {job_id} ended {state} without this item's result",
     )
+
+
+class Polling:
+    """The unfinished slots of one answer, filled from its job until ``timeout_s`` ends
+    (the loop itself, sync or async, is the client's)."""
+
+    def __init__(self, answer: Answer, *, timeout_s: float, url: str) -> None:
+        self.slots = answer.unfinished()
+        if self.slots and answer.job_id is None:
+            raise BadResponse(200, "pending results without a job_id", url=url)
+        self.job_id = str(answer.job_id)
+        self._results = list(answer.results)
+        self._timeout_s = timeout_s
+        self._deadline = time.monotonic() + timeout_s
+
+    def check_time(self) -> None:
+        """Raises:
+        ClientTimeout: slots are still pending after ``timeout_s``."""
+        if time.monotonic() >= self._deadline:
+            message = f"job {self.job_id}: {len(self.slots)} result(s) still pending"
+            raise ClientTimeout(message, timeout_s=self._timeout_s)
+
+    def update(self, state: JobStatus) -> None:
+        self.slots = fill(self._results, self.slots, self.job_id, state)
+
+    def results(self) -> list[Result]:
+        return _batch.complete(self._results)

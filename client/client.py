@@ -16,10 +16,10 @@ from pydantic import BaseModel
 from client import _batch
 from client._http import parse_response, translating
 from client._options import IDEMPOTENCY_HEADER, Options, job_outcome
-from client._pending import Answer, fill, open_pending
+from client._pending import Answer, Polling, open_pending
 from client._progress import StatusBar, open_progress
 from client._retry import RetryPolicy
-from client.errors import BadResponse, ClientError, ClientTimeout, RequestRejected
+from client.errors import ClientError, ClientTimeout, RequestRejected
 from client.models import Item, JobCreated, JobStatus, Result, ServerLimits
 
 __all__ = ["RewardClient"]
@@ -176,18 +176,12 @@ class RewardClient:
 
     def _finish_pending(self, answer: Answer) -> list[Result]:
         """Poll the batch's job until every ``pending`` slot has its result."""
-        results, slots = list(answer.results), answer.unfinished()
-        if slots and answer.job_id is None:
-            raise BadResponse(200, "pending results without a job_id", url=self.base_url)
-        deadline = time.monotonic() + self._options.timeout_s
-        while slots:
-            if time.monotonic() >= deadline:
-                message = f"job {answer.job_id}: {len(slots)} result(s) still pending"
-                raise ClientTimeout(message, timeout_s=self._options.timeout_s)
+        polling = Polling(answer, timeout_s=self._options.timeout_s, url=self.base_url)
+        while polling.slots:
+            polling.check_time()
             time.sleep(self._options.poll_s)
-            job_id = str(answer.job_id)
-            slots = fill(results, slots, job_id, self.status(job_id))
-        return _batch.complete(results)
+            polling.update(self.status(polling.job_id))
+        return polling.results()
 
     def max_batch(self) -> int:
         """The batch size used for chunks: the constructor's, else the server's limit."""
