@@ -52,10 +52,10 @@ def samples() -> list[tuple[str, str, str, dict[str, Any]]]:
     return out
 
 
-def composed(tokenizer_dir: Path, url: str, **reward: str) -> DictConfig:
+def composed(tokenizer_dir: Path, url: str, *extra: str, **reward: str) -> DictConfig:
     """The example's config, as ``verl.trainer.main_ppo`` would read it."""
     overrides = [f"actor_rollout_ref.model.path={tokenizer_dir}",
-                 f"reward.custom_reward_function.reward_kwargs.url={url}",
+                 f"reward.custom_reward_function.reward_kwargs.url={url}", *extra,
                  *(f"reward.custom_reward_function.{k}={v}" for k, v in reward.items())]
     with initialize_config_dir(config_dir=str(EXAMPLE), version_base=None):
         return migrate_legacy_reward_impl(compose("utrs_grpo", overrides=overrides))
@@ -94,7 +94,8 @@ def evaluate_requests(url: str) -> float:
 
 
 def test_reward_loop_worker_scores_a_batch_in_one_request(live_service: str, tokenizer_dir: Path) -> None:
-    config = composed(tokenizer_dir, live_service)
+    # A long linger: on a loaded machine verl's decoding threads may start samples apart.
+    config = composed(tokenizer_dir, live_service, "+reward.custom_reward_function.reward_kwargs.linger_s=1.0")
     assert config.reward.custom_reward_function.path == "pkg://client.adapters.verl"
     assert get_custom_reward_fn(config).func.__name__ == "_call_with_kwargs_async"  # verl sees it async
     # With a reward model configured verl passes reward_router_address= and

@@ -20,6 +20,7 @@ import pytest
 
 from client.adapters import _clients, verl
 from client.adapters._clients import Connection
+from client.adapters._group import Grouping, evaluate_grouped_sync
 from client.adapters.trl import make_reward_fn
 from client.adapters.trl_env import repair_environment
 from client.async_client import AsyncRewardClient
@@ -79,13 +80,13 @@ def test_concurrent_async_compute_score_calls_share_one_request(server: Server) 
 
 
 def test_sync_callers_in_threads_are_grouped_too(server: Server) -> None:
-    barrier = threading.Barrier(8)
     scores: list[float] = []
+    grouping = Grouping(linger_s=30.0, max_items=8)  # the eighth item sends the group
 
     def one(i: int) -> None:
-        barrier.wait()
-        scores.append(verl.compute_score_float("mbpp", "x", SPEC, {"index": i}, url="http://utrs.test",
-                                               linger_s=0.2))
+        item = verl._item("mbpp", "def f():\n    return 1\n", SPEC, {"index": i})
+        [result] = evaluate_grouped_sync(Connection("http://utrs.test"), [item], grouping)
+        scores.append(float(result.rewards["total"] or 0.0))
 
     threads = [threading.Thread(target=one, args=(i,)) for i in range(8)]
     for thread in threads:
@@ -93,7 +94,8 @@ def test_sync_callers_in_threads_are_grouped_too(server: Server) -> None:
     for thread in threads:
         thread.join()
     assert scores == [1.0] * 8
-    assert sum(server.batches) == 8 and len(server.batches) <= 2
+    assert server.batches == [8]
+    assert verl.compute_score_float("mbpp", "x", SPEC, None, url="http://utrs.test") == 1.0
 
 
 def test_grouping_sends_errors_to_every_waiter(monkeypatch: pytest.MonkeyPatch) -> None:
