@@ -21,9 +21,9 @@ import pytest
 from client import AsyncRewardClient, RewardClient, Status
 from client._options import Options
 from client._progress import StatusBar, status_mix
-from client._retry import RetryPolicy
 from client.errors import ClientTimeout, RequestRejected, ServiceUnavailable
 from client.models import Result
+from tests.unit.test_client_units import no_sleep
 
 Handler = Callable[[httpx.Request], httpx.Response]
 
@@ -49,14 +49,7 @@ def scripted(handler: Handler, **kwargs: Any) -> RewardClient:
 @pytest.fixture
 def delays(monkeypatch: pytest.MonkeyPatch) -> list[float | None]:
     """Instant backoff; records the Retry-After each wait was asked to honour."""
-    asked: list[float | None] = []
-
-    def delay(self: RetryPolicy, attempt: int, retry_after: float | None = None) -> float:
-        asked.append(retry_after)
-        return 0.0
-
-    monkeypatch.setattr(RetryPolicy, "delay", delay)
-    return asked
+    return no_sleep(monkeypatch)
 
 
 # ------------------------------------------------------------------- retries
