@@ -77,10 +77,11 @@ class InvalidField(UnprocessableRequest, ValueError):
     """A field is outside what this server accepts; ``field`` names it
     (``items[3].limits.timeout_s``), ``message`` says why."""
 
-    def __init__(self, field: str, message: str) -> None:
+    def __init__(self, field: str, message: str, *, kind: str = "server_limit") -> None:
         super().__init__(f"{field}: {message}")
         self.field = field
         self.message = message
+        self.kind = kind  # the ``type`` of its entry in a 422's ``errors``
 
 
 class BatchTooLarge(RequestRefused):

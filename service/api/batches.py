@@ -14,6 +14,7 @@ import anyio.to_thread
 
 from client.models import EvaluateRequest, EvaluateResponse, JobState, JobStatus
 from service.api.admission import check_batch
+from service.api.items import clean_items
 from service.api.responses import evaluated, job_status
 from service.metrics import Metrics
 from service.queue.cache import ResultCache
@@ -43,13 +44,15 @@ class BatchService:
             BatchTooLarge, InvalidField: the request is refused (413, 422).
             NoWorkers, QueueFull, BackendUnavailable: the service cannot take it now.
         """
-        items = request.items
+        clean = clean_items(request.items)
+        items = clean.items
         check_batch(items, self.settings)
         probe = await self.queue.probe()
         image = self.queue.admit(probe, 0)
-        keys = [self.cache.key(item, image) for item in items]
+        keys = clean.keys(self.cache, image)
         hits = await self.cache.lookup(self.queue.aio, list(dict.fromkeys(keys)))
         plan, unique, unique_keys = plan_batch(items, keys, hits, settings=self.settings)
+        plan.repaired = clean.repaired
         self.queue.admit(probe, plan.n_unique)
         await anyio.to_thread.run_sync(self.queue.enqueue, plan, unique, unique_keys, image)
         self.metrics.observe_batch(items=plan.total, reused=plan.n_reused())

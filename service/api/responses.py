@@ -15,10 +15,12 @@ from typing import Any
 
 from fastapi import Response
 from pydantic import BaseModel, Field
+from pydantic_core import PydanticSerializationError
 
 from client.models import EvaluateResponse, JobState, JobStatus, ServerLimits, Stats
 from service.queue.envelope import ResultData
 from service.settings import Settings
+from service.text import dumps
 
 __all__ = ["REFUSALS", "Readiness", "evaluated", "job_status", "json_response", "server_limits"]
 
@@ -45,9 +47,16 @@ class Readiness(BaseModel):
 
 
 def json_response(body: BaseModel, *, status_code: int = 200, exclude_unset: bool = False) -> Response:
-    """Serialise ``body`` once, without FastAPI's re-validation of the response model."""
-    content = body.model_dump_json(exclude_unset=exclude_unset, warnings=False)
-    return Response(content=content.encode(), status_code=status_code, media_type="application/json")
+    """Serialise ``body`` once, without FastAPI's re-validation of the response model.
+
+    Workers write no lone surrogate (:mod:`service.text`); should data of another release
+    hold one, it is scrubbed here rather than failing the whole answer with a 500.
+    """
+    try:
+        content = body.model_dump_json(exclude_unset=exclude_unset, warnings=False).encode()
+    except PydanticSerializationError:
+        content, _ = dumps(body.model_dump(mode="json", exclude_unset=exclude_unset, warnings=False))
+    return Response(content=content, status_code=status_code, media_type="application/json")
 
 
 def evaluated(results: list[ResultData], stats: Stats, job_id: str) -> EvaluateResponse:

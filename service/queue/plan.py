@@ -35,6 +35,8 @@ class BatchPlan:
     that run; ``slots[i] < 0`` means hit ``-slots[i] - 1`` of ``hits``. ``repeats[i]`` marks
     an item that repeats an earlier one of the batch (answered with ``cached: true``).
     ``chunks`` are the sizes of the chunks the unique programs run in, in order.
+    ``repaired`` maps an item's index (as text) to the paths of the request where a lone
+    surrogate was replaced (:mod:`service.text`); they join the result's own.
     """
 
     batch_id: str
@@ -44,6 +46,7 @@ class BatchPlan:
     hits: list[ResultData]
     chunks: list[int]
     created: float = field(default_factory=time.time)
+    repaired: dict[str, list[str]] = field(default_factory=dict)
 
     @property
     def total(self) -> int:
@@ -86,7 +89,14 @@ class BatchPlan:
                 results = chunks.get(chunk)
                 base = results[slot - starts[chunk]] if results is not None else None
                 cached = self.repeats[index]
-            out.append(None if base is None else {**base, "id": self.ids[index], "cached": cached})
+            if base is None:
+                out.append(None)
+                continue
+            result = {**base, "id": self.ids[index], "cached": cached}
+            fixed = self.repaired.get(str(index))
+            if fixed:
+                result["surrogates_replaced"] = sorted({*(base.get("surrogates_replaced") or ()), *fixed})
+            out.append(result)
         return out
 
     def to_json(self) -> str:
@@ -99,6 +109,7 @@ class BatchPlan:
                 "hits": self.hits,
                 "chunks": self.chunks,
                 "created": self.created,
+                "repaired": self.repaired,
             },
             separators=(",", ":"),
         )

@@ -26,8 +26,9 @@ from service.queue.keys import RedisKeys, chunk_job_id, rq_job_key
 from service.queue.plan import BatchPlan
 from service.queue.redis import AsyncRedis, Pipeline, translate_redis_errors
 from service.settings import Settings
+from service.text import dumps
 
-__all__ = ["BatchState", "ResultReader", "publish_chunk"]
+__all__ = ["BatchState", "ResultReader", "publish_chunk", "result_line"]
 
 log = logging.getLogger(__name__)
 
@@ -37,9 +38,24 @@ Chunks = dict[int, list[ResultData]]
 _LOST = frozenset({JobStatus.FAILED, JobStatus.STOPPED, JobStatus.CANCELED})
 
 
-def publish_chunk(pipe: Pipeline, reply: ReplyTo, chunk: int, results: Sequence[ResultData]) -> None:
-    """Queue the writes that publish one chunk's results (worker side), on ``pipe``."""
-    pipe.hset(reply.results, str(chunk), json.dumps(results, separators=(",", ":")))
+def result_line(data: ResultData) -> bytes:
+    """One result as the service serves and caches it: strict UTF-8 JSON, ``id`` null and
+    ``cached`` false (the API fills both per request), lone surrogates replaced and their
+    paths added to ``surrogates_replaced`` (:mod:`service.text`)."""
+    served = {"id": None, "cached": False}
+    served.update((k, v) for k, v in data.items() if k not in served)
+    line, found = dumps(served)
+    if not found:
+        return line
+    clean = json.loads(line)
+    clean["surrogates_replaced"] = sorted({*(clean.get("surrogates_replaced") or ()), *found})
+    return dumps(clean)[0]
+
+
+def publish_chunk(pipe: Pipeline, reply: ReplyTo, chunk: int, lines: Sequence[bytes]) -> None:
+    """Queue the writes that publish one chunk's results (worker side), on ``pipe``;
+    ``lines`` are :func:`result_line` of each result, in order."""
+    pipe.hset(reply.results, str(chunk), b"[" + b",".join(lines) + b"]")
     pipe.expire(reply.results, reply.ttl)
     pipe.rpush(reply.done, chunk)
     pipe.expire(reply.done, reply.ttl)

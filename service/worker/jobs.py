@@ -33,7 +33,7 @@ from service.queue.envelope import ChunkDone, ChunkJob, ResultData, failed_chunk
 from service.queue.keys import RedisKeys, chunk_job_id
 from service.queue.plan import infra_error
 from service.queue.redis import Pipeline, SyncRedis, translate_redis_errors, worker_client
-from service.queue.results import publish_chunk
+from service.queue.results import publish_chunk, result_line
 from service.sandbox.executor import evaluate_items
 from service.settings import get_settings
 from service.worker import context
@@ -65,6 +65,7 @@ def run_chunk(**kwargs: Any) -> dict[str, Any]:
     settings = worker.settings
     started = time.perf_counter()
     data = [result.model_dump(mode="json") for result in evaluate_items(pool, job.items)]
+    lines = [result_line(result) for result in data]
     elapsed = time.perf_counter() - started
     connection = rq_job.connection if rq_job else worker_client(settings)
     # A worker on another image version must not fill the API's keys with its results.
@@ -75,8 +76,8 @@ def run_chunk(**kwargs: Any) -> dict[str, Any]:
         enabled=settings.cache_enabled and version == job.image,
     )
     with translate_redis_errors("publishing a chunk"), connection.pipeline() as pipe:
-        cached = cache.store(pipe, job.cache_keys, data)
-        publish_chunk(pipe, job.reply, job.chunk, data)
+        cached = cache.store(pipe, job.cache_keys, data, lines)
+        publish_chunk(pipe, job.reply, job.chunk, lines)
         _count(pipe, RedisKeys(settings.key_prefix).stats, data, elapsed, worker.take_restarts())
         pipe.execute()
     log.info("job %s: %d programs in %.3f s (%d cached for later)", job_id, len(data), elapsed, cached)
@@ -121,7 +122,7 @@ def on_chunk_failure(
     data = [infra_error(detail) for _ in range(n_items)]
     log.error("job %s: giving up: %s", job.id, detail)
     with translate_redis_errors("publishing a failed chunk"), connection.pipeline() as pipe:
-        publish_chunk(pipe, reply, chunk, data)
+        publish_chunk(pipe, reply, chunk, [result_line(result) for result in data])
         pipe.hincrby(RedisKeys(_key_prefix()).stats, WorkerCounter.CHUNKS_FAILED, 1)
         pipe.execute()
 

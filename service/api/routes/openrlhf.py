@@ -22,7 +22,7 @@ from client.errors import NotScored
 from client.models import EvaluateRequest, Result, Status
 from service.api.deps import BatchesDep, require_api_key
 from service.api.responses import json_response
-from service.errors import NotJudged, UnprocessableRequest
+from service.errors import InvalidField, NotJudged
 
 __all__ = ["router"]
 
@@ -45,14 +45,14 @@ async def get_reward(
     """Rewards for OpenRLHF's ``query``/``prompts``/``labels`` batch, in order.
 
     Raises:
-        UnprocessableRequest: labels missing, misaligned or not test specs; or results
-            without the requested reward (422).
+        InvalidField: labels missing, misaligned or not test specs; or results without
+            the requested reward (422 naming ``labels`` or ``reward``).
         NotJudged: an item came back ``infra_error`` (503, retried by OpenRLHF).
     """
     try:
         items = items_of(body)
     except (ValueError, TypeError, ValidationError) as exc:
-        raise UnprocessableRequest(f"labels: {exc}") from exc
+        raise InvalidField("labels", str(exc), kind="value_error") from exc
     if not items:
         return json_response(RewardResponse(rewards=[], scores=[]))
     answer = await batches.evaluate(EvaluateRequest(items=items))
@@ -63,4 +63,4 @@ async def get_reward(
     try:
         return json_response(answer_of(results, reward))
     except NotScored as exc:
-        raise UnprocessableRequest(str(exc)) from exc
+        raise InvalidField("reward", str(exc), kind="value_error") from exc
