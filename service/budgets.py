@@ -67,12 +67,21 @@ AGENT_IDLE_S = 3.0
 #: Redis: connecting (a 503 beats a hang) and one command of the API's sync client.
 REDIS_CONNECT_TIMEOUT_S = 2.0
 REDIS_COMMAND_TIMEOUT_S = 10.0
+#: A pooled Redis connection idle this long is pinged before it is used again.
+REDIS_HEALTH_CHECK_S = 1
+#: A Redis command that failed on a dropped connection is retried this many times, after
+#: pauses growing from the base to the cap (0.05, 0.1, 0.2, 0.4, 0.5, 0.5 s: ~1.8 s).
+REDIS_RETRIES = 6
+REDIS_RETRY_BASE_S = 0.05
+REDIS_RETRY_CAP_S = 0.5
 #: The API's pause before re-reading a batch after losing Redis while waiting.
 REDIS_RECONNECT_PAUSE_S = 0.25
 #: How long RQ keeps a chunk job's own (small) return value.
 RQ_RESULT_TTL_S = 300
-#: RQ blocks in BLPOP for ``worker_ttl`` minus this; the worker sets its TTL from it.
-RQ_LISTEN_MARGIN_S = 15
+#: RQ's own registry cleaning (the backstop of service.worker.recovery).
+RQ_MAINTENANCE_S = 120
+#: An RQ worker's TTL (RQ blocks in BLPOP for it minus 15 s between jobs).
+RQ_WORKER_TTL_S = 30
 #: Docker engine API calls (an HTTP read timeout; never a bound on a program's run).
 DOCKER_API_TIMEOUT_S = 60
 #: An idle container's health-check ping.

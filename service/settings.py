@@ -83,9 +83,9 @@ class Settings(BaseSettings):
     cache_ttl_s: int = Field(default=7 * 86400, ge=1)
 
     # --- worker (service/worker/) ------------------------------------------------------
-    worker_heartbeat_s: float = Field(default=3.0, gt=0)  # a dead worker is noticed
-    worker_dead_after_s: int = Field(default=15, ge=2)  # ...this long after its last beat
-    worker_maintenance_s: int = Field(default=5, ge=1)  # abandoned-chunk sweeps
+    worker_heartbeat_s: float = Field(default=2.0, gt=0)  # a dead worker is noticed
+    worker_dead_after_s: int = Field(default=8, ge=2)  # ...this long after its last beat
+    worker_maintenance_s: float = Field(default=1.0, gt=0)  # sweeps for dead workers' chunks
     log_level: str = "INFO"  # utrs-worker's default --log-level
 
     @field_validator("api_keys", mode="before")

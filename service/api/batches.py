@@ -18,10 +18,9 @@ from service.api.items import clean_items
 from service.api.responses import evaluated, job_status
 from service.metrics import Metrics
 from service.queue.cache import ResultCache
-from service.queue.envelope import ResultData
 from service.queue.plan import BatchPlan, infra_error, plan_batch
 from service.queue.producer import ChunkQueue
-from service.queue.results import ResultReader
+from service.queue.results import Chunks, ResultReader
 from service.settings import Settings
 
 __all__ = ["BatchService"]
@@ -67,7 +66,7 @@ class BatchService:
         started = time.monotonic()
         wait_s = min(request.wait_s or self.settings.wait_s, self.settings.max_wait_s)
         plan = await self.submit(request)
-        chunks: dict[int, list[ResultData]] = {}
+        chunks: Chunks = {}
         await self.results.wait(plan, started + wait_s, chunks)
         detail = f"not finished within wait_s={wait_s:g}; the batch keeps running: poll GET /v1/jobs/{plan.batch_id}"
         assembled = plan.assemble(chunks)

@@ -5,6 +5,7 @@
     P:batch:<id>:done      list of finished chunk indexes (the sync waiter pops it)
     P:cache:<sha256>       a cached result (service.queue.cache)
     P:workers              zset worker name -> time of its last heartbeat
+    P:running              hash worker name -> RQ id of the chunk job it runs (recovery)
     P:image                the sandbox image version the workers run
     P:stats                hash of cluster counters written by workers (service.metrics)
 
@@ -44,6 +45,10 @@ class RedisKeys:
     @property
     def workers(self) -> str:
         return f"{self.prefix}:workers"
+
+    @property
+    def running(self) -> str:
+        return f"{self.prefix}:running"
 
     @property
     def image(self) -> str:

@@ -76,7 +76,7 @@ class BatchPlan:
         """The batch's ``stats`` in a response body."""
         return Stats(cached=self.n_reused(), executed=self.n_unique, elapsed_ms=round(elapsed_ms, 3))
 
-    def assemble(self, chunks: Mapping[int, Sequence[ResultData]]) -> list[ResultData | None]:
+    def assemble(self, chunks: Mapping[int, Sequence[ResultData | None]]) -> list[ResultData | None]:
         """Results in request order; ``None`` where the item's chunk has not finished."""
         starts = self.chunk_starts()
         out: list[ResultData | None] = []

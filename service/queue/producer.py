@@ -26,7 +26,7 @@ from service.queue.plan import BatchPlan
 from service.queue.redis import AsyncRedis, SyncRedis, translate_redis_errors
 from service.settings import Settings
 
-__all__ = ["ChunkQueue", "Probe"]
+__all__ = ["ChunkQueue", "Probe", "chunk_job"]
 
 
 @dataclass(frozen=True)
@@ -119,16 +119,21 @@ class ChunkQueue:
             pipe.execute()
 
     def _job(self, envelope: ChunkJob) -> EnqueueData:
-        """One chunk's RQ job: by import string, with its own timeout and explicit TTLs."""
-        settings = self.settings
-        return Queue.prepare_data(
-            RUN_CHUNK,
-            kwargs=envelope.job_kwargs(),
-            timeout=job_timeout_s(envelope.items, settings),
-            result_ttl=RQ_RESULT_TTL_S,
-            failure_ttl=settings.failure_ttl_s,
-            job_id=chunk_job_id(envelope.batch_id, envelope.chunk),
-            retry=Retry(max=settings.job_retries) if settings.job_retries else None,
-            on_failure=Callback(ON_CHUNK_FAILURE),
-            description=f"utrs chunk {envelope.chunk} of batch {envelope.batch_id}",
-        )
+        return chunk_job(envelope, self.settings, job_id=chunk_job_id(envelope.batch_id, envelope.chunk))
+
+
+def chunk_job(envelope: ChunkJob, settings: Settings, *, job_id: str, at_front: bool = False) -> EnqueueData:
+    """One chunk's RQ job: by import string, with its own timeout and explicit TTLs (also
+    what the worker's recovery re-queues, :mod:`service.worker.recovery`)."""
+    return Queue.prepare_data(
+        RUN_CHUNK,
+        kwargs=envelope.job_kwargs(),
+        timeout=job_timeout_s(envelope.items, settings),
+        result_ttl=RQ_RESULT_TTL_S,
+        failure_ttl=settings.failure_ttl_s,
+        job_id=job_id,
+        at_front=at_front,
+        retry=Retry(max=settings.job_retries) if settings.job_retries else None,
+        on_failure=Callback(ON_CHUNK_FAILURE),
+        description=f"utrs chunk {envelope.field} of batch {envelope.batch_id}",
+    )

@@ -14,25 +14,28 @@ import asyncio
 import json
 import logging
 import time
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 from rq.job import JobStatus
 
 from service.budgets import REDIS_RECONNECT_PAUSE_S
 from service.errors import ConnectionLost, JobNotFound
-from service.queue.envelope import ReplyTo, ResultData
+from service.queue.envelope import ReplyTo, ResultData, parse_field
 from service.queue.keys import RedisKeys, chunk_job_id, rq_job_key
 from service.queue.plan import BatchPlan
 from service.queue.redis import AsyncRedis, Pipeline, translate_redis_errors
 from service.settings import Settings
 from service.text import dumps
 
-__all__ = ["BatchState", "ResultReader", "publish_chunk", "result_line"]
+__all__ = ["BatchState", "Chunks", "ResultReader", "merge_fields", "publish_chunk", "result_line"]
 
 log = logging.getLogger(__name__)
 
-Chunks = dict[int, list[ResultData]]
+#: The results read so far, per chunk: the chunk's results in order, ``None`` for those of
+#: a part (a chunk split after its worker died twice) that has not been published yet.
+Chunks = dict[int, list[ResultData | None]]
 
 # RQ job statuses of a chunk that will never publish its results.
 _LOST = frozenset({JobStatus.FAILED, JobStatus.STOPPED, JobStatus.CANCELED})
@@ -52,13 +55,33 @@ def result_line(data: ResultData) -> bytes:
     return dumps(clean)[0]
 
 
-def publish_chunk(pipe: Pipeline, reply: ReplyTo, chunk: int, lines: Sequence[bytes]) -> None:
-    """Queue the writes that publish one chunk's results (worker side), on ``pipe``;
-    ``lines`` are :func:`result_line` of each result, in order."""
-    pipe.hset(reply.results, str(chunk), b"[" + b",".join(lines) + b"]")
+def publish_chunk(pipe: Pipeline, reply: ReplyTo, field: str, lines: Sequence[bytes]) -> None:
+    """Queue the writes that publish one chunk's (or part's) results (worker side), on
+    ``pipe``; ``field`` is :attr:`ChunkJob.field`, ``lines`` are :func:`result_line` of
+    each result, in order. A field already published is not overwritten (a chunk run twice,
+    e.g. by a worker thought dead, answers with its first run)."""
+    pipe.hsetnx(reply.results, field, b"[" + b",".join(lines) + b"]")
     pipe.expire(reply.results, reply.ttl)
-    pipe.rpush(reply.done, chunk)
+    pipe.rpush(reply.done, field)
     pipe.expire(reply.done, reply.ttl)
+
+
+def merge_fields(
+    plan: BatchPlan, raw: Mapping[Any, Any], into: Chunks, *, only: set[int] | None = None
+) -> None:
+    """Put the published fields of a batch's results hash (``raw``) into ``into``: a whole
+    chunk's array as it is, a part's into its chunk's places (``None`` where not yet)."""
+    sizes = plan.chunk_sizes()
+    for name, value in raw.items():
+        chunk, offset = parse_field(name)
+        if (only is not None and chunk not in only) or chunk >= len(sizes):
+            continue
+        results = json.loads(value)
+        if offset is None:
+            into[chunk] = results
+            continue
+        slots = into.setdefault(chunk, [None] * sizes[chunk])
+        slots[offset : offset + len(results)] = results
 
 
 @dataclass
@@ -103,7 +126,7 @@ class ResultReader:
                 await asyncio.sleep(REDIS_RECONNECT_PAUSE_S)
 
     async def _next_done(self, plan: BatchPlan, pending: set[int], deadline: float, *, resync: bool) -> set[int] | None:
-        """Chunk indexes announced as done (all pending ones after a reconnect)."""
+        """Chunks with something newly published (all pending ones after a reconnect)."""
         if resync:
             return set(pending)
         done_key = self.keys.done(plan.batch_id)
@@ -111,17 +134,23 @@ class ResultReader:
         popped = await self.aio.blpop([done_key], timeout=remaining)
         if popped is None:
             return None
-        more = await self.aio.lpop(done_key, plan.n_chunks) or []
-        return {int(popped[1]), *(int(x) for x in more)}
+        more: Any = await self.aio.lpop(done_key, 4 * plan.n_chunks) or []
+        return {parse_field(popped[1])[0], *(parse_field(x)[0] for x in more)}
 
     async def _read_chunks(self, plan: BatchPlan, order: list[int], into: Chunks, pending: set[int]) -> None:
+        """Read what is published of the chunks in ``order`` (whole, or the parts of a
+        split one: those are few, so the whole hash is read for them)."""
         if not order:
             return
-        raw = await self.aio.hmget(self.keys.results(plan.batch_id), [str(i) for i in order])
+        key = self.keys.results(plan.batch_id)
+        raw = await self.aio.hmget(key, [str(i) for i in order])
+        split = [index for index, value in zip(order, raw, strict=True) if value is None]
         for index, value in zip(order, raw, strict=True):
             if value is not None:
                 into[index] = json.loads(value)
-                pending.discard(index)
+        if split:
+            merge_fields(plan, await self.aio.hgetall(key), into, only=set(split))
+        pending.difference_update(i for i in order if i in into and None not in into[i])
 
     async def state(self, batch_id: str) -> BatchState:
         """Everything GET /v1/jobs/{id} reports.
@@ -138,10 +167,11 @@ class ResultReader:
             if text is None:
                 raise JobNotFound(batch_id)
             plan = BatchPlan.from_json(text)
-            chunks = {int(k): json.loads(v) for k, v in raw.items()}
-            pending = [c for c in range(plan.n_chunks) if c not in chunks]
+            chunks: Chunks = {}
+            merge_fields(plan, raw, chunks)
+            pending = [c for c in range(plan.n_chunks) if c not in chunks or None in chunks[c]]
             statuses = await self._rq_statuses(batch_id, pending)
-        lost = [c for c, s in zip(pending, statuses, strict=True) if s is None or s in _LOST]
+        lost = [c for c, s in zip(pending, statuses, strict=True) if (s is None or s in _LOST) and c not in chunks]
         started = bool(chunks) or JobStatus.STARTED in statuses
         return BatchState(plan=plan, chunks=chunks, started=started, lost=lost)
 

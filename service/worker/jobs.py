@@ -77,7 +77,7 @@ def run_chunk(**kwargs: Any) -> dict[str, Any]:
     )
     with translate_redis_errors("publishing a chunk"), connection.pipeline() as pipe:
         cached = cache.store(pipe, job.cache_keys, data, lines)
-        publish_chunk(pipe, job.reply, job.chunk, lines)
+        publish_chunk(pipe, job.reply, job.field, lines)
         _count(pipe, RedisKeys(settings.key_prefix).stats, data, elapsed, worker.take_restarts())
         pipe.execute()
     log.info("job %s: %d programs in %.3f s (%d cached for later)", job_id, len(data), elapsed, cached)
@@ -114,7 +114,7 @@ def on_chunk_failure(
         name = exc_type.__name__ if exc_type else "?"
         log.warning("job %s: attempt failed (%s); %s retries left", job.id, name, job.retries_left)
         return
-    reply, chunk, n_items = failed_chunk(job.kwargs)
+    reply, field, n_items = failed_chunk(job.kwargs)
     reason = f"{exc_type.__name__}: {exc_value}" if exc_type else "unknown failure"
     if exc_type is not None and issubclass(exc_type, AbandonedJobError):
         reason = "the worker running it died (AbandonedJobError)"
@@ -122,7 +122,7 @@ def on_chunk_failure(
     data = [infra_error(detail) for _ in range(n_items)]
     log.error("job %s: giving up: %s", job.id, detail)
     with translate_redis_errors("publishing a failed chunk"), connection.pipeline() as pipe:
-        publish_chunk(pipe, reply, chunk, [result_line(result) for result in data])
+        publish_chunk(pipe, reply, field, [result_line(result) for result in data])
         pipe.hincrby(RedisKeys(_key_prefix()).stats, WorkerCounter.CHUNKS_FAILED, 1)
         pipe.execute()
 
