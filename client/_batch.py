@@ -9,9 +9,11 @@ from typing import Any
 from pydantic import ValidationError
 
 from client.errors import BadResponse, InvalidItem
-from client.models import Item, Result, Status
+from client.models import Item, JobStatus, Result, Status
 
 DEFAULT_MAX_BATCH = 4096
+#: How often a client polls ``GET /v1/jobs/{job_id}`` for results that came back ``pending``.
+PENDING_POLL_S = 0.25
 
 Payload = dict[str, Any]
 
@@ -59,6 +61,20 @@ def check_count(results: Sequence[Result], sent: int, url: str) -> None:
 def unjudged(results: Sequence[Result]) -> list[int]:
     """Positions of results the service could not judge (to be sent again)."""
     return [i for i, result in enumerate(results) if result.status is Status.INFRA_ERROR]
+
+
+def take_finished(results: list[Result], pending: Sequence[int], state: JobStatus) -> list[int]:
+    """Put the results that the job ``state`` has for the ``pending`` positions into
+    ``results``; the positions still pending."""
+    got = state.results or []
+    left: list[int] = []
+    for position in pending:
+        result = got[position] if position < len(got) else None
+        if result is None or result.status is Status.PENDING:
+            left.append(position)
+        else:
+            results[position] = result
+    return left
 
 
 def merge(results: list[Result], positions: Sequence[int], again: Sequence[Result]) -> None:

@@ -12,11 +12,12 @@ import httpx
 from pydantic import BaseModel
 
 from client import _batch
+from client._batch import PENDING_POLL_S
 from client._http import RetryPolicy, parse_response, retry_after_of, retryable, translating
 from client._options import Options, job_outcome
 from client._progress import open_progress
 from client.errors import ClientError, ClientTimeout, RequestRejected
-from client.models import EvaluateResponse, Item, JobCreated, JobStatus, Result, ServerLimits
+from client.models import EvaluateResponse, Item, JobCreated, JobStatus, Result, ServerLimits, Status
 
 __all__ = ["AsyncRewardClient"]
 
@@ -146,7 +147,18 @@ class AsyncRewardClient:
             first = await self._post_evaluate(payloads[:half], wait_s)
             return first + await self._post_evaluate(payloads[half:], wait_s)
         _batch.check_count(answer.results, len(payloads), self._options.base_url)
-        return answer.results
+        return await self._finish_pending(answer)
+
+    async def _finish_pending(self, answer: EvaluateResponse) -> list[Result]:
+        """As ``RewardClient._finish_pending``: poll ``job_id`` for ``pending`` results."""
+        results = list(answer.results)
+        todo = [i for i, r in enumerate(results) if r.status is Status.PENDING]
+        deadline = time.monotonic() + self._options.timeout_s
+        while todo and answer.job_id is not None and time.monotonic() < deadline:
+            await asyncio.sleep(PENDING_POLL_S)
+            state = await self.status(answer.job_id)
+            todo = _batch.take_finished(results, todo, state)
+        return results
 
     async def max_batch(self) -> int:
         """The batch size used for chunks: the constructor's, else the server's limit."""

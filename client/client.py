@@ -13,11 +13,12 @@ import httpx
 from pydantic import BaseModel
 
 from client import _batch
+from client._batch import PENDING_POLL_S
 from client._http import RetryPolicy, parse_response, retry_after_of, retryable, translating
 from client._options import Options, job_outcome
 from client._progress import Progress, open_progress
 from client.errors import ClientError, ClientTimeout, RequestRejected
-from client.models import EvaluateResponse, Item, JobCreated, JobStatus, Result, ServerLimits
+from client.models import EvaluateResponse, Item, JobCreated, JobStatus, Result, ServerLimits, Status
 
 __all__ = ["RewardClient"]
 
@@ -155,7 +156,20 @@ class RewardClient:
                 payloads[half:], wait_s
             )
         _batch.check_count(answer.results, len(payloads), self._options.base_url)
-        return answer.results
+        return self._finish_pending(answer)
+
+    def _finish_pending(self, answer: EvaluateResponse) -> list[Result]:
+        """Results still ``pending`` (the server's ``wait_s`` ran out) are finished by
+        polling the batch's ``job_id``, never by sending them again; those still pending
+        after the client's ``timeout_s`` are returned as such (not scored)."""
+        results = list(answer.results)
+        todo = [i for i, r in enumerate(results) if r.status is Status.PENDING]
+        deadline = time.monotonic() + self._options.timeout_s
+        while todo and answer.job_id is not None and time.monotonic() < deadline:
+            time.sleep(PENDING_POLL_S)
+            state = self.status(answer.job_id)
+            todo = _batch.take_finished(results, todo, state)
+        return results
 
     def max_batch(self) -> int:
         """The batch size used for chunks: the constructor's, else the server's limit."""

@@ -12,13 +12,13 @@ import time
 
 import anyio.to_thread
 
-from client.models import EvaluateRequest, EvaluateResponse, JobState, JobStatus
+from client.models import EvaluateRequest, EvaluateResponse, JobCancelled, JobState, JobStatus
 from service.api.admission import check_batch
 from service.api.items import clean_items
 from service.api.responses import evaluated, job_status
 from service.metrics import Metrics
 from service.queue.cache import ResultCache
-from service.queue.plan import BatchPlan, infra_error, plan_batch
+from service.queue.plan import BatchPlan, infra_error, pending, plan_batch
 from service.queue.producer import ChunkQueue
 from service.queue.results import Chunks, ResultReader
 from service.settings import Settings
@@ -60,19 +60,30 @@ class BatchService:
     async def evaluate(self, request: EvaluateRequest) -> EvaluateResponse:
         """Submit a batch and wait for it (up to ``wait_s``); the response body.
 
-        Items whose chunk did not finish in time are answered with ``infra_error`` (the
-        batch keeps running: its ``job_id`` can be polled with GET /v1/jobs/{id}).
+        Items whose chunk did not finish in time are answered ``pending`` (never scored;
+        the batch keeps running: the client polls its ``job_id``, GET /v1/jobs/{id}).
         """
         started = time.monotonic()
         wait_s = min(request.wait_s or self.settings.wait_s, self.settings.max_wait_s)
         plan = await self.submit(request)
         chunks: Chunks = {}
         await self.results.wait(plan, started + wait_s, chunks)
-        detail = f"not finished within wait_s={wait_s:g}; the batch keeps running: poll GET /v1/jobs/{plan.batch_id}"
+        detail = f"still running when wait_s={wait_s:g} ran out: poll GET /v1/jobs/{plan.batch_id}, do not resubmit"
         assembled = plan.assemble(chunks)
-        results = [r if r is not None else infra_error(detail, item_id=plan.ids[i]) for i, r in enumerate(assembled)]
+        results = [r if r is not None else pending(detail, item_id=plan.ids[i]) for i, r in enumerate(assembled)]
         self.metrics.observe_results(results)
         return evaluated(results, plan.stats((time.monotonic() - started) * 1000.0), plan.batch_id)
+
+    async def cancel(self, job_id: str) -> JobCancelled:
+        """DELETE /v1/jobs/{id}: what has not started never runs.
+
+        Raises:
+            JobNotFound: unknown or expired id.
+        """
+        state = await self.results.state(job_id)
+        done = {c for c, results in state.chunks.items() if None not in results}
+        cancelled, started = await self.queue.cancel(state.plan, done)
+        return JobCancelled(job_id=job_id, cancelled=cancelled, started=started)
 
     async def status(self, job_id: str) -> JobStatus:
         """GET /v1/jobs/{id}: status, progress and the results so far (``null`` = pending).
@@ -84,15 +95,17 @@ class BatchService:
         plan = state.plan
         lost_detail = "its chunk was lost (worker and queue state gone); resubmit the item"
         chunks = dict(state.chunks)
-        for chunk in state.lost:
+        for chunk in [] if state.cancelled else state.lost:
             size = plan.chunk_sizes()[chunk]
             chunks[chunk] = [infra_error(lost_detail) for _ in range(size)]
         results = plan.assemble(chunks)
         done = sum(r is not None for r in results)
-        if state.lost:
-            status = JobState.FAILED
-        elif done == plan.total:
+        if done == plan.total:
             status = JobState.DONE
+        elif state.cancelled:
+            status = JobState.CANCELLED
+        elif state.lost:
+            status = JobState.FAILED
         else:
             status = JobState.RUNNING if state.started else JobState.QUEUED
         stats = plan.stats((time.time() - plan.created) * 1000.0)

@@ -3,6 +3,7 @@
     P:batch:<id>:plan      the BatchPlan (JSON), for GET /v1/jobs and late readers
     P:batch:<id>:results   hash chunk index -> JSON array of that chunk's results
     P:batch:<id>:done      list of finished chunk indexes (the sync waiter pops it)
+    P:batch:<id>:cancelled set when DELETE /v1/jobs/<id> cancelled it (workers skip its chunks)
     P:cache:<sha256>       a cached result (service.queue.cache)
     P:workers              zset worker name -> time of its last heartbeat
     P:running              hash worker name -> RQ id of the chunk job it runs (recovery)
@@ -38,6 +39,9 @@ class RedisKeys:
 
     def done(self, batch_id: str) -> str:
         return f"{self.prefix}:batch:{batch_id}:done"
+
+    def cancelled(self, batch_id: str) -> str:
+        return f"{self.prefix}:batch:{batch_id}:cancelled"
 
     def cache(self, digest: str) -> str:
         return f"{self.prefix}:cache:{digest}"

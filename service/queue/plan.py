@@ -24,7 +24,7 @@ from service.budgets import chunk_sizes
 from service.queue.envelope import ResultData
 from service.settings import Settings
 
-__all__ = ["BatchPlan", "infra_error", "plan_batch"]
+__all__ = ["BatchPlan", "infra_error", "pending", "plan_batch"]
 
 
 @dataclass
@@ -174,6 +174,11 @@ def plan_batch(
         chunks=chunk_sizes(unique, settings),
     )
     return plan, unique, unique_keys
+
+
+def pending(detail: str, *, item_id: str | None = None) -> ResultData:
+    """A ``pending`` result (JSON data): still running when the request's wait ran out."""
+    return Result(id=item_id, status=Status.PENDING, detail=detail).model_dump(mode="json")
 
 
 def infra_error(detail: str, *, item_id: str | None = None) -> ResultData:

@@ -14,6 +14,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from rq import Callback, Queue, Retry
+from rq.job import JobStatus
 from rq.queue import EnqueueData
 from rq.serializers import JSONSerializer
 
@@ -21,7 +22,7 @@ from client.models import Item
 from service.budgets import RQ_RESULT_TTL_S, job_timeout_s
 from service.errors import NoWorkers, QueueFull
 from service.queue.envelope import ON_CHUNK_FAILURE, RUN_CHUNK, ChunkJob, ReplyTo
-from service.queue.keys import RedisKeys, chunk_job_id, rq_queue_key
+from service.queue.keys import RedisKeys, chunk_job_id, rq_job_key, rq_queue_key
 from service.queue.plan import BatchPlan
 from service.queue.redis import AsyncRedis, SyncRedis, translate_redis_errors
 from service.settings import Settings
@@ -117,6 +118,37 @@ class ChunkQueue:
             if jobs:
                 self.rq.enqueue_many(jobs, pipeline=pipe)
             pipe.execute()
+
+    async def cancel(self, plan: BatchPlan, done: set[int]) -> tuple[int, int]:
+        """Cancel what of a batch has not started: its queued chunk jobs leave their queue
+        and the batch is marked cancelled, so that no worker runs any chunk of it it has
+        not begun (re-queued and split ones included). Returns (items cancelled, items
+        started and still finishing).
+
+        Raises:
+            BackendUnavailable: Redis failed.
+        """
+        ttl = self.settings.job_ttl_s
+        pending = [c for c in range(plan.n_chunks) if c not in done]
+        ids = [chunk_job_id(plan.batch_id, c) for c in pending]
+        with translate_redis_errors("cancelling a job"):
+            async with self.aio.pipeline(transaction=False) as pipe:
+                pipe.set(self.keys.cancelled(plan.batch_id), 1, ex=ttl)
+                for job_id in ids:
+                    pipe.hget(rq_job_key(job_id), "origin")
+                origins = (await pipe.execute())[1:]
+            async with self.aio.pipeline(transaction=False) as pipe:
+                for job_id, origin in zip(ids, origins, strict=True):
+                    pipe.lrem(rq_queue_key(origin.decode() if origin else self.settings.queue_name), 1, job_id)
+                removed = await pipe.execute()
+            async with self.aio.pipeline(transaction=False) as pipe:
+                for job_id, gone in zip(ids, removed, strict=True):
+                    if gone:
+                        pipe.hset(rq_job_key(job_id), "status", JobStatus.CANCELED.value)
+                await pipe.execute()
+        sizes = plan.chunk_sizes()
+        cancelled = sum(sizes[c] for c, gone in zip(pending, removed, strict=True) if gone)
+        return cancelled, sum(sizes[c] for c in pending) - cancelled
 
     def _job(self, envelope: ChunkJob) -> EnqueueData:
         return chunk_job(envelope, self.settings, job_id=chunk_job_id(envelope.batch_id, envelope.chunk))

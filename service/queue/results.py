@@ -92,6 +92,7 @@ class BatchState:
     chunks: Chunks
     started: bool
     lost: list[int]
+    cancelled: bool = False
 
 
 class ResultReader:
@@ -163,7 +164,8 @@ class ResultReader:
             async with self.aio.pipeline(transaction=False) as pipe:
                 pipe.get(self.keys.plan(batch_id))
                 pipe.hgetall(self.keys.results(batch_id))
-                text, raw = await pipe.execute()
+                pipe.exists(self.keys.cancelled(batch_id))
+                text, raw, cancelled = await pipe.execute()
             if text is None:
                 raise JobNotFound(batch_id)
             plan = BatchPlan.from_json(text)
@@ -173,7 +175,7 @@ class ResultReader:
             statuses = await self._rq_statuses(batch_id, pending)
         lost = [c for c, s in zip(pending, statuses, strict=True) if (s is None or s in _LOST) and c not in chunks]
         started = bool(chunks) or JobStatus.STARTED in statuses
-        return BatchState(plan=plan, chunks=chunks, started=started, lost=lost)
+        return BatchState(plan=plan, chunks=chunks, started=started, lost=lost, cancelled=bool(cancelled))
 
     async def _rq_statuses(self, batch_id: str, chunks: Sequence[int]) -> list[str | None]:
         """RQ's status (a :class:`rq.job.JobStatus` value) of each chunk's job; None: gone."""

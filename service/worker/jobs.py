@@ -63,11 +63,14 @@ def run_chunk(**kwargs: Any) -> dict[str, Any]:
     worker = context.current()
     pool = worker.require_pool()
     settings = worker.settings
+    connection = rq_job.connection if rq_job else worker_client(settings)
+    if _needless(connection, RedisKeys(settings.key_prefix), job):
+        log.info("job %s: skipped (its batch was cancelled, or it was published already)", job_id)
+        return ChunkDone(programs=0, seconds=0.0, image=worker.image_version).model_dump()
     started = time.perf_counter()
     data = [result.model_dump(mode="json") for result in evaluate_items(pool, job.items)]
     lines = [result_line(result) for result in data]
     elapsed = time.perf_counter() - started
-    connection = rq_job.connection if rq_job else worker_client(settings)
     # A worker on another image version must not fill the API's keys with its results.
     version = worker.image_version
     cache = ResultCache(
@@ -82,6 +85,16 @@ def run_chunk(**kwargs: Any) -> dict[str, Any]:
         pipe.execute()
     log.info("job %s: %d programs in %.3f s (%d cached for later)", job_id, len(data), elapsed, cached)
     return ChunkDone(programs=len(data), seconds=round(elapsed, 4), image=version).model_dump()
+
+
+def _needless(connection: SyncRedis, keys: RedisKeys, job: ChunkJob) -> bool:
+    """Whether the chunk's batch was cancelled, or the chunk already published (a chunk
+    queued twice, or run again while a worker thought dead finished it)."""
+    with translate_redis_errors("checking the chunk"), connection.pipeline(transaction=False) as pipe:
+        pipe.exists(keys.cancelled(job.batch_id))
+        pipe.hexists(job.reply.results, job.field)
+        cancelled, published = pipe.execute()
+    return bool(cancelled) or bool(published)
 
 
 def _count(pipe: Pipeline, key: str, data: Sequence[ResultData], elapsed: float, restarts: int) -> None:

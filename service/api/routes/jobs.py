@@ -1,10 +1,11 @@
-"""POST /v1/jobs (queue a batch, return at once) and GET /v1/jobs/{job_id} (poll it)."""
+"""POST /v1/jobs (queue a batch, return at once), GET /v1/jobs/{job_id} (poll it) and
+DELETE /v1/jobs/{job_id} (cancel what has not started)."""
 
 from __future__ import annotations
 
 from fastapi import APIRouter, Depends, Response
 
-from client.models import EvaluateRequest, JobCreated, JobStatus
+from client.models import EvaluateRequest, JobCancelled, JobCreated, JobStatus
 from service.api.deps import BatchesDep, require_api_key
 from service.api.responses import REFUSALS, json_response
 
@@ -25,3 +26,9 @@ async def create_job(request: EvaluateRequest, batches: BatchesDep) -> Response:
 async def get_job(job_id: str, batches: BatchesDep) -> Response:
     """Status, progress (``done``/``total``) and the results so far."""
     return json_response(await batches.status(job_id), exclude_unset=True)
+
+
+@router.delete("/jobs/{job_id}", response_model=JobCancelled, responses={404: {"description": "unknown"}})
+async def cancel_job(job_id: str, batches: BatchesDep) -> Response:
+    """Cancel what of the job has not started; what runs finishes (``started``)."""
+    return json_response(await batches.cancel(job_id))
