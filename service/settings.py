@@ -54,11 +54,15 @@ class Settings(BaseSettings):
     max_code_bytes: int = Field(default=8 * 1024 * 1024, ge=1024)
 
     # --- API (service/api) ----------------------------------------------------------
-    api_host: str = "0.0.0.0"
+    api_host: str = "127.0.0.1"  # another address needs API keys (service.api.keys)
     api_port: int = Field(default=8000, ge=1, le=65535)
     # Keys accepted in ``Authorization: Bearer <key>`` or ``X-API-Key``; empty = open.
     # Env: a JSON list (``UTRS_API_KEYS='["k1","k2"]'``) or comma-separated ``k1,k2``.
     api_keys: Annotated[list[str], NoDecode] = Field(default_factory=list)
+    # One key per line, read again when it changes (rotation without a restart).
+    api_keys_file: str | None = None
+    # Serve without keys on a non-loopback address: only behind a proxy that authenticates.
+    api_open: bool = False
     max_batch: int = Field(default=4096, ge=1)
     max_body_bytes: int = Field(default=64 * 1024 * 1024, ge=1024)
     wait_s: float = Field(default=300.0, gt=0)  # sync wait when the request names none

@@ -3,13 +3,13 @@ API-key check."""
 
 from __future__ import annotations
 
-import hmac
 from typing import Annotated
 
 from fastapi import Depends, Request
 from fastapi.security import APIKeyHeader, HTTPAuthorizationCredentials, HTTPBearer
 
 from service.api.batches import BatchService
+from service.api.keys import ApiKeys
 from service.errors import AuthenticationFailed, AuthenticationRequired
 from service.metrics import Metrics
 from service.queue.producer import ChunkQueue
@@ -53,8 +53,13 @@ QueueDep = Annotated[ChunkQueue, Depends(_queue)]
 MetricsDep = Annotated[Metrics, Depends(_metrics)]
 
 
+def _keys(request: Request) -> ApiKeys:
+    keys: ApiKeys = request.app.state.api_keys
+    return keys
+
+
 def require_api_key(
-    settings: SettingsDep,
+    keys: Annotated[ApiKeys, Depends(_keys)],
     bearer: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
     header: Annotated[str | None, Depends(_header)],
 ) -> None:
@@ -64,10 +69,10 @@ def require_api_key(
         AuthenticationRequired: no key given (401).
         AuthenticationFailed: a key that is not configured (403).
     """
-    if not settings.api_keys:
+    if not keys.configured:
         return
     given = bearer.credentials if bearer is not None else header
     if not given:
         raise AuthenticationRequired()
-    if not any(hmac.compare_digest(given.encode(), key.encode()) for key in settings.api_keys):
+    if not keys.accepts(given):
         raise AuthenticationFailed()
