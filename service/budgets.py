@@ -43,6 +43,7 @@ __all__ = [
     "CASE_OVERHEAD_S",
     "JOB_MARGIN_S",
     "MEMORY_HEADROOM_MB",
+    "bulk_chunk_size",
     "check_fits_wait",
     "check_item",
     "chunk_sizes",
@@ -57,6 +58,8 @@ __all__ = [
 CASE_OVERHEAD_S = 2.0
 #: An RQ job's timeout over the worst case of its items run one after another.
 JOB_MARGIN_S = 30
+#: A program's expected run time before the workers have measured any (bulk chunk size).
+DEFAULT_PROGRAM_MS = 10.0
 #: Container memory beyond the largest program limit (the agent and the loader).
 MEMORY_HEADROOM_MB = 256
 #: The agent sends a line at least every 0.5 s while it works; this long without one, it
@@ -80,8 +83,9 @@ REDIS_RECONNECT_PAUSE_S = 0.25
 RQ_RESULT_TTL_S = 300
 #: RQ's own registry cleaning (the backstop of service.worker.recovery).
 RQ_MAINTENANCE_S = 120
-#: An RQ worker's TTL (RQ blocks in BLPOP for it minus 15 s between jobs).
-RQ_WORKER_TTL_S = 30
+#: An RQ worker's TTL (RQ blocks in BLPOP for it minus 15 s between jobs; then it feeds
+#: the lanes again, a backstop of the feeding after every dequeue).
+RQ_WORKER_TTL_S = 20
 #: Docker engine API calls (an HTTP read timeout; never a bound on a program's run).
 DOCKER_API_TIMEOUT_S = 60
 #: An idle container's health-check ping.
@@ -126,18 +130,27 @@ def job_timeout_s(items: Iterable[Item], settings: Settings) -> int:
     return max(settings.job_timeout_s, job_s(worst))
 
 
-def chunk_sizes(items: Sequence[Item], settings: Settings) -> list[int]:
-    """Split ``items`` (in order) into chunks of at most ``chunk_size`` whose job timeout
-    stays within ``max_wait_s``; every chunk has at least one item.
+def bulk_chunk_size(est_ms: float | None, settings: Settings) -> int:
+    """Programs in a bulk-lane chunk: about ``bulk_chunk_ms`` of work at ``est_ms`` per
+    program (the workers' running average; :data:`DEFAULT_PROGRAM_MS` before they have
+    one), between 1 and ``chunk_size``."""
+    per = est_ms if est_ms and est_ms > 0 else DEFAULT_PROGRAM_MS
+    return max(1, min(settings.chunk_size, int(settings.bulk_chunk_ms / per)))
+
+
+def chunk_sizes(items: Sequence[Item], settings: Settings, *, limit: int | None = None) -> list[int]:
+    """Split ``items`` (in order) into chunks of at most ``chunk_size`` (or ``limit``) whose
+    job timeout stays within ``max_wait_s``; every chunk has at least one item.
 
     An item admission accepted fits a chunk of its own (:func:`check_fits_wait`), so no chunk's
     :func:`job_timeout_s` exceeds ``max_wait_s``.
     """
+    most = min(settings.chunk_size, limit or settings.chunk_size)
     sizes: list[int] = []
     count, budget = 0, 0.0
     for item in items:
         need = item_budget_s(item, settings)
-        if count and (count == settings.chunk_size or job_s(budget + need) > settings.max_wait_s):
+        if count and (count == most or job_s(budget + need) > settings.max_wait_s):
             sizes.append(count)
             count, budget = 0, 0.0
         count += 1

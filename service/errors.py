@@ -15,6 +15,7 @@ Infrastructure failures are exceptions; program outcomes are data (see
     │   └── JobNotFound               no batch with that id: never made, or expired (404)
     ├── Unavailable                   the service cannot take or finish the work now (retry)
     │   ├── QueueFull                 queued programs over the high-water mark (429)
+    │   │   └── QuotaExceeded         one API key's programs in flight over its quota (429)
     │   ├── NoWorkers                 no live worker is registered (503)
     │   ├── NotJudged                 items came back ``infra_error`` where a reward is due (503)
     │   └── BackendUnavailable        Redis could not be reached or failed a command (503)
@@ -51,6 +52,7 @@ __all__ = [
     "NoWorkers",
     "NotJudged",
     "QueueFull",
+    "QuotaExceeded",
     "RequestRefused",
     "SandboxError",
     "SandboxUnavailable",
@@ -136,6 +138,17 @@ class QueueFull(Unavailable):
         self.queued = queued
         self.high_water = high_water
         self.retry_after_s = retry_after_s
+
+
+class QuotaExceeded(QueueFull):
+    """Admitting the batch would put one API key's programs in flight over its quota
+    (``tenant_max_inflight``)."""
+
+    def __str__(self) -> str:
+        return (
+            f"{self.queued} programs of this API key in flight; its quota "
+            f"(UTRS_TENANT_MAX_INFLIGHT) is {self.high_water}"
+        )
 
 
 class NoWorkers(Unavailable):

@@ -77,7 +77,11 @@ class Settings(BaseSettings):
     # At most this many programs per RQ job (measured); fewer when their budgets add up
     # past max_wait_s.
     chunk_size: int = Field(default=32, ge=1, le=4096)
-    queue_high_water: int = Field(default=65536, ge=1)  # queued programs before 429
+    queue_high_water: int = Field(default=65536, ge=1)  # programs in flight before 429
+    tenant_max_inflight: int = Field(default=32768, ge=1)  # per API key, before 429
+    # A bulk-lane chunk holds about this much expected work (a running chunk is never
+    # preempted, so this bounds what an interactive request waits behind): see dispatch.
+    bulk_chunk_ms: float = Field(default=100.0, gt=0)
     retry_after_s: int = Field(default=5, ge=1)
     job_timeout_s: int = Field(default=240, ge=1)  # one RQ job (chunk), enforced by RQ
     job_retries: int = Field(default=2, ge=0)  # re-runs of a chunk whose worker died
@@ -112,6 +116,8 @@ class Settings(BaseSettings):
         self._check_timeouts()
         if self.queue_high_water < self.max_batch:
             raise ValueError("queue_high_water must be >= max_batch (an idle queue admits a batch)")
+        if self.tenant_max_inflight < self.max_batch:
+            raise ValueError("tenant_max_inflight must be >= max_batch (an idle key's batch is admitted)")
         if self.worker_dead_after_s <= 2 * self.worker_heartbeat_s:
             raise ValueError("worker_dead_after_s must exceed two worker heartbeats")
         return self

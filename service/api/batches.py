@@ -12,10 +12,11 @@ import time
 
 import anyio.to_thread
 
-from client.models import EvaluateRequest, EvaluateResponse, JobCancelled, JobState, JobStatus
+from client.models import EvaluateRequest, EvaluateResponse, JobCancelled, JobState, JobStatus, Lane
 from service.api.admission import check_batch
 from service.api.items import clean_items
 from service.api.responses import evaluated, job_status
+from service.budgets import bulk_chunk_size
 from service.metrics import Metrics
 from service.queue.cache import ResultCache
 from service.queue.plan import BatchPlan, infra_error, pending, plan_batch
@@ -36,28 +37,31 @@ class BatchService:
         self.cache = ResultCache(prefix=settings.key_prefix, ttl_s=settings.cache_ttl_s, enabled=settings.cache_enabled)
         self.results = ResultReader(settings, queue.aio)
 
-    async def submit(self, request: EvaluateRequest) -> BatchPlan:
-        """Admit and enqueue a batch.
+    async def submit(self, request: EvaluateRequest, *, tenant: str = "anon", lane: Lane = Lane.BULK) -> BatchPlan:
+        """Admit and enqueue a batch in ``request.lane`` (else ``lane``) for ``tenant``.
 
         Raises:
             BatchTooLarge, InvalidField: the request is refused (413, 422).
-            NoWorkers, QueueFull, BackendUnavailable: the service cannot take it now.
+            NoWorkers, QueueFull, QuotaExceeded, BackendUnavailable: the service cannot
+                take it now.
         """
         clean = clean_items(request.items)
         items = clean.items
         check_batch(items, self.settings)
-        probe = await self.queue.probe()
+        probe = await self.queue.probe(tenant)
         image = self.queue.admit(probe, 0)
         keys = clean.keys(self.cache, image)
         hits = await self.cache.lookup(self.queue.aio, list(dict.fromkeys(keys)))
-        plan, unique, unique_keys = plan_batch(items, keys, hits, settings=self.settings)
-        plan.repaired = clean.repaired
+        lane = request.lane or lane
+        limit = bulk_chunk_size(probe.program_ms, self.settings) if lane is Lane.BULK else None
+        plan, unique, unique_keys = plan_batch(items, keys, hits, settings=self.settings, chunk_limit=limit)
+        plan.repaired, plan.lane, plan.tenant = clean.repaired, lane.value, tenant
         self.queue.admit(probe, plan.n_unique)
         await anyio.to_thread.run_sync(self.queue.enqueue, plan, unique, unique_keys, image)
         self.metrics.observe_batch(items=plan.total, reused=plan.n_reused())
         return plan
 
-    async def evaluate(self, request: EvaluateRequest) -> EvaluateResponse:
+    async def evaluate(self, request: EvaluateRequest, *, tenant: str = "anon") -> EvaluateResponse:
         """Submit a batch and wait for it (up to ``wait_s``); the response body.
 
         Items whose chunk did not finish in time are answered ``pending`` (never scored;
@@ -65,7 +69,7 @@ class BatchService:
         """
         started = time.monotonic()
         wait_s = min(request.wait_s or self.settings.wait_s, self.settings.max_wait_s)
-        plan = await self.submit(request)
+        plan = await self.submit(request, tenant=tenant, lane=Lane.INTERACTIVE)
         chunks: Chunks = {}
         await self.results.wait(plan, started + wait_s, chunks)
         detail = f"still running when wait_s={wait_s:g} ran out: poll GET /v1/jobs/{plan.batch_id}, do not resubmit"

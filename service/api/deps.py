@@ -12,6 +12,7 @@ from service.api.batches import BatchService
 from service.api.keys import ApiKeys
 from service.errors import AuthenticationFailed, AuthenticationRequired
 from service.metrics import Metrics
+from service.queue.dispatch import tenant_of
 from service.queue.producer import ChunkQueue
 from service.settings import Settings
 
@@ -20,6 +21,7 @@ __all__ = [
     "MetricsDep",
     "QueueDep",
     "SettingsDep",
+    "TenantDep",
     "require_api_key",
 ]
 
@@ -62,17 +64,22 @@ def require_api_key(
     keys: Annotated[ApiKeys, Depends(_keys)],
     bearer: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
     header: Annotated[str | None, Depends(_header)],
-) -> None:
-    """Open when no keys are configured; else the request must carry one of them.
+) -> str:
+    """Open when no keys are configured; else the request must carry one of them. Returns
+    the request's tenant (its key's digest, ``anon`` when open): whose turn and quota.
 
     Raises:
         AuthenticationRequired: no key given (401).
         AuthenticationFailed: a key that is not configured (403).
     """
     if not keys.configured:
-        return
+        return tenant_of(None)
     given = bearer.credentials if bearer is not None else header
     if not given:
         raise AuthenticationRequired()
     if not keys.accepts(given):
         raise AuthenticationFailed()
+    return tenant_of(given)
+
+
+TenantDep = Annotated[str, Depends(require_api_key)]

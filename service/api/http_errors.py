@@ -14,7 +14,7 @@ BodyTooLarge              413    answered by :class:`service.api.middleware.Body
 AuthenticationRequired    401    ``WWW-Authenticate: Bearer``
 AuthenticationFailed      403
 JobNotFound               404
-QueueFull                 429    ``Retry-After``
+QueueFull                 429    ``Retry-After``; QuotaExceeded names the quota
 NoWorkers                 503    ``service unavailable: ...``
 BackendUnavailable        503    ``service unavailable: ...`` (Redis unreachable or failing)
 NotJudged                 503    ``Retry-After`` (OpenRLHF retries it)
@@ -45,6 +45,7 @@ from service.errors import (
     JobNotFound,
     NotJudged,
     QueueFull,
+    QuotaExceeded,
     RequestRefused,
     ServiceError,
     Unavailable,
@@ -96,7 +97,8 @@ def refusal(exc: RequestRefused | Unavailable) -> Refusal:
     assert status is not None, f"{type(exc).__name__} has no HTTP status"
     detail = f"service unavailable: {exc}" if status == 503 and not isinstance(exc, NotJudged) else str(exc)
     if isinstance(exc, QueueFull):
-        detail = f"queue is full: {exc}; retry later"
+        kind = "quota exceeded" if isinstance(exc, QuotaExceeded) else "queue is full"
+        detail = f"{kind}: {exc}; retry later"
     body: dict[str, Any] = {"detail": detail}
     headers: dict[str, str] = {}
     if isinstance(exc, InvalidField):

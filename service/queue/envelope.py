@@ -68,6 +68,7 @@ class ChunkJob(_Envelope):
     offset: int = Field(default=0, ge=0)
     part: bool = False
     interrupts: int = Field(default=0, ge=0, description="runs of it (or its chunk) cut short by a dead worker")
+    tenant: str = Field(default="anon", description="whose quota its programs count against")
 
     @property
     def field(self) -> str:

@@ -8,9 +8,15 @@
     P:workers              zset worker name -> time of its last heartbeat
     P:running              hash worker name -> RQ id of the chunk job it runs (recovery)
     P:image                the sandbox image version the workers run
+    P:lane:<lane>:ring     list of tenants with chunks waiting in that lane (round robin)
+    P:lane:<lane>:t:<t>    list of chunk job ids of tenant <t> waiting in that lane
+    P:inflight             programs admitted and not yet answered (the high-water mark)
+    P:tenant:<t>:inflight  the same for one tenant (API key digest; the per-key quota)
     P:stats                hash of cluster counters written by workers (service.metrics)
 
-and RQ's keys that the service reads: ``rq:queue:<queue_name>`` (the queue, a list) and
+and RQ's keys that the service reads: ``rq:queue:<queue_name>.<lane>`` (a lane's queue, a
+list, fed from the backlogs: :mod:`service.queue.dispatch`; ``rq:queue:<queue_name>`` holds
+jobs of the previous release) and
 ``rq:job:<batch id>-<chunk>`` (one chunk's job hash). A chunk's RQ job id is
 deterministic, so a batch's status is one pipelined lookup.
 """
@@ -49,6 +55,19 @@ class RedisKeys:
     @property
     def workers(self) -> str:
         return f"{self.prefix}:workers"
+
+    def ring(self, lane: str) -> str:
+        return f"{self.prefix}:lane:{lane}:ring"
+
+    def backlog(self, lane: str, tenant: str) -> str:
+        return f"{self.prefix}:lane:{lane}:t:{tenant}"
+
+    @property
+    def inflight(self) -> str:
+        return f"{self.prefix}:inflight"
+
+    def tenant_inflight(self, tenant: str) -> str:
+        return f"{self.prefix}:tenant:{tenant}:inflight"
 
     @property
     def running(self) -> str:

@@ -47,6 +47,8 @@ class BatchPlan:
     chunks: list[int]
     created: float = field(default_factory=time.time)
     repaired: dict[str, list[str]] = field(default_factory=dict)
+    lane: str = "bulk"
+    tenant: str = "anon"
 
     @property
     def total(self) -> int:
@@ -110,6 +112,8 @@ class BatchPlan:
                 "chunks": self.chunks,
                 "created": self.created,
                 "repaired": self.repaired,
+                "lane": self.lane,
+                "tenant": self.tenant,
             },
             separators=(",", ":"),
         )
@@ -132,6 +136,7 @@ def plan_batch(
     hits: Mapping[str, ResultData],
     *,
     settings: Settings,
+    chunk_limit: int | None = None,
 ) -> tuple[BatchPlan, list[Item], list[str]]:
     """Split a batch into cache hits and unique programs to run, in chunks.
 
@@ -140,6 +145,7 @@ def plan_batch(
         keys: Each item's cache key (equal keys mean identical items).
         hits: Cached results found for some of the keys.
         settings: ``chunk_size`` and the budgets that size the chunks.
+        chunk_limit: at most this many programs per chunk (the bulk lane's, by time).
 
     Returns:
         The plan, the unique items to run and their cache keys (same order).
@@ -171,7 +177,7 @@ def plan_batch(
         slots=slots,
         repeats=repeats,
         hits=hit_list,
-        chunks=chunk_sizes(unique, settings),
+        chunks=chunk_sizes(unique, settings, limit=chunk_limit),
     )
     return plan, unique, unique_keys
 

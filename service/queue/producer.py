@@ -18,26 +18,32 @@ from rq.job import JobStatus
 from rq.queue import EnqueueData
 from rq.serializers import JSONSerializer
 
-from client.models import Item
+from client.models import Item, Lane
 from service.budgets import RQ_RESULT_TTL_S, job_timeout_s
-from service.errors import NoWorkers, QueueFull
+from service.errors import NoWorkers, QueueFull, QuotaExceeded
+from service.metrics import WorkerCounter
+from service.queue.dispatch import LANES, add_to_backlog, feed, lane_queue
 from service.queue.envelope import ON_CHUNK_FAILURE, RUN_CHUNK, ChunkJob, ReplyTo
 from service.queue.keys import RedisKeys, chunk_job_id, rq_job_key, rq_queue_key
 from service.queue.plan import BatchPlan
-from service.queue.redis import AsyncRedis, SyncRedis, translate_redis_errors
+from service.queue.redis import AsyncRedis, Pipeline, SyncRedis, translate_redis_errors
 from service.settings import Settings
 
-__all__ = ["ChunkQueue", "Probe", "chunk_job"]
+__all__ = ["ChunkQueue", "Probe", "chunk_job", "count_inflight", "save_job"]
 
 
 @dataclass(frozen=True)
 class Probe:
-    """The queue as admission sees it: ``queued`` counts programs (chunks x chunk_size)."""
+    """The queue as admission sees it: ``queued`` counts the programs admitted and not yet
+    answered, ``tenant`` those of the asking API key; ``program_ms`` is the workers'
+    running average time per program (None before they have one)."""
 
     workers: int
     queued_jobs: int
     queued: int
     image: str | None
+    tenant: int = 0
+    program_ms: float | None = None
 
 
 class ChunkQueue:
@@ -48,10 +54,14 @@ class ChunkQueue:
         self.keys = RedisKeys(settings.key_prefix)
         self.sync = sync
         self.aio = aio
-        self.rq = Queue(settings.queue_name, connection=sync, serializer=JSONSerializer)
+        self._lanes = {
+            lane: Queue(lane_queue(settings.queue_name, lane), connection=sync, serializer=JSONSerializer)
+            for lane in LANES
+        }
 
-    async def probe(self) -> Probe:
-        """Live workers, queued programs and the workers' image version (one round trip).
+    async def probe(self, tenant: str = "anon") -> Probe:
+        """Live workers, programs in flight (all, and ``tenant``'s), queued chunks, the
+        workers' image version and time per program (one round trip).
 
         Raises:
             BackendUnavailable: Redis failed.
@@ -60,15 +70,28 @@ class ChunkQueue:
         with translate_redis_errors("checking the queue"):
             async with self.aio.pipeline(transaction=False) as pipe:
                 pipe.zcount(self.keys.workers, alive_since, "+inf")
-                pipe.llen(rq_queue_key(self.settings.queue_name))
+                for name in self.queue_names:
+                    pipe.llen(rq_queue_key(name))
                 pipe.get(self.keys.image)
-                workers, queued_jobs, image = await pipe.execute()
+                pipe.get(self.keys.inflight)
+                pipe.get(self.keys.tenant_inflight(tenant))
+                pipe.hmget(self.keys.stats, [WorkerCounter.PROGRAM_MS, WorkerCounter.PROGRAMS_TIMED])
+                workers, *lens, image, inflight, mine, timing = await pipe.execute()
+        ms, count = (float(v or 0) for v in timing)
         return Probe(
             workers=int(workers),
-            queued_jobs=int(queued_jobs),
-            queued=int(queued_jobs) * self.settings.chunk_size,
+            queued_jobs=sum(int(n) for n in lens),
+            queued=max(0, int(inflight or 0)),
             image=image.decode() if image else None,
+            tenant=max(0, int(mine or 0)),
+            program_ms=ms / count if count else None,
         )
+
+    @property
+    def queue_names(self) -> list[str]:
+        """The RQ queues workers listen on, in order: the lanes, then the previous
+        release's queue."""
+        return [*(lane_queue(self.settings.queue_name, lane) for lane in LANES), self.settings.queue_name]
 
     def admit(self, probe: Probe, n_new: int) -> str:
         """Whether ``n_new`` more programs may be queued now; returns the image version.
@@ -76,20 +99,23 @@ class ChunkQueue:
         Raises:
             NoWorkers: no worker sent a heartbeat within ``worker_dead_after_s``.
             QueueFull: the queue would go over ``queue_high_water`` programs.
+            QuotaExceeded: the API key's programs would go over ``tenant_max_inflight``.
         """
         if not probe.workers:
             raise NoWorkers()
-        high_water = self.settings.queue_high_water
-        if probe.queued and probe.queued + n_new > high_water:
-            raise QueueFull(
-                queued=probe.queued,
-                high_water=high_water,
-                retry_after_s=self.settings.retry_after_s,
-            )
-        return probe.image or self.settings.sandbox_image
+        settings = self.settings
+        if probe.queued and probe.queued + n_new > settings.queue_high_water:
+            raise QueueFull(queued=probe.queued, high_water=settings.queue_high_water,
+                            retry_after_s=settings.retry_after_s)  # fmt: skip
+        if probe.tenant and probe.tenant + n_new > settings.tenant_max_inflight:
+            raise QuotaExceeded(queued=probe.tenant, high_water=settings.tenant_max_inflight,
+                                retry_after_s=settings.retry_after_s)  # fmt: skip
+        return probe.image or settings.sandbox_image
 
     def enqueue(self, plan: BatchPlan, items: Sequence[Item], keys: Sequence[str], image: str) -> None:
-        """Store the plan and enqueue one RQ job per chunk, in one round trip (blocking).
+        """Store the plan, one RQ job per chunk and the chunks' place in the tenant's
+        backlog of the plan's lane, count them in flight, and feed the lanes' RQ queues:
+        one transaction (blocking). See :mod:`service.queue.dispatch`.
 
         Raises:
             BackendUnavailable: Redis failed.
@@ -111,13 +137,19 @@ class ChunkQueue:
                 cache_keys=list(keys[start:stop]),
                 image=image,
                 reply=reply,
+                tenant=plan.tenant,
             )
             jobs.append(self._job(envelope))
+        lane = Lane(plan.lane)
+        queue = self._lanes[lane]
         with translate_redis_errors("enqueueing a batch"), self.sync.pipeline() as pipe:
             pipe.set(self.keys.plan(plan.batch_id), plan.to_json(), ex=settings.job_ttl_s)
-            if jobs:
-                self.rq.enqueue_many(jobs, pipeline=pipe)
+            for data in jobs:
+                save_job(queue, data, pipe)
+            add_to_backlog(pipe, self.keys, lane, plan.tenant, [d.job_id for d in jobs if d.job_id])
+            count_inflight(pipe, self.keys, plan.tenant, plan.n_unique, ttl_s=settings.job_ttl_s)
             pipe.execute()
+            feed(self.sync, self.keys, settings.queue_name)
 
     async def cancel(self, plan: BatchPlan, done: set[int]) -> tuple[int, int]:
         """Cancel what of a batch has not started: its queued chunk jobs leave their queue
@@ -131,27 +163,52 @@ class ChunkQueue:
         ttl = self.settings.job_ttl_s
         pending = [c for c in range(plan.n_chunks) if c not in done]
         ids = [chunk_job_id(plan.batch_id, c) for c in pending]
+        lane = Lane(plan.lane)
+        backlog = self.keys.backlog(lane.value, plan.tenant)
+        queue = rq_queue_key(lane_queue(self.settings.queue_name, lane))
         with translate_redis_errors("cancelling a job"):
             async with self.aio.pipeline(transaction=False) as pipe:
                 pipe.set(self.keys.cancelled(plan.batch_id), 1, ex=ttl)
                 for job_id in ids:
-                    pipe.hget(rq_job_key(job_id), "origin")
-                origins = (await pipe.execute())[1:]
+                    pipe.lrem(backlog, 1, job_id)
+                    pipe.lrem(queue, 1, job_id)
+                removed = (await pipe.execute())[1:]
+            gone = [bool(a or b) for a, b in zip(removed[::2], removed[1::2], strict=True)]
+            sizes = plan.chunk_sizes()
+            cancelled = sum(sizes[c] for c, g in zip(pending, gone, strict=True) if g)
             async with self.aio.pipeline(transaction=False) as pipe:
-                for job_id, origin in zip(ids, origins, strict=True):
-                    pipe.lrem(rq_queue_key(origin.decode() if origin else self.settings.queue_name), 1, job_id)
-                removed = await pipe.execute()
-            async with self.aio.pipeline(transaction=False) as pipe:
-                for job_id, gone in zip(ids, removed, strict=True):
-                    if gone:
+                for job_id, g in zip(ids, gone, strict=True):
+                    if g:
                         pipe.hset(rq_job_key(job_id), "status", JobStatus.CANCELED.value)
+                count_inflight(pipe, self.keys, plan.tenant, -cancelled)  # type: ignore[arg-type]  # an async pipeline
                 await pipe.execute()
-        sizes = plan.chunk_sizes()
-        cancelled = sum(sizes[c] for c, gone in zip(pending, removed, strict=True) if gone)
         return cancelled, sum(sizes[c] for c in pending) - cancelled
 
     def _job(self, envelope: ChunkJob) -> EnqueueData:
         return chunk_job(envelope, self.settings, job_id=chunk_job_id(envelope.batch_id, envelope.chunk))
+
+
+def save_job(queue: Queue, data: EnqueueData, pipe: Pipeline) -> None:
+    """Save a chunk's RQ job as queued on ``queue`` (its lane) without pushing it onto the
+    queue's list: the dispatch does that, in turn (RQ 3.0's own steps of enqueueing)."""
+    job = queue.create_job(
+        data.func, kwargs=data.kwargs, timeout=data.timeout, result_ttl=data.result_ttl,
+        failure_ttl=data.failure_ttl, description=data.description, job_id=data.job_id,
+        retry=data.retry, on_failure=data.on_failure,
+    )  # fmt: skip
+    queue._prepare_for_queue(job)
+    queue._persist_job(job, pipe)
+
+
+def count_inflight(pipe: Pipeline, keys: RedisKeys, tenant: str, n: int, *, ttl_s: int | None = None) -> None:
+    """Count ``n`` programs in (or, negative, out of) flight, for all and for ``tenant``.
+    The counters expire a job TTL after their last increase, so a lost decrement heals."""
+    if not n:
+        return
+    for key in (keys.inflight, keys.tenant_inflight(tenant)):
+        pipe.incrby(key, n)
+        if ttl_s is not None:
+            pipe.expire(key, ttl_s)
 
 
 def chunk_job(envelope: ChunkJob, settings: Settings, *, job_id: str, at_front: bool = False) -> EnqueueData:

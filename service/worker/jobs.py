@@ -32,6 +32,7 @@ from service.queue.cache import ResultCache
 from service.queue.envelope import ChunkDone, ChunkJob, ResultData, failed_chunk
 from service.queue.keys import RedisKeys, chunk_job_id
 from service.queue.plan import infra_error
+from service.queue.producer import count_inflight
 from service.queue.redis import Pipeline, SyncRedis, translate_redis_errors, worker_client
 from service.queue.results import publish_chunk, result_line
 from service.sandbox.executor import evaluate_items
@@ -64,7 +65,8 @@ def run_chunk(**kwargs: Any) -> dict[str, Any]:
     pool = worker.require_pool()
     settings = worker.settings
     connection = rq_job.connection if rq_job else worker_client(settings)
-    if _needless(connection, RedisKeys(settings.key_prefix), job):
+    keys = RedisKeys(settings.key_prefix)
+    if _needless(connection, keys, job):
         log.info("job %s: skipped (its batch was cancelled, or it was published already)", job_id)
         return ChunkDone(programs=0, seconds=0.0, image=worker.image_version).model_dump()
     started = time.perf_counter()
@@ -81,19 +83,25 @@ def run_chunk(**kwargs: Any) -> dict[str, Any]:
     with translate_redis_errors("publishing a chunk"), connection.pipeline() as pipe:
         cached = cache.store(pipe, job.cache_keys, data, lines)
         publish_chunk(pipe, job.reply, job.field, lines)
-        _count(pipe, RedisKeys(settings.key_prefix).stats, data, elapsed, worker.take_restarts())
+        count_inflight(pipe, keys, job.tenant, -len(lines))
+        _count(pipe, keys.stats, data, elapsed, worker.take_restarts())
         pipe.execute()
     log.info("job %s: %d programs in %.3f s (%d cached for later)", job_id, len(data), elapsed, cached)
     return ChunkDone(programs=len(data), seconds=round(elapsed, 4), image=version).model_dump()
 
 
 def _needless(connection: SyncRedis, keys: RedisKeys, job: ChunkJob) -> bool:
-    """Whether the chunk's batch was cancelled, or the chunk already published (a chunk
-    queued twice, or run again while a worker thought dead finished it)."""
+    """Whether the chunk's batch was cancelled (its programs then leave the in-flight
+    counts), or the chunk already published (a chunk queued twice, or run again while a
+    worker thought dead finished it)."""
     with translate_redis_errors("checking the chunk"), connection.pipeline(transaction=False) as pipe:
         pipe.exists(keys.cancelled(job.batch_id))
         pipe.hexists(job.reply.results, job.field)
         cancelled, published = pipe.execute()
+    if cancelled and not published:
+        with translate_redis_errors("skipping a cancelled chunk"), connection.pipeline() as pipe:
+            count_inflight(pipe, keys, job.tenant, -len(job.items))
+            pipe.execute()
     return bool(cancelled) or bool(published)
 
 
@@ -101,6 +109,10 @@ def _count(pipe: Pipeline, key: str, data: Sequence[ResultData], elapsed: float,
     """Cluster-wide counters for /metrics: programs by status, chunk time, restarts."""
     pipe.hincrby(key, WorkerCounter.CHUNKS, 1)
     pipe.hincrbyfloat(key, WorkerCounter.CHUNK_SECONDS, elapsed)
+    timed = [float(result.get("duration_ms") or 0.0) for result in data if result.get("duration_ms")]
+    if timed:
+        pipe.hincrbyfloat(key, WorkerCounter.PROGRAM_MS, sum(timed))
+        pipe.hincrby(key, WorkerCounter.PROGRAMS_TIMED, len(timed))
     for status, count in Counter(str(result.get("status")) for result in data).items():
         pipe.hincrby(key, f"{PROGRAMS_PREFIX}{status}", count)
     if restarts:
@@ -134,9 +146,11 @@ def on_chunk_failure(
     detail = f"chunk could not be judged after {reply.attempts} attempts: {reason}"
     data = [infra_error(detail) for _ in range(n_items)]
     log.error("job %s: giving up: %s", job.id, detail)
+    keys = RedisKeys(_key_prefix())
     with translate_redis_errors("publishing a failed chunk"), connection.pipeline() as pipe:
         publish_chunk(pipe, reply, field, [result_line(result) for result in data])
-        pipe.hincrby(RedisKeys(_key_prefix()).stats, WorkerCounter.CHUNKS_FAILED, 1)
+        count_inflight(pipe, keys, str(job.kwargs.get("tenant", "anon")), -n_items)
+        pipe.hincrby(keys.stats, WorkerCounter.CHUNKS_FAILED, 1)
         pipe.execute()
 
 

@@ -38,6 +38,7 @@ from rq.serializers import JSONSerializer
 
 from service.budgets import POOL_RETRY_PAUSE_S, POOL_START_ATTEMPTS, RQ_MAINTENANCE_S, RQ_WORKER_TTL_S
 from service.errors import BackendUnavailable, SandboxError
+from service.queue.dispatch import LANES, feed, lane_queue
 from service.queue.keys import RedisKeys
 from service.queue.redis import SyncRedis, translate_redis_errors, worker_client
 from service.sandbox.pool import SandboxPool
@@ -67,6 +68,24 @@ class PoolWorker(SimpleWorker):
 
     def get_heartbeat_ttl(self, job: Job, working_time: float = 0.0) -> int:
         return self.heartbeat_ttl_s
+
+    def dequeue_job_and_maintain_ttl(self, timeout: int | None, max_idle_time: int | None = None) -> Any:
+        """RQ's dequeue, with the lanes fed from the tenants' backlogs before it listens and
+        right after it took a chunk, so the next idle worker finds one at once
+        (:mod:`service.queue.dispatch`)."""
+        self._feed()
+        result = super().dequeue_job_and_maintain_ttl(timeout, max_idle_time)
+        if result is not None:
+            self._feed()
+        return result
+
+    def _feed(self) -> None:
+        settings = self.context.settings
+        try:
+            with translate_redis_errors("feeding the lanes"):
+                feed(self.connection, RedisKeys(settings.key_prefix), settings.queue_name)
+        except BackendUnavailable as exc:  # RQ's own dequeue reports and waits
+            log.warning("worker %s: could not feed the lanes: %s", self.name, exc)
 
     def execute_job(self, job: Job, queue: Queue) -> None:
         """Run ``job``, recorded in ``P:running`` for the recovery of dead workers' chunks
@@ -161,8 +180,9 @@ def build_worker(
 ) -> PoolWorker:
     """An RQ worker on the service's queue that runs its jobs with ``pool``, tuned for fast
     recovery of dead workers."""
+    lanes = [lane_queue(settings.queue_name, lane) for lane in LANES]
     return PoolWorker(
-        [settings.queue_name],
+        [*lanes, settings.queue_name],  # in this order: interactive, bulk, the previous release's
         connection=connection,
         serializer=JSONSerializer,
         name=name,

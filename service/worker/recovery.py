@@ -33,7 +33,7 @@ from service.metrics import WorkerCounter
 from service.queue.envelope import ChunkJob, failed_chunk
 from service.queue.keys import RedisKeys
 from service.queue.plan import infra_error
-from service.queue.producer import chunk_job
+from service.queue.producer import chunk_job, count_inflight
 from service.queue.redis import SyncRedis
 from service.queue.results import publish_chunk, result_line
 from service.settings import Settings
@@ -122,6 +122,7 @@ def _give_up(connection: SyncRedis, keys: RedisKeys, job: Job, reason: str) -> N
     log.error("job %s: giving up: %s", job.id, detail)
     with connection.pipeline() as pipe:
         publish_chunk(pipe, reply, field, [result_line(infra_error(detail)) for _ in range(n_items)])
+        count_inflight(pipe, keys, str(job.kwargs.get("tenant", "anon")), -n_items)
         pipe.hincrby(keys.stats, WorkerCounter.CHUNKS_FAILED, 1)
         job.set_status(JobStatus.FAILED, pipeline=pipe)
         pipe.execute()

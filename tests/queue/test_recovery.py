@@ -17,7 +17,8 @@ from rq import Queue
 from rq.job import Job, JobStatus
 from rq.serializers import JSONSerializer
 
-from client.models import Status
+from client.models import Lane, Status
+from service.queue.dispatch import lane_queue
 from service.queue.envelope import ChunkJob
 from service.queue.keys import RedisKeys
 from service.queue.plan import plan_batch
@@ -54,7 +55,7 @@ def _die_running_the_queued_job(settings: Settings, conn: redis.Redis[bytes], na
     """Pop every queued job as a worker ``name`` would, mark it started, and let ``name``
     die (its last heartbeat long ago); returns the popped ids."""
     keys = RedisKeys(settings.key_prefix)
-    queue = Queue(settings.queue_name, connection=conn, serializer=JSONSerializer)
+    queue = Queue(lane_queue(settings.queue_name, Lane.BULK), connection=conn, serializer=JSONSerializer)
     ids = queue.job_ids
     for job_id in ids:
         conn.lrem(queue.key, 0, job_id)
@@ -65,7 +66,7 @@ def _die_running_the_queued_job(settings: Settings, conn: redis.Redis[bytes], na
 
 
 def _queued(settings: Settings, conn: redis.Redis[bytes]) -> list[ChunkJob]:
-    queue = Queue(settings.queue_name, connection=conn, serializer=JSONSerializer)
+    queue = Queue(lane_queue(settings.queue_name, Lane.BULK), connection=conn, serializer=JSONSerializer)
     return [ChunkJob.model_validate(Job.fetch(i, connection=conn, serializer=JSONSerializer).kwargs)
             for i in queue.job_ids]  # fmt: skip
 

@@ -21,6 +21,7 @@ from service.errors import (
     NotJudged,
     NoWorkers,
     QueueFull,
+    QuotaExceeded,
     RequestRefused,
     SandboxError,
     ServiceError,
@@ -45,6 +46,9 @@ CASES = [
     (JobNotFound("x"), 404, "no job 'x' (unknown or expired)", {}),
     (QueueFull(queued=8, high_water=8, retry_after_s=7), 429,
      "queue is full: 8 programs queued; high-water mark is 8; retry later", {"Retry-After": "7"}),
+    (QuotaExceeded(queued=9, high_water=8, retry_after_s=3), 429,
+     "quota exceeded: 9 programs of this API key in flight; its quota (UTRS_TENANT_MAX_INFLIGHT) is 8; "
+     "retry later", {"Retry-After": "3"}),
     (NoWorkers(), 503, "service unavailable: no live worker is registered", {}),
     (BackendUnavailable("redis failed while x: y"), 503, "service unavailable: redis failed while x: y", {}),
     (ConnectionLost("redis failed while x: y"), 503, "service unavailable: redis failed while x: y", {}),

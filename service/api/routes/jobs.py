@@ -5,8 +5,8 @@ from __future__ import annotations
 
 from fastapi import APIRouter, Depends, Response
 
-from client.models import EvaluateRequest, JobCancelled, JobCreated, JobStatus
-from service.api.deps import BatchesDep, require_api_key
+from client.models import EvaluateRequest, JobCancelled, JobCreated, JobStatus, Lane
+from service.api.deps import BatchesDep, TenantDep, require_api_key
 from service.api.responses import REFUSALS, json_response
 
 __all__ = ["router"]
@@ -15,10 +15,10 @@ router = APIRouter(prefix="/v1", tags=["evaluate"], dependencies=[Depends(requir
 
 
 @router.post("/jobs", status_code=202, response_model=JobCreated, responses=REFUSALS)
-async def create_job(request: EvaluateRequest, batches: BatchesDep) -> Response:
+async def create_job(request: EvaluateRequest, batches: BatchesDep, tenant: TenantDep) -> Response:
     """Queue a batch and return at once (same body as /v1/evaluate; ``wait_s`` is
-    ignored); poll GET /v1/jobs/{job_id}."""
-    plan = await batches.submit(request)
+    ignored; lane ``bulk`` unless the request names one); poll GET /v1/jobs/{job_id}."""
+    plan = await batches.submit(request, tenant=tenant, lane=Lane.BULK)
     return json_response(JobCreated(job_id=plan.batch_id), status_code=202)
 
 

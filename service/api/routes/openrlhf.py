@@ -20,7 +20,7 @@ from pydantic import ValidationError
 from client.adapters.openrlhf import RewardRequest, RewardResponse, answer_of, items_of
 from client.errors import NotScored
 from client.models import EvaluateRequest, Result, Status
-from service.api.deps import BatchesDep, require_api_key
+from service.api.deps import BatchesDep, TenantDep, require_api_key
 from service.api.responses import json_response
 from service.errors import InvalidField, NotJudged
 
@@ -40,6 +40,7 @@ router = APIRouter(prefix="/v1/openrlhf", tags=["openrlhf"], dependencies=[Depen
 async def get_reward(
     body: RewardRequest,
     batches: BatchesDep,
+    tenant: TenantDep,
     reward: Annotated[str, Query(description="which of Result.rewards to return")] = "total",
 ) -> Response:
     """Rewards for OpenRLHF's ``query``/``prompts``/``labels`` batch, in order.
@@ -55,9 +56,9 @@ async def get_reward(
         raise InvalidField("labels", str(exc), kind="value_error") from exc
     if not items:
         return json_response(RewardResponse(rewards=[], scores=[]))
-    answer = await batches.evaluate(EvaluateRequest(items=items))
+    answer = await batches.evaluate(EvaluateRequest(items=items), tenant=tenant)
     results = [Result.model_validate(data) for data in answer.results]  # the workers' data (responses.py)
-    unjudged = [i for i, r in enumerate(results) if r.status is Status.INFRA_ERROR]
+    unjudged = [i for i, r in enumerate(results) if r.status in (Status.INFRA_ERROR, Status.PENDING)]
     if unjudged:
         raise NotJudged(unjudged)
     try:
