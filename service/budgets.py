@@ -131,9 +131,9 @@ def job_timeout_s(items: Iterable[Item], settings: Settings) -> int:
 
 
 def bulk_chunk_size(est_ms: float | None, settings: Settings) -> int:
-    """Programs in a bulk-lane chunk: about ``bulk_chunk_ms`` of work at ``est_ms`` per
-    program (the workers' running average; :data:`DEFAULT_PROGRAM_MS` before they have
-    one), between 1 and ``chunk_size``."""
+    """Programs in a bulk-lane chunk: about ``bulk_chunk_ms`` of a worker's time at
+    ``est_ms`` per program (the workers' recent pace: a chunk's wall time per program;
+    :data:`DEFAULT_PROGRAM_MS` before they have one), between 1 and ``chunk_size``."""
     per = est_ms if est_ms and est_ms > 0 else DEFAULT_PROGRAM_MS
     return max(1, min(settings.chunk_size, int(settings.bulk_chunk_ms / per)))
 

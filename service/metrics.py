@@ -37,8 +37,7 @@ class WorkerCounter(StrEnum):
     CHUNKS_FAILED = "chunks_failed"
     CHUNK_SECONDS = "chunk_seconds"
     CONTAINER_RESTARTS = "container_restarts"
-    PROGRAM_MS = "program_ms"  # summed duration_ms of the programs run (their average sizes bulk chunks)
-    PROGRAMS_TIMED = "programs_timed"
+    PROGRAM_MS = "program_ms"  # a worker's recent wall ms per program of a chunk (sizes bulk chunks)
 
 
 #: Stats hash field of the programs run with one status: ``programs:<status>``.
@@ -80,7 +79,7 @@ class ClusterSnapshot(Collector):
             if key.startswith(PROGRAMS_PREFIX):
                 executed.add_metric([key.removeprefix(PROGRAMS_PREFIX)], value)
         yield executed
-        for counter, text in _DESCRIBED.items():  # PROGRAM_MS / PROGRAMS_TIMED: for dispatch only
+        for counter, text in _DESCRIBED.items():  # PROGRAM_MS is for the dispatch only
             yield CounterMetricFamily(f"utrs_worker_{counter.value}", text, self.counters.get(counter, 0.0))
 
 

@@ -35,8 +35,8 @@ __all__ = ["ChunkQueue", "Probe", "chunk_job", "count_inflight", "save_job"]
 @dataclass(frozen=True)
 class Probe:
     """The queue as admission sees it: ``queued`` counts the programs admitted and not yet
-    answered, ``tenant`` those of the asking API key; ``program_ms`` is the workers'
-    running average time per program (None before they have one)."""
+    answered, ``tenant`` those of the asking API key; ``program_ms`` is a worker's recent
+    wall time per program of a chunk (None before any chunk ran)."""
 
     workers: int
     queued_jobs: int
@@ -75,16 +75,15 @@ class ChunkQueue:
                 pipe.get(self.keys.image)
                 pipe.get(self.keys.inflight)
                 pipe.get(self.keys.tenant_inflight(tenant))
-                pipe.hmget(self.keys.stats, [WorkerCounter.PROGRAM_MS, WorkerCounter.PROGRAMS_TIMED])
-                workers, *lens, image, inflight, mine, timing = await pipe.execute()
-        ms, count = (float(v or 0) for v in timing)
+                pipe.hget(self.keys.stats, WorkerCounter.PROGRAM_MS)
+                workers, *lens, image, inflight, mine, pace = await pipe.execute()
         return Probe(
             workers=int(workers),
             queued_jobs=sum(int(n) for n in lens),
             queued=max(0, int(inflight or 0)),
             image=image.decode() if image else None,
             tenant=max(0, int(mine or 0)),
-            program_ms=ms / count if count else None,
+            program_ms=float(pace) if pace else None,
         )
 
     @property

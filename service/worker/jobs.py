@@ -109,10 +109,8 @@ def _count(pipe: Pipeline, key: str, data: Sequence[ResultData], elapsed: float,
     """Cluster-wide counters for /metrics: programs by status, chunk time, restarts."""
     pipe.hincrby(key, WorkerCounter.CHUNKS, 1)
     pipe.hincrbyfloat(key, WorkerCounter.CHUNK_SECONDS, elapsed)
-    timed = [float(result.get("duration_ms") or 0.0) for result in data if result.get("duration_ms")]
-    if timed:
-        pipe.hincrbyfloat(key, WorkerCounter.PROGRAM_MS, sum(timed))
-        pipe.hincrby(key, WorkerCounter.PROGRAMS_TIMED, len(timed))
+    if data:  # the pace that sizes bulk chunks: wall ms per program of a chunk, smoothed
+        pipe.hset(key, WorkerCounter.PROGRAM_MS, round(context.current().pace(1000.0 * elapsed / len(data)), 3))
     for status, count in Counter(str(result.get("status")) for result in data).items():
         pipe.hincrby(key, f"{PROGRAMS_PREFIX}{status}", count)
     if restarts:
