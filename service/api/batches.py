@@ -9,6 +9,7 @@ the API never re-validates what workers wrote, it only puts it in the request's 
 from __future__ import annotations
 
 import time
+import uuid
 
 import anyio.to_thread
 
@@ -19,8 +20,11 @@ from service.api.responses import evaluated, job_status
 from service.budgets import bulk_chunk_size
 from service.metrics import Metrics
 from service.queue.cache import ResultCache
+from service.queue.claims import claim, follow_field
+from service.queue.envelope import ResultData
 from service.queue.plan import BatchPlan, infra_error, pending, plan_batch
 from service.queue.producer import ChunkQueue
+from service.queue.redis import translate_redis_errors
 from service.queue.results import Chunks, ResultReader
 from service.settings import Settings
 
@@ -54,12 +58,23 @@ class BatchService:
         hits = await self.cache.lookup(self.queue.aio, list(dict.fromkeys(keys)))
         lane = request.lane or lane
         limit = bulk_chunk_size(probe.program_ms, self.settings) if lane is Lane.BULK else None
-        plan, unique, unique_keys = plan_batch(items, keys, hits, settings=self.settings, chunk_limit=limit)
+        batch_id = uuid.uuid4().hex
+        follows = await self._follows(batch_id, [k for k in dict.fromkeys(keys) if k not in hits])
+        plan, unique, unique_keys = plan_batch(
+            items, keys, hits, settings=self.settings, chunk_limit=limit, follows=follows, batch_id=batch_id
+        )
         plan.repaired, plan.lane, plan.tenant = clean.repaired, lane.value, tenant
         self.queue.admit(probe, plan.n_unique)
         await anyio.to_thread.run_sync(self.queue.enqueue, plan, unique, unique_keys, image)
         self.metrics.observe_batch(items=plan.total, reused=plan.n_reused())
         return plan
+
+    async def _follows(self, batch_id: str, candidates: list[str]) -> dict[str, str]:
+        """Claim the programs about to run; those another batch runs now are followed
+        (``cache key -> field``), not run again (:mod:`service.queue.claims`)."""
+        with translate_redis_errors("claiming the batch's programs"):
+            flags = await claim(self.queue.aio, self.queue.keys, batch_id, self.queue.reply_to(batch_id), candidates)
+        return {key: follow_field(i) for i, (key, follows) in enumerate(zip(candidates, flags, strict=True)) if follows}
 
     async def evaluate(self, request: EvaluateRequest, *, tenant: str = "anon") -> EvaluateResponse:
         """Submit a batch and wait for it (up to ``wait_s``); the response body.
@@ -71,9 +86,10 @@ class BatchService:
         wait_s = min(request.wait_s or self.settings.wait_s, self.settings.max_wait_s)
         plan = await self.submit(request, tenant=tenant, lane=Lane.INTERACTIVE)
         chunks: Chunks = {}
-        await self.results.wait(plan, started + wait_s, chunks)
+        follows: dict[str, ResultData] = {}
+        await self.results.wait(plan, started + wait_s, chunks, follows)
         detail = f"still running when wait_s={wait_s:g} ran out: poll GET /v1/jobs/{plan.batch_id}, do not resubmit"
-        assembled = plan.assemble(chunks)
+        assembled = plan.assemble(chunks, follows)
         results = [r if r is not None else pending(detail, item_id=plan.ids[i]) for i, r in enumerate(assembled)]
         self.metrics.observe_results(results)
         return evaluated(results, plan.stats((time.monotonic() - started) * 1000.0), plan.batch_id)
@@ -86,7 +102,10 @@ class BatchService:
         """
         state = await self.results.state(job_id)
         done = {c for c, results in state.chunks.items() if None not in results}
-        cancelled, started = await self.queue.cancel(state.plan, done)
+        cancelled, started, removed = await self.queue.cancel(state.plan, done)
+        if removed:
+            detail = f"the identical item it waited for was cancelled (DELETE /v1/jobs/{job_id}); resubmit it"
+            await anyio.to_thread.run_sync(self.queue.release, job_id, removed, detail)
         return JobCancelled(job_id=job_id, cancelled=cancelled, started=started)
 
     async def status(self, job_id: str) -> JobStatus:
@@ -102,7 +121,7 @@ class BatchService:
         for chunk in [] if state.cancelled else state.lost:
             size = plan.chunk_sizes()[chunk]
             chunks[chunk] = [infra_error(lost_detail) for _ in range(size)]
-        results = plan.assemble(chunks)
+        results = plan.assemble(chunks, state.follows)
         done = sum(r is not None for r in results)
         if done == plan.total:
             status = JobState.DONE

@@ -5,6 +5,7 @@
     P:batch:<id>:done      list of finished chunk indexes (the sync waiter pops it)
     P:batch:<id>:cancelled set when DELETE /v1/jobs/<id> cancelled it (workers skip its chunks)
     P:cache:<sha256>       a cached result (service.queue.cache)
+    P:claim:<sha256>       the batch running that program now; ``:f`` its followers (claims)
     P:workers              zset worker name -> time of its last heartbeat
     P:running              hash worker name -> RQ id of the chunk job it runs (recovery)
     P:image                the sandbox image version the workers run
@@ -51,6 +52,10 @@ class RedisKeys:
 
     def cache(self, digest: str) -> str:
         return f"{self.prefix}:cache:{digest}"
+
+    def claim(self, cache_key: str) -> str:
+        """The claim on a program, from its cache key (``P:cache:<d>`` -> ``P:claim:<d>``)."""
+        return f"{self.prefix}:claim:{cache_key.rsplit(':', 1)[-1]}"
 
     @property
     def workers(self) -> str:

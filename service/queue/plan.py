@@ -24,7 +24,10 @@ from service.budgets import chunk_sizes
 from service.queue.envelope import ResultData
 from service.settings import Settings
 
-__all__ = ["BatchPlan", "infra_error", "pending", "plan_batch"]
+__all__ = ["FOLLOWS", "BatchPlan", "infra_error", "pending", "plan_batch"]
+
+#: The slot of an item that follows another batch's run of it (``BatchPlan.follows``).
+FOLLOWS = -(2**31)
 
 
 @dataclass
@@ -49,6 +52,9 @@ class BatchPlan:
     repaired: dict[str, list[str]] = field(default_factory=dict)
     lane: str = "bulk"
     tenant: str = "anon"
+    # Items that follow an identical program another batch is running (service.queue.
+    # claims): item index (as text) -> the results-hash field its result arrives in.
+    follows: dict[str, str] = field(default_factory=dict)
 
     @property
     def total(self) -> int:
@@ -78,14 +84,21 @@ class BatchPlan:
         """The batch's ``stats`` in a response body."""
         return Stats(cached=self.n_reused(), executed=self.n_unique, elapsed_ms=round(elapsed_ms, 3))
 
-    def assemble(self, chunks: Mapping[int, Sequence[ResultData | None]]) -> list[ResultData | None]:
-        """Results in request order; ``None`` where the item's chunk has not finished."""
+    def assemble(
+        self, chunks: Mapping[int, Sequence[ResultData | None]], follows: Mapping[str, ResultData] | None = None
+    ) -> list[ResultData | None]:
+        """Results in request order; ``None`` where the item's chunk (or the run it
+        follows) has not finished."""
         starts = self.chunk_starts()
         out: list[ResultData | None] = []
         for index, slot in enumerate(self.slots):
             cached = True
-            if slot < 0:
-                base: ResultData | None = self.hits[-slot - 1]
+            followed = self.follows.get(str(index))
+            base: ResultData | None
+            if followed is not None:
+                base = (follows or {}).get(followed)
+            elif slot < 0:
+                base = self.hits[-slot - 1]
             else:
                 chunk = bisect.bisect_right(starts, slot) - 1
                 results = chunks.get(chunk)
@@ -114,6 +127,7 @@ class BatchPlan:
                 "repaired": self.repaired,
                 "lane": self.lane,
                 "tenant": self.tenant,
+                "follows": self.follows,
             },
             separators=(",", ":"),
         )
@@ -137,6 +151,8 @@ def plan_batch(
     *,
     settings: Settings,
     chunk_limit: int | None = None,
+    follows: Mapping[str, str] | None = None,
+    batch_id: str | None = None,
 ) -> tuple[BatchPlan, list[Item], list[str]]:
     """Split a batch into cache hits and unique programs to run, in chunks.
 
@@ -146,6 +162,9 @@ def plan_batch(
         hits: Cached results found for some of the keys.
         settings: ``chunk_size`` and the budgets that size the chunks.
         chunk_limit: at most this many programs per chunk (the bulk lane's, by time).
+        follows: keys whose program another batch runs now -> the field its result
+            arrives in (:func:`service.queue.claims.claim`); they do not run here.
+        batch_id: the batch's id (a new one when None).
 
     Returns:
         The plan, the unique items to run and their cache keys (same order).
@@ -157,7 +176,14 @@ def plan_batch(
     hit_list: list[ResultData] = []
     unique: list[Item] = []
     unique_keys: list[str] = []
-    for item, key in zip(items, keys, strict=True):
+    follows = follows or {}
+    followed: dict[str, str] = {}
+    for index, (item, key) in enumerate(zip(items, keys, strict=True)):
+        if key in follows:
+            followed[str(index)] = follows[key]
+            slots.append(FOLLOWS)
+            repeats.append(False)
+            continue
         if key in hits:
             if key not in hit_index:
                 hit_index[key] = len(hit_list)
@@ -172,7 +198,8 @@ def plan_batch(
             unique_keys.append(key)
         slots.append(seen[key])
     plan = BatchPlan(
-        batch_id=uuid.uuid4().hex,
+        batch_id=batch_id or uuid.uuid4().hex,
+        follows=followed,
         ids=[item.id for item in items],
         slots=slots,
         repeats=repeats,

@@ -14,7 +14,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from rq import Callback, Queue, Retry
-from rq.job import JobStatus
+from rq.exceptions import NoSuchJobError
+from rq.job import Job, JobStatus
 from rq.queue import EnqueueData
 from rq.serializers import JSONSerializer
 
@@ -22,11 +23,13 @@ from client.models import Item, Lane
 from service.budgets import RQ_RESULT_TTL_S, job_timeout_s
 from service.errors import NoWorkers, QueueFull, QuotaExceeded
 from service.metrics import WorkerCounter
+from service.queue.claims import settle
 from service.queue.dispatch import LANES, add_to_backlog, feed, lane_queue
 from service.queue.envelope import ON_CHUNK_FAILURE, RUN_CHUNK, ChunkJob, ReplyTo
 from service.queue.keys import RedisKeys, chunk_job_id, rq_job_key, rq_queue_key
-from service.queue.plan import BatchPlan
+from service.queue.plan import BatchPlan, infra_error
 from service.queue.redis import AsyncRedis, Pipeline, SyncRedis, translate_redis_errors
+from service.queue.results import result_line
 from service.settings import Settings
 
 __all__ = ["ChunkQueue", "Probe", "chunk_job", "count_inflight", "save_job"]
@@ -120,12 +123,7 @@ class ChunkQueue:
             BackendUnavailable: Redis failed.
         """
         settings = self.settings
-        reply = ReplyTo(
-            results=self.keys.results(plan.batch_id),
-            done=self.keys.done(plan.batch_id),
-            ttl=settings.job_ttl_s,
-            attempts=settings.job_retries + 1,
-        )
+        reply = self.reply_to(plan.batch_id)
         jobs = []
         for chunk, (start, size) in enumerate(zip(plan.chunk_starts(), plan.chunks, strict=True)):
             stop = start + size
@@ -150,11 +148,37 @@ class ChunkQueue:
             pipe.execute()
             feed(self.sync, self.keys, settings.queue_name)
 
-    async def cancel(self, plan: BatchPlan, done: set[int]) -> tuple[int, int]:
+    def reply_to(self, batch_id: str) -> ReplyTo:
+        """Where a batch's chunks publish, for how long, and its attempts per chunk."""
+        return ReplyTo(
+            results=self.keys.results(batch_id),
+            done=self.keys.done(batch_id),
+            ttl=self.settings.job_ttl_s,
+            attempts=self.settings.job_retries + 1,
+        )
+
+    def release(self, batch_id: str, job_ids: Sequence[str], detail: str) -> None:
+        """Answer the followers of cancelled chunks' programs (service.queue.claims) with
+        ``infra_error`` and drop the claims, so that those programs run again elsewhere
+        (blocking).
+
+        Raises:
+            BackendUnavailable: Redis failed.
+        """
+        with translate_redis_errors("releasing a cancelled job's claims"), self.sync.pipeline() as pipe:
+            for job_id in job_ids:
+                try:
+                    keys = list(Job.fetch(job_id, connection=self.sync, serializer=JSONSerializer).kwargs["cache_keys"])
+                except (NoSuchJobError, KeyError, TypeError):
+                    continue
+                settle(pipe, self.keys, batch_id, keys, [result_line(infra_error(detail))] * len(keys))
+            pipe.execute()
+
+    async def cancel(self, plan: BatchPlan, done: set[int]) -> tuple[int, int, list[str]]:
         """Cancel what of a batch has not started: its queued chunk jobs leave their queue
         and the batch is marked cancelled, so that no worker runs any chunk of it it has
         not begun (re-queued and split ones included). Returns (items cancelled, items
-        started and still finishing).
+        started and still finishing, the cancelled chunk job ids).
 
         Raises:
             BackendUnavailable: Redis failed.
@@ -181,7 +205,8 @@ class ChunkQueue:
                         pipe.hset(rq_job_key(job_id), "status", JobStatus.CANCELED.value)
                 count_inflight(pipe, self.keys, plan.tenant, -cancelled)  # type: ignore[arg-type]  # an async pipeline
                 await pipe.execute()
-        return cancelled, sum(sizes[c] for c in pending) - cancelled
+        removed_ids = [job_id for job_id, g in zip(ids, gone, strict=True) if g]
+        return cancelled, sum(sizes[c] for c in pending) - cancelled, removed_ids
 
     def _job(self, envelope: ChunkJob) -> EnqueueData:
         return chunk_job(envelope, self.settings, job_id=chunk_job_id(envelope.batch_id, envelope.chunk))

@@ -15,7 +15,7 @@ import json
 import logging
 import time
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from rq.job import JobStatus
@@ -73,6 +73,8 @@ def merge_fields(
     chunk's array as it is, a part's into its chunk's places (``None`` where not yet)."""
     sizes = plan.chunk_sizes()
     for name, value in raw.items():
+        if _is_follow(name):
+            continue
         chunk, offset = parse_field(name)
         if (only is not None and chunk not in only) or chunk >= len(sizes):
             continue
@@ -84,6 +86,26 @@ def merge_fields(
         slots[offset : offset + len(results)] = results
 
 
+def _token(entry: str | bytes) -> str:
+    """A done-list entry as a waiter's token: a follower field, or its chunk's index."""
+    text = entry.decode() if isinstance(entry, bytes) else entry
+    return text if _is_follow(text) else str(parse_field(text)[0])
+
+
+def _is_follow(name: str | bytes) -> bool:
+    return (name[:1] == b"f") if isinstance(name, bytes) else name.startswith("f")
+
+
+def follow_results(raw: Mapping[Any, Any]) -> dict[str, ResultData]:
+    """The followers' results among a batch's results-hash fields (one result each)."""
+    out: dict[str, ResultData] = {}
+    for name, value in raw.items():
+        if _is_follow(name):
+            text = name.decode() if isinstance(name, bytes) else name
+            out[text] = json.loads(value)[0]
+    return out
+
+
 @dataclass
 class BatchState:
     """What GET /v1/jobs/{id} needs: the plan, the finished chunks, and lost chunks."""
@@ -93,6 +115,7 @@ class BatchState:
     started: bool
     lost: list[int]
     cancelled: bool = False
+    follows: dict[str, ResultData] = field(default_factory=dict)
 
 
 class ResultReader:
@@ -102,8 +125,11 @@ class ResultReader:
         self.keys = RedisKeys(settings.key_prefix)
         self.aio = aio
 
-    async def wait(self, plan: BatchPlan, deadline: float, into: Chunks) -> None:
-        """Collect finished chunks into ``into`` until all are there or ``deadline`` passes.
+    async def wait(
+        self, plan: BatchPlan, deadline: float, into: Chunks, follows: dict[str, ResultData] | None = None
+    ) -> None:
+        """Collect finished chunks into ``into`` (and the results of the runs the batch
+        follows into ``follows``) until all are there or ``deadline`` passes.
 
         A lost connection (Redis restarting) is retried until the deadline; after one, every
         pending chunk is re-read, since a pop whose answer was lost is not popped again.
@@ -111,7 +137,8 @@ class ResultReader:
         Raises:
             BackendUnavailable: Redis answered with an error.
         """
-        pending = set(range(plan.n_chunks)) - set(into)
+        got = {} if follows is None else follows
+        pending = {str(c) for c in range(plan.n_chunks) if c not in into} | (set(plan.follows.values()) - set(got))
         resync = False
         while pending and time.monotonic() < deadline:
             try:
@@ -120,14 +147,15 @@ class ResultReader:
                     resync = False
                     if ready is None:
                         return
-                    await self._read_chunks(plan, sorted(ready & pending), into, pending)
+                    await self._read(plan, ready & pending, into, got, pending)
             except ConnectionLost as exc:
                 log.warning("batch %s: lost Redis while waiting (%s); retrying", plan.batch_id, exc.__cause__)
                 resync = True
                 await asyncio.sleep(REDIS_RECONNECT_PAUSE_S)
 
-    async def _next_done(self, plan: BatchPlan, pending: set[int], deadline: float, *, resync: bool) -> set[int] | None:
-        """Chunks with something newly published (all pending ones after a reconnect)."""
+    async def _next_done(self, plan: BatchPlan, pending: set[str], deadline: float, *, resync: bool) -> set[str] | None:
+        """What has something newly published: chunk indexes (as text) and follower
+        fields (all pending ones after a reconnect)."""
         if resync:
             return set(pending)
         done_key = self.keys.done(plan.batch_id)
@@ -135,23 +163,31 @@ class ResultReader:
         popped = await self.aio.blpop([done_key], timeout=remaining)
         if popped is None:
             return None
-        more: Any = await self.aio.lpop(done_key, 4 * plan.n_chunks) or []
-        return {parse_field(popped[1])[0], *(parse_field(x)[0] for x in more)}
+        more: Any = await self.aio.lpop(done_key, 4 * plan.n_chunks + len(plan.follows)) or []
+        return {_token(popped[1]), *(_token(x) for x in more)}
 
-    async def _read_chunks(self, plan: BatchPlan, order: list[int], into: Chunks, pending: set[int]) -> None:
-        """Read what is published of the chunks in ``order`` (whole, or the parts of a
-        split one: those are few, so the whole hash is read for them)."""
-        if not order:
+    async def _read(
+        self, plan: BatchPlan, ready: set[str], into: Chunks, follows: dict[str, ResultData], pending: set[str]
+    ) -> None:
+        """Read what is published of the ``ready`` chunks (whole, or the parts of a split
+        one: those are few, so the whole hash is read for them) and followed runs."""
+        if not ready:
             return
         key = self.keys.results(plan.batch_id)
-        raw = await self.aio.hmget(key, [str(i) for i in order])
-        split = [index for index, value in zip(order, raw, strict=True) if value is None]
-        for index, value in zip(order, raw, strict=True):
-            if value is not None:
-                into[index] = json.loads(value)
+        order = sorted(ready)
+        raw = await self.aio.hmget(key, order)
+        split = [int(t) for t, value in zip(order, raw, strict=True) if value is None and not _is_follow(t)]
+        for token, value in zip(order, raw, strict=True):
+            if value is None:
+                continue
+            if _is_follow(token):
+                follows[token] = json.loads(value)[0]
+                pending.discard(token)
+            else:
+                into[int(token)] = json.loads(value)
         if split:
             merge_fields(plan, await self.aio.hgetall(key), into, only=set(split))
-        pending.difference_update(i for i in order if i in into and None not in into[i])
+        pending.difference_update(t for t in order if not _is_follow(t) and int(t) in into and None not in into[int(t)])
 
     async def state(self, batch_id: str) -> BatchState:
         """Everything GET /v1/jobs/{id} reports.
@@ -175,7 +211,8 @@ class ResultReader:
             statuses = await self._rq_statuses(batch_id, pending)
         lost = [c for c, s in zip(pending, statuses, strict=True) if (s is None or s in _LOST) and c not in chunks]
         started = bool(chunks) or JobStatus.STARTED in statuses
-        return BatchState(plan=plan, chunks=chunks, started=started, lost=lost, cancelled=bool(cancelled))
+        follows = follow_results(raw)
+        return BatchState(plan, chunks, started, lost, cancelled=bool(cancelled), follows=follows)
 
     async def _rq_statuses(self, batch_id: str, chunks: Sequence[int]) -> list[str | None]:
         """RQ's status (a :class:`rq.job.JobStatus` value) of each chunk's job; None: gone."""

@@ -29,6 +29,7 @@ from rq.job import Job
 from service.errors import SandboxUnavailable
 from service.metrics import PROGRAMS_PREFIX, WorkerCounter
 from service.queue.cache import ResultCache
+from service.queue.claims import settle
 from service.queue.envelope import ChunkDone, ChunkJob, ResultData, failed_chunk
 from service.queue.keys import RedisKeys, chunk_job_id
 from service.queue.plan import infra_error
@@ -83,6 +84,7 @@ def run_chunk(**kwargs: Any) -> dict[str, Any]:
     with translate_redis_errors("publishing a chunk"), connection.pipeline() as pipe:
         cached = cache.store(pipe, job.cache_keys, data, lines)
         publish_chunk(pipe, job.reply, job.field, lines)
+        settle(pipe, keys, job.batch_id, job.cache_keys, lines)
         count_inflight(pipe, keys, job.tenant, -len(lines))
         _count(pipe, keys.stats, data, elapsed, worker.take_restarts())
         pipe.execute()
@@ -99,8 +101,10 @@ def _needless(connection: SyncRedis, keys: RedisKeys, job: ChunkJob) -> bool:
         pipe.hexists(job.reply.results, job.field)
         cancelled, published = pipe.execute()
     if cancelled and not published:
+        line = result_line(infra_error("the identical item it waited for was cancelled; resubmit it"))
         with translate_redis_errors("skipping a cancelled chunk"), connection.pipeline() as pipe:
             count_inflight(pipe, keys, job.tenant, -len(job.items))
+            settle(pipe, keys, job.batch_id, job.cache_keys, [line] * len(job.items))
             pipe.execute()
     return bool(cancelled) or bool(published)
 
@@ -145,8 +149,11 @@ def on_chunk_failure(
     data = [infra_error(detail) for _ in range(n_items)]
     log.error("job %s: giving up: %s", job.id, detail)
     keys = RedisKeys(_key_prefix())
+    lines = [result_line(result) for result in data]
+    cache_keys = list(job.kwargs.get("cache_keys") or [None] * n_items)
     with translate_redis_errors("publishing a failed chunk"), connection.pipeline() as pipe:
-        publish_chunk(pipe, reply, field, [result_line(result) for result in data])
+        publish_chunk(pipe, reply, field, lines)
+        settle(pipe, keys, str(job.kwargs.get("batch_id", "")), cache_keys, lines)
         count_inflight(pipe, keys, str(job.kwargs.get("tenant", "anon")), -n_items)
         pipe.hincrby(keys.stats, WorkerCounter.CHUNKS_FAILED, 1)
         pipe.execute()

@@ -30,6 +30,7 @@ from rq.job import Job, JobStatus
 from rq.serializers import JSONSerializer
 
 from service.metrics import WorkerCounter
+from service.queue.claims import settle
 from service.queue.envelope import ChunkJob, failed_chunk
 from service.queue.keys import RedisKeys
 from service.queue.plan import infra_error
@@ -120,8 +121,11 @@ def _give_up(connection: SyncRedis, keys: RedisKeys, job: Job, reason: str) -> N
     reply, field, n_items = failed_chunk(job.kwargs)
     detail = f"chunk could not be judged: {reason}"
     log.error("job %s: giving up: %s", job.id, detail)
+    lines = [result_line(infra_error(detail))] * n_items
+    cache_keys = list(job.kwargs.get("cache_keys") or [None] * n_items)
     with connection.pipeline() as pipe:
-        publish_chunk(pipe, reply, field, [result_line(infra_error(detail)) for _ in range(n_items)])
+        publish_chunk(pipe, reply, field, lines)
+        settle(pipe, keys, str(job.kwargs.get("batch_id", "")), cache_keys, lines)
         count_inflight(pipe, keys, str(job.kwargs.get("tenant", "anon")), -n_items)
         pipe.hincrby(keys.stats, WorkerCounter.CHUNKS_FAILED, 1)
         job.set_status(JobStatus.FAILED, pipeline=pipe)
