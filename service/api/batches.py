@@ -8,6 +8,7 @@ the API never re-validates what workers wrote, it only puts it in the request's 
 
 from __future__ import annotations
 
+import hashlib
 import time
 import uuid
 
@@ -41,7 +42,34 @@ class BatchService:
         self.cache = ResultCache(prefix=settings.key_prefix, ttl_s=settings.cache_ttl_s, enabled=settings.cache_enabled)
         self.results = ResultReader(settings, queue.aio)
 
-    async def submit(self, request: EvaluateRequest, *, tenant: str = "anon", lane: Lane = Lane.BULK) -> BatchPlan:
+    async def create(self, request: EvaluateRequest, *, tenant: str) -> str:
+        """POST /v1/jobs: submit in the bulk lane (unless the request names one); the
+        job id. With an ``idempotency_key`` this key's tenant used within the job TTL, the
+        id of the batch it made then, and nothing is queued again.
+
+        Raises:
+            as :meth:`submit`.
+        """
+        if request.idempotency_key is None:
+            return (await self.submit(request, tenant=tenant, lane=Lane.BULK)).batch_id
+        digest = hashlib.sha256(request.idempotency_key.encode("utf-8", "surrogatepass")).hexdigest()
+        key = self.queue.keys.idempotency(tenant, digest)
+        batch_id = uuid.uuid4().hex
+        with translate_redis_errors("checking the idempotency key"):
+            if not await self.queue.aio.set(key, batch_id, nx=True, ex=self.settings.job_ttl_s):
+                existing = await self.queue.aio.get(key)
+                if existing is not None:
+                    return existing.decode() if isinstance(existing, bytes) else str(existing)
+        try:
+            return (await self.submit(request, tenant=tenant, lane=Lane.BULK, batch_id=batch_id)).batch_id
+        except BaseException:
+            with translate_redis_errors("releasing the idempotency key"):
+                await self.queue.aio.delete(key)
+            raise
+
+    async def submit(
+        self, request: EvaluateRequest, *, tenant: str = "anon", lane: Lane = Lane.BULK, batch_id: str | None = None
+    ) -> BatchPlan:
         """Admit and enqueue a batch in ``request.lane`` (else ``lane``) for ``tenant``.
 
         Raises:
@@ -58,7 +86,7 @@ class BatchService:
         hits = await self.cache.lookup(self.queue.aio, list(dict.fromkeys(keys)))
         lane = request.lane or lane
         limit = bulk_chunk_size(probe.program_ms, self.settings) if lane is Lane.BULK else None
-        batch_id = uuid.uuid4().hex
+        batch_id = batch_id or uuid.uuid4().hex
         follows = await self._follows(batch_id, [k for k in dict.fromkeys(keys) if k not in hits])
         plan, unique, unique_keys = plan_batch(
             items, keys, hits, settings=self.settings, chunk_limit=limit, follows=follows, batch_id=batch_id

@@ -6,6 +6,7 @@
     P:batch:<id>:cancelled set when DELETE /v1/jobs/<id> cancelled it (workers skip its chunks)
     P:cache:<sha256>       a cached result (service.queue.cache)
     P:claim:<sha256>       the batch running that program now; ``:f`` its followers (claims)
+    P:idem:<t>:<sha256>    the batch made by tenant <t> for an idempotency key (POST /v1/jobs)
     P:workers              zset worker name -> time of its last heartbeat
     P:running              hash worker name -> RQ id of the chunk job it runs (recovery)
     P:image                the sandbox image version the workers run
@@ -52,6 +53,9 @@ class RedisKeys:
 
     def cache(self, digest: str) -> str:
         return f"{self.prefix}:cache:{digest}"
+
+    def idempotency(self, tenant: str, digest: str) -> str:
+        return f"{self.prefix}:idem:{tenant}:{digest}"
 
     def claim(self, cache_key: str) -> str:
         """The claim on a program, from its cache key (``P:cache:<d>`` -> ``P:claim:<d>``)."""

@@ -77,3 +77,14 @@ def test_lane_is_accepted_on_both_endpoints(live_stack: Stack, lane: str) -> Non
     body = {"items": [_sleepy(1, uuid.uuid4().hex, 0)], "lane": lane}
     assert httpx.post(f"{live_stack.url}/v1/evaluate", json=body, timeout=60).status_code == 200
     assert httpx.post(f"{live_stack.url}/v1/jobs", json=body, timeout=60).status_code == 202
+
+
+def test_post_jobs_with_an_idempotency_key_is_safe_to_retry(live_stack: Stack) -> None:
+    tag = uuid.uuid4().hex
+    body = {"items": [_sleepy(1, tag, 0)], "idempotency_key": f"step-{tag}"}
+    first = httpx.post(f"{live_stack.url}/v1/jobs", json=body, timeout=30)
+    again = httpx.post(f"{live_stack.url}/v1/jobs", json=body, timeout=30)
+    assert first.status_code == again.status_code == 202
+    assert first.json()["job_id"] == again.json()["job_id"]
+    other = httpx.post(f"{live_stack.url}/v1/jobs", json={**body, "idempotency_key": f"other-{tag}"}, timeout=30)
+    assert other.json()["job_id"] != first.json()["job_id"]

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from fastapi import APIRouter, Depends, Response
 
-from client.models import EvaluateRequest, JobCancelled, JobCreated, JobStatus, Lane
+from client.models import EvaluateRequest, JobCancelled, JobCreated, JobStatus
 from service.api.deps import BatchesDep, TenantDep, require_api_key
 from service.api.responses import REFUSALS, json_response
 
@@ -17,9 +17,10 @@ router = APIRouter(prefix="/v1", tags=["evaluate"], dependencies=[Depends(requir
 @router.post("/jobs", status_code=202, response_model=JobCreated, responses=REFUSALS)
 async def create_job(request: EvaluateRequest, batches: BatchesDep, tenant: TenantDep) -> Response:
     """Queue a batch and return at once (same body as /v1/evaluate; ``wait_s`` is
-    ignored; lane ``bulk`` unless the request names one); poll GET /v1/jobs/{job_id}."""
-    plan = await batches.submit(request, tenant=tenant, lane=Lane.BULK)
-    return json_response(JobCreated(job_id=plan.batch_id), status_code=202)
+    ignored; lane ``bulk`` unless the request names one); poll GET /v1/jobs/{job_id}.
+    A retry with the same ``idempotency_key`` answers the same job id."""
+    job_id = await batches.create(request, tenant=tenant)
+    return json_response(JobCreated(job_id=job_id), status_code=202)
 
 
 @router.get("/jobs/{job_id}", response_model=JobStatus, responses={404: {"description": "unknown"}})
