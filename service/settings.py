@@ -79,6 +79,9 @@ class Settings(BaseSettings):
     chunk_size: int = Field(default=32, ge=1, le=4096)
     queue_high_water: int = Field(default=65536, ge=1)  # programs in flight before 429
     tenant_max_inflight: int = Field(default=32768, ge=1)  # per API key, before 429
+    # New work is refused (429) once Redis uses this share of its maxmemory, leaving the
+    # rest for the results of the work in flight (Redis runs with noeviction).
+    redis_memory_high_water: float = Field(default=0.85, gt=0, le=1)
     # A bulk-lane chunk holds about this much expected work (a running chunk is never
     # preempted, so this bounds what an interactive request waits behind): see dispatch.
     bulk_chunk_ms: float = Field(default=100.0, gt=0)

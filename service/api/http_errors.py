@@ -48,6 +48,7 @@ from service.errors import (
     QuotaExceeded,
     RequestRefused,
     ServiceError,
+    StorageFull,
     Unavailable,
     UnprocessableRequest,
 )
@@ -97,7 +98,7 @@ def refusal(exc: RequestRefused | Unavailable) -> Refusal:
     assert status is not None, f"{type(exc).__name__} has no HTTP status"
     detail = f"service unavailable: {exc}" if status == 503 and not isinstance(exc, NotJudged) else str(exc)
     if isinstance(exc, QueueFull):
-        kind = "quota exceeded" if isinstance(exc, QuotaExceeded) else "queue is full"
+        kind = {QuotaExceeded: "quota exceeded", StorageFull: "storage is full"}.get(type(exc), "queue is full")
         detail = f"{kind}: {exc}; retry later"
     body: dict[str, Any] = {"detail": detail}
     headers: dict[str, str] = {}

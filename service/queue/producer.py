@@ -21,7 +21,7 @@ from rq.serializers import JSONSerializer
 
 from client.models import Item, Lane
 from service.budgets import RQ_RESULT_TTL_S, job_timeout_s
-from service.errors import NoWorkers, QueueFull, QuotaExceeded
+from service.errors import NoWorkers, QueueFull, QuotaExceeded, StorageFull
 from service.metrics import WorkerCounter
 from service.queue.claims import settle
 from service.queue.dispatch import LANES, add_to_backlog, feed, lane_queue
@@ -47,6 +47,8 @@ class Probe:
     image: str | None
     tenant: int = 0
     program_ms: float | None = None
+    memory_used: int = 0
+    memory_max: int = 0  # Redis' maxmemory; 0: none
 
 
 class ChunkQueue:
@@ -79,7 +81,8 @@ class ChunkQueue:
                 pipe.get(self.keys.inflight)
                 pipe.get(self.keys.tenant_inflight(tenant))
                 pipe.hget(self.keys.stats, WorkerCounter.PROGRAM_MS)
-                workers, *lens, image, inflight, mine, pace = await pipe.execute()
+                pipe.info("memory")
+                workers, *lens, image, inflight, mine, pace, memory = await pipe.execute()
         return Probe(
             workers=int(workers),
             queued_jobs=sum(int(n) for n in lens),
@@ -87,6 +90,8 @@ class ChunkQueue:
             image=image.decode() if image else None,
             tenant=max(0, int(mine or 0)),
             program_ms=float(pace) if pace else None,
+            memory_used=int(memory.get("used_memory", 0)),
+            memory_max=int(memory.get("maxmemory", 0)),
         )
 
     @property
@@ -102,10 +107,15 @@ class ChunkQueue:
             NoWorkers: no worker sent a heartbeat within ``worker_dead_after_s``.
             QueueFull: the queue would go over ``queue_high_water`` programs.
             QuotaExceeded: the API key's programs would go over ``tenant_max_inflight``.
+            StorageFull: Redis uses more than ``redis_memory_high_water`` of its maxmemory.
         """
         if not probe.workers:
             raise NoWorkers()
         settings = self.settings
+        if probe.memory_max and probe.memory_used > settings.redis_memory_high_water * probe.memory_max:
+            raise StorageFull(queued=round(100 * probe.memory_used / probe.memory_max),
+                              high_water=round(100 * settings.redis_memory_high_water),
+                              retry_after_s=settings.retry_after_s)  # fmt: skip
         if probe.queued and probe.queued + n_new > settings.queue_high_water:
             raise QueueFull(queued=probe.queued, high_water=settings.queue_high_water,
                             retry_after_s=settings.retry_after_s)  # fmt: skip

@@ -28,7 +28,7 @@ from service.budgets import (
     REDIS_RETRY_BASE_S,
     REDIS_RETRY_CAP_S,
 )
-from service.errors import BackendUnavailable, ConnectionLost
+from service.errors import BackendUnavailable, ConnectionLost, RedisFull
 from service.settings import Settings
 
 __all__ = ["AsyncRedis", "Pipeline", "SyncRedis", "api_clients", "translate_redis_errors", "worker_client"]
@@ -44,12 +44,15 @@ def translate_redis_errors(what: str) -> Iterator[None]:
 
     Raises:
         ConnectionLost: the connection dropped or timed out.
+        RedisFull: Redis refused a write (at its maxmemory).
         BackendUnavailable: Redis answered with an error.
     """
     try:
         yield
     except (redis.ConnectionError, redis.TimeoutError) as exc:
         raise ConnectionLost(f"redis failed while {what}: {exc}") from exc
+    except redis.exceptions.OutOfMemoryError as exc:
+        raise RedisFull(f"redis is out of memory while {what}: {exc}") from exc
     except redis.RedisError as exc:
         raise BackendUnavailable(f"redis failed while {what}: {exc}") from exc
 
