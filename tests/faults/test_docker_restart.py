@@ -27,7 +27,7 @@ from tests.support.redis_proc import start_redis
 from tests.support.stack import Stack, run_stack
 
 Json = dict[str, Any]
-SERVE_AGAIN_S = 60  # one chunk's container wait (30 s) and a container start, with room
+SERVE_AGAIN_S = 45  # one chunk's container wait (30 s) and a container start, with room
 
 
 def _items(tag: str, n: int, sleep_s: float) -> list[Json]:

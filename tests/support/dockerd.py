@@ -4,8 +4,10 @@ containers have no network; ``--bridge none --iptables=false`` leaves the host's
 alone). It stands in for a second host's engine, or one a test may restart.
 
 The sandbox image is copied into it from the main engine (``docker save | docker load``).
-The engine and everything under its root are removed when the block ends; the main
-engine, its containers and images are never touched.
+``cpus`` pins every container of the engine to those cores: a cpuset cgroup of its own is
+the engine's ``--cgroup-parent`` (cgroup v1, as on this machine). The engine, its cgroups
+and everything under its root are removed when the block ends; the main engine, its
+containers and images are never touched.
 """
 
 from __future__ import annotations
@@ -37,6 +39,7 @@ class PrivateDockerd:
     name: str
     proc: subprocess.Popen[bytes] | None = None
     args: list[str] = field(default_factory=list)
+    cgroup: str | None = None  # the cgroup parent of its containers (a cpuset)
 
     @property
     def socket(self) -> Path:
@@ -63,6 +66,7 @@ class PrivateDockerd:
             "--iptables=false", "--ip6tables=false", "--ip-masq=false",
             "--containerd-namespace", self.name,
             "--containerd-plugins-namespace", f"{self.name}-plugins",
+            *(["--cgroup-parent", f"/{self.cgroup}"] if self.cgroup else []),
         ]  # fmt: skip
         log = open(self.root / "dockerd.log", "ab")  # noqa: SIM115 (lives with the process)
         self.proc = subprocess.Popen(self.args, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
@@ -111,13 +115,40 @@ class PrivateDockerd:
         shutil.rmtree(self.root, ignore_errors=True)
 
 
+_CGROUPS = Path("/sys/fs/cgroup")
+
+
+def _make_cpuset(name: str, cpus: str) -> None:
+    path = _CGROUPS / "cpuset" / name
+    path.mkdir()
+    (path / "cpuset.mems").write_text((_CGROUPS / "cpuset" / "cpuset.mems").read_text())
+    (path / "cpuset.cpus").write_text(cpus)
+
+
+def _remove_cgroups(name: str) -> None:
+    """The engine's cgroup parent in every controller (its containers' are gone by now)."""
+    for controller in _CGROUPS.iterdir():
+        path = controller / name
+        if path.is_dir():
+            for child in sorted(path.rglob("*"), key=lambda p: len(p.parts), reverse=True):
+                if child.is_dir():
+                    with contextlib.suppress(OSError):
+                        child.rmdir()
+            with contextlib.suppress(OSError):
+                path.rmdir()
+
+
 @contextlib.contextmanager
-def private_dockerd(*, image: str | None = None) -> Iterator[PrivateDockerd]:
-    """A private engine for the block (with ``image`` copied in), then nothing of it left."""
+def private_dockerd(*, image: str | None = None, cpus: str | None = None) -> Iterator[PrivateDockerd]:
+    """A private engine for the block (with ``image`` copied in; its containers on
+    ``cpus`` when given), then nothing of it left."""
     tag = uuid.uuid4().hex[:8]
     root = Path(tempfile.mkdtemp(prefix=f"utrs-dockerd-{tag}-", dir=os.environ.get("UTRS_DOCKERD_DIR")))
     engine = PrivateDockerd(root=root, name=f"utrs-{tag}")
     try:
+        if cpus is not None:
+            engine.cgroup = f"utrs-dockerd-{tag}"
+            _make_cpuset(engine.cgroup, cpus)
         engine.start()
         if image:
             engine.load_image(image)
@@ -132,3 +163,5 @@ def private_dockerd(*, image: str | None = None) -> Iterator[PrivateDockerd]:
         engine.stop()
         time.sleep(0.2)
         engine.remove_everything()
+        if engine.cgroup:
+            _remove_cgroups(engine.cgroup)
