@@ -5,7 +5,6 @@ workers get the node's Docker socket and time to finish a chunk."""
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Any
 
 import pytest
