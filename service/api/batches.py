@@ -14,15 +14,15 @@ import uuid
 
 import anyio.to_thread
 
-from client.models import EvaluateRequest, EvaluateResponse, JobCancelled, JobState, JobStatus, Lane
+from client.models import EvaluateRequest, JobCancelled, JobState, Lane
 from service.api.admission import check_batch
 from service.api.items import clean_items
-from service.api.responses import evaluated, job_status
+from service.api.responses import Answer, job_body
 from service.budgets import bulk_chunk_size
 from service.metrics import Metrics
 from service.queue.cache import ResultCache
 from service.queue.claims import claim, follow_field
-from service.queue.envelope import ResultData
+from service.queue.lines import Line, result_line
 from service.queue.plan import BatchPlan, infra_error, pending, plan_batch
 from service.queue.producer import ChunkQueue
 from service.queue.redis import translate_redis_errors
@@ -104,8 +104,8 @@ class BatchService:
             flags = await claim(self.queue.aio, self.queue.keys, batch_id, self.queue.reply_to(batch_id), candidates)
         return {key: follow_field(i) for i, (key, follows) in enumerate(zip(candidates, flags, strict=True)) if follows}
 
-    async def evaluate(self, request: EvaluateRequest, *, tenant: str = "anon") -> EvaluateResponse:
-        """Submit a batch and wait for it (up to ``wait_s``); the response body.
+    async def evaluate(self, request: EvaluateRequest, *, tenant: str = "anon") -> Answer:
+        """Submit a batch and wait for it (up to ``wait_s``); the answer (its lines).
 
         Items whose chunk did not finish in time are answered ``pending`` (never scored;
         the batch keeps running: the client polls its ``job_id``, GET /v1/jobs/{id}).
@@ -114,13 +114,13 @@ class BatchService:
         wait_s = min(request.wait_s or self.settings.wait_s, self.settings.max_wait_s)
         plan = await self.submit(request, tenant=tenant, lane=Lane.INTERACTIVE)
         chunks: Chunks = {}
-        follows: dict[str, ResultData] = {}
+        follows: dict[str, Line] = {}
         await self.results.wait(plan, started + wait_s, chunks, follows)
         detail = f"still running when wait_s={wait_s:g} ran out: poll GET /v1/jobs/{plan.batch_id}, do not resubmit"
         assembled = plan.assemble(chunks, follows)
         results = [r if r is not None else pending(detail, item_id=plan.ids[i]) for i, r in enumerate(assembled)]
-        self.metrics.observe_results(results)
-        return evaluated(results, plan.stats((time.monotonic() - started) * 1000.0), plan.batch_id)
+        self.metrics.observe_results(results, cached=[plan.reused(i) for i in range(plan.total)])
+        return Answer(results, plan.stats((time.monotonic() - started) * 1000.0), plan.batch_id)
 
     async def cancel(self, job_id: str) -> JobCancelled:
         """DELETE /v1/jobs/{id}: what has not started never runs.
@@ -136,7 +136,7 @@ class BatchService:
             await anyio.to_thread.run_sync(self.queue.release, job_id, removed, detail)
         return JobCancelled(job_id=job_id, cancelled=cancelled, started=started)
 
-    async def status(self, job_id: str) -> JobStatus:
+    async def status(self, job_id: str) -> bytes:
         """GET /v1/jobs/{id}: status, progress and the results so far (``null`` = pending).
 
         Raises:
@@ -148,7 +148,7 @@ class BatchService:
         chunks = dict(state.chunks)
         for chunk in [] if state.cancelled else state.lost:
             size = plan.chunk_sizes()[chunk]
-            chunks[chunk] = [infra_error(lost_detail) for _ in range(size)]
+            chunks[chunk] = [result_line(infra_error(lost_detail))] * size
         results = plan.assemble(chunks, state.follows)
         done = sum(r is not None for r in results)
         if done == plan.total:
@@ -160,4 +160,4 @@ class BatchService:
         else:
             status = JobState.RUNNING if state.started else JobState.QUEUED
         stats = plan.stats((time.time() - plan.created) * 1000.0)
-        return job_status(job_id, status, done=done, total=plan.total, results=results, stats=stats)
+        return job_body(job_id, status, done=done, total=plan.total, results=results, stats=stats)

@@ -17,7 +17,6 @@ every entry is validated as a ``Result`` when it is read: an entry that does not
 from __future__ import annotations
 
 import hashlib
-import json
 from collections.abc import Sequence
 
 from pydantic import ValidationError
@@ -25,6 +24,7 @@ from pydantic import ValidationError
 from client.models import Item, Result, Status, TestStatus
 from service.queue.envelope import ResultData
 from service.queue.keys import RedisKeys
+from service.queue.lines import Line
 from service.queue.redis import AsyncRedis, Pipeline, translate_redis_errors
 
 __all__ = ["RESULT_SCHEMA", "ResultCache", "cacheable"]
@@ -33,8 +33,12 @@ __all__ = ["RESULT_SCHEMA", "ResultCache", "cacheable"]
 RESULT_SCHEMA = "utrs-result-2"  # 2: agent v2 (harness trust, shared cases by default)
 
 
-def cacheable(result: ResultData) -> bool:
-    """Whether a result (as JSON data) may be answered again from the cache."""
+def cacheable(result: ResultData | Result) -> bool:
+    """Whether a result (a ``Result`` or its JSON data) may be answered again from the cache."""
+    if isinstance(result, Result):
+        if result.status in (Status.INFRA_ERROR, Status.PENDING):
+            return False
+        return all(test.status is not TestStatus.TIMEOUT for test in result.tests)
     if result.get("status") in (Status.INFRA_ERROR, Status.PENDING):
         return False
     return all(test.get("status") != TestStatus.TIMEOUT for test in result.get("tests") or ())
@@ -63,8 +67,8 @@ class ResultCache:
         digest.update(payload.encode())
         return self.keys.cache(digest.hexdigest())
 
-    async def lookup(self, aio: AsyncRedis, keys: Sequence[str]) -> dict[str, ResultData]:
-        """Cached results for those of ``keys`` that have one (one ``MGET``).
+    async def lookup(self, aio: AsyncRedis, keys: Sequence[str]) -> dict[str, Line]:
+        """Cached result lines for those of ``keys`` that have one (one ``MGET``).
 
         Raises:
             BackendUnavailable: Redis failed.
@@ -73,7 +77,7 @@ class ResultCache:
             return {}
         with translate_redis_errors("reading the result cache"):
             values = await aio.mget(keys)
-        found: dict[str, ResultData] = {}
+        found: dict[str, Line] = {}
         bad: list[str] = []
         for key, value in zip(keys, values, strict=True):
             if not value:
@@ -92,11 +96,11 @@ class ResultCache:
         self,
         pipe: Pipeline,
         keys: Sequence[str | None],
-        results: Sequence[ResultData],
+        results: Sequence[ResultData | Result],
         lines: Sequence[bytes],
     ) -> int:
         """Queue ``SET key line EX ttl`` on ``pipe`` for each cacheable result (``lines``
-        are the results as served: :func:`service.queue.results.result_line`).
+        are the results as served: :func:`service.queue.results.served_line`).
 
         Returns:
             How many results were queued for storing.
@@ -112,11 +116,12 @@ class ResultCache:
         return stored
 
 
-def _valid(value: bytes | str) -> ResultData | None:
-    """A cache entry as result data if it validates as a servable ``Result``, else None."""
+def _valid(value: bytes | str) -> Line | None:
+    """A cache entry (a result line) if it validates as a servable ``Result``, else None."""
     try:
-        Result.model_validate_json(value)
-        data: ResultData = json.loads(value)
+        result = Result.model_validate_json(value)
     except (ValidationError, ValueError):
         return None
-    return data if cacheable(data) else None
+    if not cacheable(result):
+        return None
+    return value if isinstance(value, bytes) else value.encode()

@@ -50,7 +50,7 @@ for i = 2, #ARGV, 2 do
   if redis.call('GET', key) == ARGV[1] then
     for _, entry in ipairs(redis.call('LRANGE', key .. ':f', 0, -1)) do
       local results, done, field, ttl = string.match(entry, '^([^\\t]*)\\t([^\\t]*)\\t([^\\t]*)\\t([^\\t]*)$')
-      if results and redis.call('HSETNX', results, field, '[' .. line .. ']') == 1 then
+      if results and redis.call('HSETNX', results, field, '[\\n' .. line .. '\\n]') == 1 then
         redis.call('EXPIRE', results, ttl)
         redis.call('RPUSH', done, field)
         redis.call('EXPIRE', done, ttl)

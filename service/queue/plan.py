@@ -22,6 +22,7 @@ from typing import Any
 from client.models import Item, Result, Stats, Status
 from service.budgets import chunk_sizes
 from service.queue.envelope import ResultData
+from service.queue.lines import Line, patch, result_line
 from service.settings import Settings
 
 __all__ = ["FOLLOWS", "BatchPlan", "infra_error", "pending", "plan_batch"]
@@ -46,7 +47,7 @@ class BatchPlan:
     ids: list[str | None]
     slots: list[int]
     repeats: list[bool]
-    hits: list[ResultData]
+    hits: list[str]  # result lines (service.queue.lines), as text
     chunks: list[int]
     created: float = field(default_factory=time.time)
     repaired: dict[str, list[str]] = field(default_factory=dict)
@@ -84,21 +85,26 @@ class BatchPlan:
         """The batch's ``stats`` in a response body."""
         return Stats(cached=self.n_reused(), executed=self.n_unique, elapsed_ms=round(elapsed_ms, 3))
 
+    def reused(self, index: int) -> bool:
+        """Whether item ``index`` is answered without a run for it (cache, repeat, follow)."""
+        return self.slots[index] < 0 or self.repeats[index]
+
     def assemble(
-        self, chunks: Mapping[int, Sequence[ResultData | None]], follows: Mapping[str, ResultData] | None = None
-    ) -> list[ResultData | None]:
-        """Results in request order; ``None`` where the item's chunk (or the run it
-        follows) has not finished."""
+        self, chunks: Mapping[int, Sequence[Line | None]], follows: Mapping[str, Line] | None = None
+    ) -> list[Line | None]:
+        """Result lines in request order, each patched with its item's ``id`` and
+        ``cached`` flag (:func:`service.queue.lines.patch`); ``None`` where the item's
+        chunk (or the run it follows) has not finished."""
         starts = self.chunk_starts()
-        out: list[ResultData | None] = []
+        out: list[Line | None] = []
         for index, slot in enumerate(self.slots):
             cached = True
             followed = self.follows.get(str(index))
-            base: ResultData | None
+            base: Line | None
             if followed is not None:
                 base = (follows or {}).get(followed)
             elif slot < 0:
-                base = self.hits[-slot - 1]
+                base = self.hits[-slot - 1].encode()
             else:
                 chunk = bisect.bisect_right(starts, slot) - 1
                 results = chunks.get(chunk)
@@ -107,11 +113,7 @@ class BatchPlan:
             if base is None:
                 out.append(None)
                 continue
-            result = {**base, "id": self.ids[index], "cached": cached}
-            fixed = self.repaired.get(str(index))
-            if fixed:
-                result["surrogates_replaced"] = sorted({*(base.get("surrogates_replaced") or ()), *fixed})
-            out.append(result)
+            out.append(patch(base, item_id=self.ids[index], cached=cached, repaired=self.repaired.get(str(index), ())))
         return out
 
     def to_json(self) -> str:
@@ -134,9 +136,10 @@ class BatchPlan:
 
     @classmethod
     def from_json(cls, text: str | bytes) -> BatchPlan:
-        """A plan as :meth:`to_json` wrote it, or as the previous release did (a fixed
-        ``chunk_size`` and ``n_unique`` instead of ``chunks``)."""
+        """A plan as :meth:`to_json` wrote it, or as a previous release did (a fixed
+        ``chunk_size`` and ``n_unique`` instead of ``chunks``; cache hits as data)."""
         data: dict[str, Any] = json.loads(text)
+        data["hits"] = [h if isinstance(h, str) else result_line(h).decode() for h in data.get("hits", [])]
         if "chunks" not in data:
             size = data.pop("chunk_size")
             full, rest = divmod(data.pop("n_unique"), size)
@@ -147,7 +150,7 @@ class BatchPlan:
 def plan_batch(
     items: Sequence[Item],
     keys: Sequence[str],
-    hits: Mapping[str, ResultData],
+    hits: Mapping[str, Line],
     *,
     settings: Settings,
     chunk_limit: int | None = None,
@@ -173,7 +176,7 @@ def plan_batch(
     repeats: list[bool] = []
     seen: dict[str, int] = {}
     hit_index: dict[str, int] = {}
-    hit_list: list[ResultData] = []
+    hit_list: list[str] = []
     unique: list[Item] = []
     unique_keys: list[str] = []
     follows = follows or {}
@@ -187,7 +190,7 @@ def plan_batch(
         if key in hits:
             if key not in hit_index:
                 hit_index[key] = len(hit_list)
-                hit_list.append(hits[key])
+                hit_list.append(hits[key].decode())
             slots.append(-hit_index[key] - 1)
             repeats.append(False)
             continue
@@ -209,9 +212,9 @@ def plan_batch(
     return plan, unique, unique_keys
 
 
-def pending(detail: str, *, item_id: str | None = None) -> ResultData:
-    """A ``pending`` result (JSON data): still running when the request's wait ran out."""
-    return Result(id=item_id, status=Status.PENDING, detail=detail).model_dump(mode="json")
+def pending(detail: str, *, item_id: str | None = None) -> Line:
+    """A ``pending`` result line: still running when the request's wait ran out."""
+    return Result(id=item_id, status=Status.PENDING, detail=detail).model_dump_json().encode()
 
 
 def infra_error(detail: str, *, item_id: str | None = None) -> ResultData:

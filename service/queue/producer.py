@@ -27,9 +27,9 @@ from service.queue.claims import settle
 from service.queue.dispatch import LANES, add_to_backlog, feed, lane_queue
 from service.queue.envelope import ON_CHUNK_FAILURE, RUN_CHUNK, ChunkJob, ReplyTo
 from service.queue.keys import RedisKeys, chunk_job_id, rq_job_key, rq_queue_key
+from service.queue.lines import result_line
 from service.queue.plan import BatchPlan, infra_error
 from service.queue.redis import AsyncRedis, Pipeline, SyncRedis, translate_redis_errors
-from service.queue.results import result_line
 from service.settings import Settings
 
 __all__ = ["ChunkQueue", "Probe", "chunk_job", "count_inflight", "save_job"]

@@ -11,7 +11,6 @@ statuses in two pipelines (:meth:`ResultReader.state`).
 from __future__ import annotations
 
 import asyncio
-import json
 import logging
 import time
 from collections.abc import Mapping, Sequence
@@ -22,45 +21,31 @@ from rq.job import JobStatus
 
 from service.budgets import REDIS_RECONNECT_PAUSE_S
 from service.errors import ConnectionLost, JobNotFound
-from service.queue.envelope import ReplyTo, ResultData, parse_field
+from service.queue.envelope import ReplyTo, parse_field
 from service.queue.keys import RedisKeys, chunk_job_id, rq_job_key
+from service.queue.lines import Line, pack, unpack
 from service.queue.plan import BatchPlan
 from service.queue.redis import AsyncRedis, Pipeline, translate_redis_errors
 from service.settings import Settings
-from service.text import dumps
 
-__all__ = ["BatchState", "Chunks", "ResultReader", "merge_fields", "publish_chunk", "result_line"]
+__all__ = ["BatchState", "Chunks", "ResultReader", "follow_results", "merge_fields", "publish_chunk"]
 
 log = logging.getLogger(__name__)
 
-#: The results read so far, per chunk: the chunk's results in order, ``None`` for those of
-#: a part (a chunk split after its worker died twice) that has not been published yet.
-Chunks = dict[int, list[ResultData | None]]
+#: The results read so far, per chunk: the chunk's result lines in order, ``None`` for
+#: those of a part (a chunk split after its worker died twice) not published yet.
+Chunks = dict[int, list[Line | None]]
 
 # RQ job statuses of a chunk that will never publish its results.
 _LOST = frozenset({JobStatus.FAILED, JobStatus.STOPPED, JobStatus.CANCELED})
 
 
-def result_line(data: ResultData) -> bytes:
-    """One result as the service serves and caches it: strict UTF-8 JSON, ``id`` null and
-    ``cached`` false (the API fills both per request), lone surrogates replaced and their
-    paths added to ``surrogates_replaced`` (:mod:`service.text`)."""
-    served = {"id": None, "cached": False}
-    served.update((k, v) for k, v in data.items() if k not in served)
-    line, found = dumps(served)
-    if not found:
-        return line
-    clean = json.loads(line)
-    clean["surrogates_replaced"] = sorted({*(clean.get("surrogates_replaced") or ()), *found})
-    return dumps(clean)[0]
-
-
 def publish_chunk(pipe: Pipeline, reply: ReplyTo, field: str, lines: Sequence[bytes]) -> None:
     """Queue the writes that publish one chunk's (or part's) results (worker side), on
-    ``pipe``; ``field`` is :attr:`ChunkJob.field`, ``lines`` are :func:`result_line` of
-    each result, in order. A field already published is not overwritten (a chunk run twice,
+    ``pipe``; ``field`` is :attr:`ChunkJob.field`, ``lines`` are ``served_line`` of
+    each result, in order (:mod:`service.queue.lines`). A field already published is not overwritten (a chunk run twice,
     e.g. by a worker thought dead, answers with its first run)."""
-    pipe.hsetnx(reply.results, field, b"[" + b",".join(lines) + b"]")
+    pipe.hsetnx(reply.results, field, pack(lines))
     pipe.expire(reply.results, reply.ttl)
     pipe.rpush(reply.done, field)
     pipe.expire(reply.done, reply.ttl)
@@ -78,12 +63,16 @@ def merge_fields(
         chunk, offset = parse_field(name)
         if (only is not None and chunk not in only) or chunk >= len(sizes):
             continue
-        results = json.loads(value)
+        results: list[Line | None] = list(unpack(value))
         if offset is None:
             into[chunk] = results
             continue
         slots = into.setdefault(chunk, [None] * sizes[chunk])
         slots[offset : offset + len(results)] = results
+
+
+def _bytes(value: bytes | str) -> bytes:
+    return value if isinstance(value, bytes) else value.encode()
 
 
 def _token(entry: str | bytes) -> str:
@@ -96,13 +85,13 @@ def _is_follow(name: str | bytes) -> bool:
     return (name[:1] == b"f") if isinstance(name, bytes) else name.startswith("f")
 
 
-def follow_results(raw: Mapping[Any, Any]) -> dict[str, ResultData]:
-    """The followers' results among a batch's results-hash fields (one result each)."""
-    out: dict[str, ResultData] = {}
+def follow_results(raw: Mapping[Any, Any]) -> dict[str, Line]:
+    """The followers' result lines among a batch's results-hash fields (one each)."""
+    out: dict[str, Line] = {}
     for name, value in raw.items():
         if _is_follow(name):
             text = name.decode() if isinstance(name, bytes) else name
-            out[text] = json.loads(value)[0]
+            out[text] = unpack(value)[0]
     return out
 
 
@@ -115,7 +104,7 @@ class BatchState:
     started: bool
     lost: list[int]
     cancelled: bool = False
-    follows: dict[str, ResultData] = field(default_factory=dict)
+    follows: dict[str, Line] = field(default_factory=dict)
 
 
 class ResultReader:
@@ -126,7 +115,7 @@ class ResultReader:
         self.aio = aio
 
     async def wait(
-        self, plan: BatchPlan, deadline: float, into: Chunks, follows: dict[str, ResultData] | None = None
+        self, plan: BatchPlan, deadline: float, into: Chunks, follows: dict[str, Line] | None = None
     ) -> None:
         """Collect finished chunks into ``into`` (and the results of the runs the batch
         follows into ``follows``) until all are there or ``deadline`` passes.
@@ -167,7 +156,7 @@ class ResultReader:
         return {_token(popped[1]), *(_token(x) for x in more)}
 
     async def _read(
-        self, plan: BatchPlan, ready: set[str], into: Chunks, follows: dict[str, ResultData], pending: set[str]
+        self, plan: BatchPlan, ready: set[str], into: Chunks, follows: dict[str, Line], pending: set[str]
     ) -> None:
         """Read what is published of the ``ready`` chunks (whole, or the parts of a split
         one: those are few, so the whole hash is read for them) and followed runs."""
@@ -181,10 +170,10 @@ class ResultReader:
             if value is None:
                 continue
             if _is_follow(token):
-                follows[token] = json.loads(value)[0]
+                follows[token] = unpack(_bytes(value))[0]
                 pending.discard(token)
             else:
-                into[int(token)] = json.loads(value)
+                into[int(token)] = list(unpack(_bytes(value)))
         if split:
             merge_fields(plan, await self.aio.hgetall(key), into, only=set(split))
         pending.difference_update(t for t in order if not _is_follow(t) and int(t) in into and None not in into[int(t)])

@@ -26,16 +26,18 @@ from rq import get_current_job
 from rq.exceptions import AbandonedJobError
 from rq.job import Job
 
+from client.models import Result
 from service.errors import SandboxUnavailable
 from service.metrics import PROGRAMS_PREFIX, WorkerCounter
 from service.queue.cache import ResultCache
 from service.queue.claims import settle
-from service.queue.envelope import ChunkDone, ChunkJob, ResultData, failed_chunk
+from service.queue.envelope import ChunkDone, ChunkJob, failed_chunk
 from service.queue.keys import RedisKeys, chunk_job_id
+from service.queue.lines import result_line, served_line
 from service.queue.plan import infra_error
 from service.queue.producer import count_inflight
 from service.queue.redis import Pipeline, SyncRedis, translate_redis_errors, worker_client
-from service.queue.results import publish_chunk, result_line
+from service.queue.results import publish_chunk
 from service.sandbox.executor import evaluate_items
 from service.settings import get_settings
 from service.worker import context
@@ -71,8 +73,8 @@ def run_chunk(**kwargs: Any) -> dict[str, Any]:
         log.info("job %s: skipped (its batch was cancelled, or it was published already)", job_id)
         return ChunkDone(programs=0, seconds=0.0, image=worker.image_version).model_dump()
     started = time.perf_counter()
-    data = [result.model_dump(mode="json") for result in evaluate_items(pool, job.items)]
-    lines = [result_line(result) for result in data]
+    data = evaluate_items(pool, job.items)
+    lines = [served_line(result) for result in data]
     elapsed = time.perf_counter() - started
     # A worker on another image version must not fill the API's keys with its results.
     version = worker.image_version
@@ -109,13 +111,13 @@ def _needless(connection: SyncRedis, keys: RedisKeys, job: ChunkJob) -> bool:
     return bool(cancelled) or bool(published)
 
 
-def _count(pipe: Pipeline, key: str, data: Sequence[ResultData], elapsed: float, restarts: int) -> None:
+def _count(pipe: Pipeline, key: str, data: Sequence[Result], elapsed: float, restarts: int) -> None:
     """Cluster-wide counters for /metrics: programs by status, chunk time, restarts."""
     pipe.hincrby(key, WorkerCounter.CHUNKS, 1)
     pipe.hincrbyfloat(key, WorkerCounter.CHUNK_SECONDS, elapsed)
     if data:  # the pace that sizes bulk chunks: wall ms per program of a chunk, smoothed
         pipe.hset(key, WorkerCounter.PROGRAM_MS, round(context.current().pace(1000.0 * elapsed / len(data)), 3))
-    for status, count in Counter(str(result.get("status")) for result in data).items():
+    for status, count in Counter(result.status.value for result in data).items():
         pipe.hincrby(key, f"{PROGRAMS_PREFIX}{status}", count)
     if restarts:
         pipe.hincrby(key, WorkerCounter.CONTAINER_RESTARTS, restarts)

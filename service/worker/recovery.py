@@ -33,10 +33,11 @@ from service.metrics import WorkerCounter
 from service.queue.claims import settle
 from service.queue.envelope import ChunkJob, failed_chunk
 from service.queue.keys import RedisKeys
+from service.queue.lines import result_line
 from service.queue.plan import infra_error
 from service.queue.producer import chunk_job, count_inflight
 from service.queue.redis import SyncRedis
-from service.queue.results import publish_chunk, result_line
+from service.queue.results import publish_chunk
 from service.settings import Settings
 
 __all__ = ["reap", "recover"]

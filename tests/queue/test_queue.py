@@ -5,6 +5,7 @@ with the real sandbox pool (RQ's own testing habit)."""
 from __future__ import annotations
 
 import asyncio
+import json
 import time
 import uuid
 from collections.abc import Iterator
@@ -115,7 +116,7 @@ def test_enqueue_burst_worker_collect(qsettings: Settings, sync_redis: redis.Red
         return chunks, state, await cache.lookup(queue.aio, keys)
 
     chunks, state, hits = _run(qsettings, collect)  # type: ignore[misc]
-    results = plan.assemble(chunks)
+    results = [json.loads(r) if r else None for r in plan.assemble(chunks)]
     assert [r["status"] for r in results if r] == ["pass"] * 8
     assert [r["id"] for r in results if r] == [item.id for item in items]
     assert results[-1] is not None and results[-1]["cached"] is True
@@ -140,7 +141,7 @@ def test_chunk_gets_infra_error_after_its_last_retry(qsettings: Settings, sync_r
         return chunks
 
     chunks = _run(qsettings, collect)
-    results = plan.assemble(chunks)  # type: ignore[arg-type]
+    results = [json.loads(r) if r else None for r in plan.assemble(chunks)]  # type: ignore[arg-type]
     assert [r["status"] for r in results if r] == [Status.INFRA_ERROR.value] * 2
     detail = str(results[0]["detail"] if results[0] else "")
     assert "after 2 attempts" in detail and "no sandbox pool installed" in detail

@@ -6,6 +6,7 @@ batch reads back complete, in order."""
 from __future__ import annotations
 
 import asyncio
+import json
 import time
 import uuid
 from collections.abc import Iterator
@@ -95,7 +96,7 @@ def test_first_interruption_requeues_whole_later_ones_split(
         await aio.aclose()
         return chunks
 
-    results = plan.assemble(asyncio.run(collect()))  # type: ignore[attr-defined]
+    results = [json.loads(r) if r else None for r in plan.assemble(asyncio.run(collect()))]  # type: ignore[attr-defined]
     assert [r["id"] for r in results if r] == [str(i) for i in range(8)]
     assert [r["status"] for r in results if r] == [Status.PASS.value] * 8
 

@@ -11,7 +11,7 @@ import pytest
 from client.models import Item, Result, Status
 from service.api.items import keyed_items
 from service.queue.cache import ResultCache, _valid
-from service.queue.results import result_line
+from service.queue.lines import result_line
 from service.text import dumps, has_surrogates, may_have_surrogates, scrub
 
 

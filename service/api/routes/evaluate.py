@@ -6,7 +6,7 @@ from fastapi import APIRouter, Depends, Response
 
 from client.models import EvaluateRequest, EvaluateResponse
 from service.api.deps import BatchesDep, TenantDep, require_api_key
-from service.api.responses import REFUSALS, json_response
+from service.api.responses import REFUSALS, raw_json
 
 __all__ = ["router"]
 
@@ -20,4 +20,4 @@ async def evaluate(request: EvaluateRequest, batches: BatchesDep, tenant: Tenant
     Items not finished within ``wait_s`` come back ``pending``; the batch keeps running
     and ``job_id`` can be polled. Lane: ``interactive`` unless the request names one.
     """
-    return json_response(await batches.evaluate(request, tenant=tenant))
+    return raw_json((await batches.evaluate(request, tenant=tenant)).body())

@@ -7,7 +7,7 @@ from fastapi import APIRouter, Depends, Response
 
 from client.models import EvaluateRequest, JobCancelled, JobCreated, JobStatus
 from service.api.deps import BatchesDep, TenantDep, require_api_key
-from service.api.responses import REFUSALS, json_response
+from service.api.responses import REFUSALS, json_response, raw_json
 
 __all__ = ["router"]
 
@@ -26,7 +26,7 @@ async def create_job(request: EvaluateRequest, batches: BatchesDep, tenant: Tena
 @router.get("/jobs/{job_id}", response_model=JobStatus, responses={404: {"description": "unknown"}})
 async def get_job(job_id: str, batches: BatchesDep) -> Response:
     """Status, progress (``done``/``total``) and the results so far."""
-    return json_response(await batches.status(job_id), exclude_unset=True)
+    return raw_json(await batches.status(job_id))
 
 
 @router.delete("/jobs/{job_id}", response_model=JobCancelled, responses={404: {"description": "unknown"}})

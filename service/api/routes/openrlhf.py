@@ -19,7 +19,7 @@ from pydantic import ValidationError
 
 from client.adapters.openrlhf import RewardRequest, RewardResponse, answer_of, items_of
 from client.errors import NotScored
-from client.models import EvaluateRequest, Result, Status
+from client.models import EvaluateRequest, Status
 from service.api.deps import BatchesDep, TenantDep, require_api_key
 from service.api.responses import json_response
 from service.errors import InvalidField, NotJudged
@@ -57,7 +57,7 @@ async def get_reward(
     if not items:
         return json_response(RewardResponse(rewards=[], scores=[]))
     answer = await batches.evaluate(EvaluateRequest(items=items), tenant=tenant)
-    results = [Result.model_validate(data) for data in answer.results]  # the workers' data (responses.py)
+    results = answer.results()
     unjudged = [i for i, r in enumerate(results) if r.status in (Status.INFRA_ERROR, Status.PENDING)]
     if unjudged:
         raise NotJudged(unjudged)
