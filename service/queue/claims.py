@@ -20,9 +20,9 @@ from typing import Any
 
 from service.queue.envelope import ReplyTo
 from service.queue.keys import RedisKeys
-from service.queue.redis import AsyncRedis, Pipeline
+from service.queue.redis import AsyncRedis, Pipeline, SyncRedis
 
-__all__ = ["claim", "follow_field", "settle"]
+__all__ = ["Settlement", "claim", "follow_field", "settle"]
 
 _CLAIM = """
 -- ARGV[1] batch id, ARGV[2] ttl, then per key: claim key, follower entry
@@ -37,6 +37,19 @@ for i = 3, #ARGV, 2 do
   else
     redis.call('SET', key, ARGV[1], 'EX', ARGV[2])
     out[#out + 1] = 0
+  end
+end
+return out
+"""
+
+_RELEASE = """
+-- ARGV[1] batch id, then claim keys: drop each claim of the batch that nobody follows;
+-- the positions (1-based) of those that have followers (they are kept for _SETTLE)
+local out = {}
+for i = 2, #ARGV do
+  local key = ARGV[i]
+  if redis.call('GET', key) == ARGV[1] then
+    if redis.call('EXISTS', key .. ':f') == 1 then out[#out + 1] = i - 1 else redis.call('DEL', key) end
   end
 end
 return out
@@ -89,14 +102,33 @@ async def claim(
     return [bool(flag) for flag in flags]
 
 
+class Settlement:
+    """The end of a batch's claims on the programs it published (:func:`settle`)."""
+
+    def __init__(self, keys: RedisKeys, batch_id: str, pairs: list[tuple[str, bytes]], index: int | None) -> None:
+        self.keys, self.batch_id, self.pairs, self.index = keys, batch_id, pairs, index
+
+    def finish(self, connection: SyncRedis, results: Sequence[Any]) -> int:
+        """With the publishing pipeline's ``results``: copy the lines of the programs that
+        have followers to them (a second script, only then). How many were copied."""
+        if self.index is None or not results[self.index]:
+            return 0
+        args: list[str | bytes] = [self.batch_id]
+        for position in results[self.index]:
+            args += list(self.pairs[int(position) - 1])
+        return int(connection.eval(_SETTLE, 0, *args))
+
+
 def settle(
     pipe: Pipeline, keys: RedisKeys, batch_id: str, cache_keys: Sequence[str | None], lines: Sequence[bytes]
-) -> None:
-    """Queue, on the worker's publishing pipeline, the copy of each result line to the
-    followers of the batch's claim on it, and the claim's removal."""
-    args: list[str | bytes] = [batch_id]
-    for key, line in zip(cache_keys, lines, strict=True):
-        if key is not None:
-            args += [keys.claim(key), line]
-    if len(args) > 1:
-        pipe.eval(_SETTLE, 0, *args)
+) -> Settlement:
+    """Queue, on the worker's publishing pipeline, the release of the batch's claims on
+    these programs: a claim nobody follows is dropped there; call ``finish`` with the
+    pipeline's results to copy the others' lines to their followers. Lines cross to Redis
+    again only for programs with followers; a follower that comes between the two scripts
+    is in the list the second copies to."""
+    pairs = [(keys.claim(key), line) for key, line in zip(cache_keys, lines, strict=True) if key is not None]
+    if not pairs:
+        return Settlement(keys, batch_id, pairs, None)
+    pipe.eval(_RELEASE, 0, batch_id, *(key for key, _ in pairs))
+    return Settlement(keys, batch_id, pairs, len(pipe) - 1)

@@ -175,14 +175,16 @@ class ChunkQueue:
         Raises:
             BackendUnavailable: Redis failed.
         """
-        with translate_redis_errors("releasing a cancelled job's claims"), self.sync.pipeline() as pipe:
+        line = result_line(infra_error(detail))
+        with translate_redis_errors("releasing a cancelled job's claims"):
             for job_id in job_ids:
                 try:
                     keys = list(Job.fetch(job_id, connection=self.sync, serializer=JSONSerializer).kwargs["cache_keys"])
                 except (NoSuchJobError, KeyError, TypeError):
                     continue
-                settle(pipe, self.keys, batch_id, keys, [result_line(infra_error(detail))] * len(keys))
-            pipe.execute()
+                with self.sync.pipeline() as pipe:
+                    settled = settle(pipe, self.keys, batch_id, keys, [line] * len(keys))
+                    settled.finish(self.sync, pipe.execute())
 
     async def cancel(self, plan: BatchPlan, done: set[int]) -> tuple[int, int, list[str]]:
         """Cancel what of a batch has not started: its queued chunk jobs leave their queue

@@ -86,10 +86,10 @@ def run_chunk(**kwargs: Any) -> dict[str, Any]:
     with translate_redis_errors("publishing a chunk"), connection.pipeline() as pipe:
         cached = cache.store(pipe, job.cache_keys, data, lines)
         publish_chunk(pipe, job.reply, job.field, lines)
-        settle(pipe, keys, job.batch_id, job.cache_keys, lines)
+        settled = settle(pipe, keys, job.batch_id, job.cache_keys, lines)
         count_inflight(pipe, keys, job.tenant, -len(lines))
         _count(pipe, keys.stats, data, elapsed, worker.take_restarts())
-        pipe.execute()
+        settled.finish(connection, pipe.execute())
     log.info("job %s: %d programs in %.3f s (%d cached for later)", job_id, len(data), elapsed, cached)
     return ChunkDone(programs=len(data), seconds=round(elapsed, 4), image=version).model_dump()
 
@@ -106,8 +106,8 @@ def _needless(connection: SyncRedis, keys: RedisKeys, job: ChunkJob) -> bool:
         line = result_line(infra_error("the identical item it waited for was cancelled; resubmit it"))
         with translate_redis_errors("skipping a cancelled chunk"), connection.pipeline() as pipe:
             count_inflight(pipe, keys, job.tenant, -len(job.items))
-            settle(pipe, keys, job.batch_id, job.cache_keys, [line] * len(job.items))
-            pipe.execute()
+            settled = settle(pipe, keys, job.batch_id, job.cache_keys, [line] * len(job.items))
+            settled.finish(connection, pipe.execute())
     return bool(cancelled) or bool(published)
 
 
@@ -155,10 +155,10 @@ def on_chunk_failure(
     cache_keys = list(job.kwargs.get("cache_keys") or [None] * n_items)
     with translate_redis_errors("publishing a failed chunk"), connection.pipeline() as pipe:
         publish_chunk(pipe, reply, field, lines)
-        settle(pipe, keys, str(job.kwargs.get("batch_id", "")), cache_keys, lines)
+        settled = settle(pipe, keys, str(job.kwargs.get("batch_id", "")), cache_keys, lines)
         count_inflight(pipe, keys, str(job.kwargs.get("tenant", "anon")), -n_items)
         pipe.hincrby(keys.stats, WorkerCounter.CHUNKS_FAILED, 1)
-        pipe.execute()
+        settled.finish(connection, pipe.execute())
 
 
 def _key_prefix() -> str:

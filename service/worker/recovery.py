@@ -126,11 +126,11 @@ def _give_up(connection: SyncRedis, keys: RedisKeys, job: Job, reason: str) -> N
     cache_keys = list(job.kwargs.get("cache_keys") or [None] * n_items)
     with connection.pipeline() as pipe:
         publish_chunk(pipe, reply, field, lines)
-        settle(pipe, keys, str(job.kwargs.get("batch_id", "")), cache_keys, lines)
+        settled = settle(pipe, keys, str(job.kwargs.get("batch_id", "")), cache_keys, lines)
         count_inflight(pipe, keys, str(job.kwargs.get("tenant", "anon")), -n_items)
         pipe.hincrby(keys.stats, WorkerCounter.CHUNKS_FAILED, 1)
         job.set_status(JobStatus.FAILED, pipeline=pipe)
-        pipe.execute()
+        settled.finish(connection, pipe.execute())
 
 
 def _entries(connection: SyncRedis, queue: Queue, job_id: str) -> list[str]:
