@@ -2,7 +2,11 @@
 
     .venv/bin/python bench/bench_service.py [--programs 1946] [--cases N] [--isolate-cases]
                                              [--workers 2] [--pool-size 1] [--chunk-size 32]
-                                             [--repeats 3] [--sweep] [--no-baselines]
+                                             [--repeats 3] [--sweep] [--no-baselines] [--cost]
+
+    # the service layer's cost per program, this checkout and another (before/after):
+    .venv/bin/python bench/bench_service.py --cost
+    UTRS_BENCH_ROOT=/path/to/main-worktree .venv/bin/python bench/bench_service.py --cost
 
 Starts a private Redis, the API (uvicorn) and ``--workers`` worker processes, then:
 
@@ -37,9 +41,11 @@ from typing import Any
 
 import httpx
 
-ROOT = Path(__file__).resolve().parent.parent
+# UTRS_BENCH_ROOT: another checkout (e.g. a worktree of main) whose service to measure
+# with this file's --cost, for a before/after pair in one sitting.
+ROOT = Path(os.environ.get("UTRS_BENCH_ROOT") or Path(__file__).resolve().parent.parent)
 sys.path.insert(0, str(ROOT))
-sys.path.insert(0, str(ROOT / "bench"))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from bench_sandbox import (  # noqa: E402
     Figures,
@@ -166,6 +172,45 @@ def latency(http: httpx.Client, n: int = 200) -> tuple[float, float]:
     return statistics.median(lat), lat[min(n - 1, int(0.99 * n))]
 
 
+def container_cpu_seconds(owner_pids: list[int]) -> float:
+    """CPU seconds used so far by the sandbox containers of these workers (cgroup v1
+    cpuacct of each container labelled with a worker's pid as its owner)."""
+    import docker
+
+    client = docker.from_env()
+    total = 0.0
+    for container in client.containers.list(filters={"label": "utrs.sandbox.owner"}):
+        owner = container.labels.get("utrs.sandbox.owner", "")
+        if any(f":{pid}:" in owner for pid in owner_pids):
+            path = Path(f"/sys/fs/cgroup/cpuacct/docker/{container.id}/cpuacct.usage")
+            if path.exists():
+                total += int(path.read_text()) / 1e9
+    client.close()
+    return total
+
+
+def cost(rows: list[Json], repeats: int) -> None:
+    """The service layer's CPU per program (API, workers, Redis) beside the sandbox
+    containers' (the pool's work), on cold batches of ``rows``."""
+    env = {"UTRS_POOL_SIZE": "1", "UTRS_LOG_LEVEL": "WARNING"}
+    with start_redis() as server, run_stack(server.url, workers=2, **env) as stack:
+        assert server.proc is not None
+        with httpx.Client(base_url=stack.url, timeout=600) as http:
+            cold_batch(http, rows[:100], "warm-up")
+            pids = {**our_processes(stack), "redis": server.proc.pid}
+            workers = [p.pid for p in stack.live_workers()]
+            for _ in range(repeats):
+                before = {name: cpu_seconds(pid) for name, pid in pids.items()}
+                boxes = container_cpu_seconds(workers)
+                figures, _ = cold_batch(http, rows, f"cost {time.time_ns()}")
+                used = {name: cpu_seconds(pid) - before[name] for name, pid in pids.items()}
+                box_ms = 1000 * (container_cpu_seconds(workers) - boxes) / len(rows)
+                per = {name: round(1000 * s / len(rows), 3) for name, s in used.items()}
+                layer = per["api"] + sum(v for k, v in per.items() if k.startswith("worker")) + per["redis"]
+                print(f"{figures.rate:.0f} programs/s; CPU ms per program: {per}; service layer {layer:.3f}; "
+                      f"sandbox containers {box_ms:.3f} ({layer / box_ms:.0%} of the pool's)", flush=True)  # fmt: skip
+
+
 def cpu_seconds(pid: int) -> float:
     """User + system CPU time of a process (and its reaped children), from /proc."""
     fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
@@ -209,6 +254,7 @@ def main() -> None:
     parser.add_argument("--sweep", action="store_true")
     parser.add_argument("--no-baselines", action="store_true")
     parser.add_argument("--isolate-cases", action="store_true", help="isolate_cases=true in every item")
+    parser.add_argument("--cost", action="store_true", help="only the service layer's CPU per program")
     args = parser.parse_args()
     if args.isolate_cases:
         FIELDS["isolate_cases"] = True
@@ -217,6 +263,10 @@ def main() -> None:
     rows = with_cases(unique_rows(regular, args.programs), args.cases)
     print(f"MBPP reference solutions: {len(rows)} unique programs, {args.cases or 'MBPP'} cases each, "
           f"{os.cpu_count()} cores")  # fmt: skip
+    if args.cost:
+        print(f"service from {ROOT}")
+        cost(rows, args.repeats)
+        return
     if args.sweep:
         for workers, pool_size, chunk in [(1, 2, 32), (2, 1, 8), (2, 1, 16), (2, 1, 32),
                                           (2, 1, 64), (4, 1, 32)]:  # fmt: skip

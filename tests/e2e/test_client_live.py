@@ -289,20 +289,13 @@ def test_503_with_redis_stopped_is_retried_until_it_is_back(
     assert requests.count("/v1/evaluate", 200) == 1
 
 
-# ------------------------- idempotency and pending: the server side is the service issue's
+# ------------------------- idempotency and pending, client and server together
 #
 # The client sends Idempotency-Key on POST /v1/jobs and finishes "pending" results by
-# polling their job (tests/unit/test_client_transport.py, scripted). Against today's
-# server, which ignores the key and answers unfinished items as infra_error, the parts
-# that need the server's change are expected failures, not skips, so they run and pass
-# unnoticed once it lands (then the markers go).
-
-SERVER_SIDE = pytest.mark.xfail(
-    reason="server side of idempotent POST /v1/jobs and 'pending' (the service issue)", strict=False
-)
+# polling their job (tests/unit/test_client_transport.py, scripted); here the real server
+# dedupes the key and answers unfinished items "pending".
 
 
-@SERVER_SIDE
 def test_a_retried_submission_with_the_same_key_makes_one_job(live_service: str) -> None:
     items = sleepy(2, 0.0, f"{uuid.uuid4().hex[:6]}-idem-")
     with RewardClient(live_service) as client:
@@ -314,8 +307,8 @@ def test_a_retried_submission_with_the_same_key_makes_one_job(live_service: str)
 
 
 def test_a_batch_that_outlives_wait_s_is_finished_not_lost(live_service: str) -> None:
-    """Today: the unfinished items come back infra_error and are re-sent; with the server's
-    'pending' they are polled from the job. Either way every item ends judged."""
+    """The unfinished items come back 'pending' and are polled from the job: every item
+    ends judged."""
     tag = uuid.uuid4().hex[:6]
     client, requests = counted_client(live_service, max_batch=16, max_retries=10)
     with client:
@@ -324,7 +317,6 @@ def test_a_batch_that_outlives_wait_s_is_finished_not_lost(live_service: str) ->
     assert requests.count("/v1/evaluate", 200) >= 1
 
 
-@SERVER_SIDE
 def test_a_batch_that_outlives_wait_s_is_polled_never_resent(live_service: str) -> None:
     tag = uuid.uuid4().hex[:6]
     client, requests = counted_client(live_service, max_batch=16, max_retries=1)

@@ -19,10 +19,10 @@ from pydantic import ValidationError
 
 from client.adapters.openrlhf import RewardRequest, RewardResponse, answer_of, items_of
 from client.errors import NotScored
-from client.models import EvaluateRequest, Result, Status
-from service.api.deps import BatchesDep, require_api_key
+from client.models import EvaluateRequest, Status
+from service.api.deps import BatchesDep, TenantDep, require_api_key
 from service.api.responses import json_response
-from service.errors import NotJudged, UnprocessableRequest
+from service.errors import InvalidField, NotJudged
 
 __all__ = ["router"]
 
@@ -40,27 +40,28 @@ router = APIRouter(prefix="/v1/openrlhf", tags=["openrlhf"], dependencies=[Depen
 async def get_reward(
     body: RewardRequest,
     batches: BatchesDep,
+    tenant: TenantDep,
     reward: Annotated[str, Query(description="which of Result.rewards to return")] = "total",
 ) -> Response:
     """Rewards for OpenRLHF's ``query``/``prompts``/``labels`` batch, in order.
 
     Raises:
-        UnprocessableRequest: labels missing, misaligned or not test specs; or results
-            without the requested reward (422).
+        InvalidField: labels missing, misaligned or not test specs; or results without
+            the requested reward (422 naming ``labels`` or ``reward``).
         NotJudged: an item came back ``infra_error`` (503, retried by OpenRLHF).
     """
     try:
         items = items_of(body)
     except (ValueError, TypeError, ValidationError) as exc:
-        raise UnprocessableRequest(f"labels: {exc}") from exc
+        raise InvalidField("labels", str(exc), kind="value_error") from exc
     if not items:
         return json_response(RewardResponse(rewards=[], scores=[]))
-    answer = await batches.evaluate(EvaluateRequest(items=items))
-    results = [Result.model_validate(data) for data in answer.results]  # the workers' data (responses.py)
-    unjudged = [i for i, r in enumerate(results) if r.status is Status.INFRA_ERROR]
+    answer = await batches.evaluate(EvaluateRequest(items=items), tenant=tenant)
+    results = answer.results()
+    unjudged = [i for i, r in enumerate(results) if r.status in (Status.INFRA_ERROR, Status.PENDING)]
     if unjudged:
         raise NotJudged(unjudged)
     try:
         return json_response(answer_of(results, reward))
     except NotScored as exc:
-        raise UnprocessableRequest(str(exc)) from exc
+        raise InvalidField("reward", str(exc), kind="value_error") from exc
