@@ -3,7 +3,7 @@ core (tests/support/hosts.py): the throughput of one group and of both, in one r
 
     .venv/bin/python bench/bench_hosts.py [--programs 2000] [--repeats 3]
 
-Needs root (private dockerd, cpuset cgroups, mount namespaces); leaves nothing behind.
+Needs root (private dockerd, cpuset cgroups, network namespaces); leaves nothing behind.
 """
 
 from __future__ import annotations

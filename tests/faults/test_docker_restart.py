@@ -1,14 +1,8 @@
-"""The Docker engine restarted under a running worker (a private ``dockerd``, bind-mounted
-at the default socket path in the worker's own mount namespace, so the machine's engine
+"""The Docker engine restarted under a running worker (a private ``dockerd``, the
+worker's ``DOCKER_HOST``, so the machine's engine
 and its containers are never touched): the batch in flight loses nothing (each item its
-verdict or ``infra_error``), and the worker should serve again once the engine is back,
+verdict or ``infra_error``), and the worker serves again once the engine is back,
 without being restarted itself. Recovery times printed.
-
-The second part fails today (xfail, strict): service/sandbox/ does not survive it. When
-the engine goes away, ``Engine.discard`` raises the SDK's ``ConnectionError`` (it is not
-translated), the pool driver thread dies inside ``replace`` holding its container slot, and
-``refill`` never starts a new container: every later chunk waits
-``container_start_timeout_s`` for a container that never comes and is ``infra_error``.
 """
 
 from __future__ import annotations
@@ -82,7 +76,6 @@ def test_batch_in_flight_loses_nothing(restarted: float) -> None:
     assert restarted > 0
 
 
-@pytest.mark.xfail(strict=True, reason="service/sandbox: a pool does not survive its engine's restart (module doc)")
 def test_the_worker_serves_again_once_the_engine_is_back(
     restarted: float, engine: PrivateDockerd, stack: Stack
 ) -> None:

@@ -1,7 +1,8 @@
 """A private Docker engine for a test: its own data root, exec root (with its own
-containerd), socket, pidfile and containerd namespace, and no bridge at all (sandbox
-containers have no network; ``--bridge none --iptables=false`` leaves the host's networking
-alone). It stands in for a second host's engine, or one a test may restart.
+containerd), socket, pidfile and containerd namespace, no bridge at all, and a network
+namespace of its own (sandbox containers have no network; the host's networking, docker0
+included, is never touched). It stands in for a second host's engine, or one a test
+may restart.
 
 The sandbox image is copied into it from the main engine (``docker save | docker load``).
 ``cpus`` pins every container of the engine to those cores: a cpuset cgroup of its own is
@@ -56,7 +57,13 @@ class PrivateDockerd:
         exe = shutil.which("dockerd")
         if exe is None:
             raise RuntimeError("dockerd is not installed (apt-get install docker.io)")
+        # In a network namespace of its own: even with no bridge, an engine started and
+        # stopped in the host's namespace can take the host engine's docker0 down with it.
+        unshare = shutil.which("unshare")
+        if unshare is None:
+            raise RuntimeError("unshare is not installed (apt-get install util-linux)")
         self.args = [
+            unshare, "--net",
             exe,
             "--data-root", str(self.root / "data"),
             "--exec-root", str(self.root / "exec"),

@@ -58,17 +58,15 @@ class Stack:
     ) -> subprocess.Popen[bytes]:
         """Start one more ``utrs-worker``; by default wait until it is registered.
 
-        ``docker_socket``: the worker sees that engine's socket at the default path
-        (``/var/run/docker.sock``, bind-mounted in a mount namespace of its own), as a
-        worker on another host sees its own engine. ``cpus``: pin it (``taskset -c``)."""
+        ``docker_socket``: the worker's engine is that one (``DOCKER_HOST``), as a worker
+        on another host has its own engine. ``cpus``: pin it (``taskset -c``)."""
         name = f"w{len(self.workers)}-{uuid.uuid4().hex[:6]}"
         log = open(self.logdir / f"{name}.log", "wb")  # noqa: SIM115 (lives with the process)
         command = [sys.executable, "-m", "service.worker", "--name", name]
         if cpus is not None:
             command = ["taskset", "-c", cpus, *command]
         if docker_socket is not None:
-            bind = 'mount --bind "$0" /var/run/docker.sock && exec "$@"'
-            command = ["unshare", "--mount", "--propagation", "private", "sh", "-c", bind, str(docker_socket), *command]
+            env = {**env, "DOCKER_HOST": f"unix://{docker_socket}"}
         proc = subprocess.Popen(
             command,
             cwd=ROOT,
