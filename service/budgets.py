@@ -65,6 +65,9 @@ MEMORY_HEADROOM_MB = 256
 #: The agent sends a line at least every 0.5 s while it works; this long without one, it
 #: is stuck (stopped, deadlocked) and its container is replaced.
 AGENT_IDLE_S = 3.0
+#: What the OpenRLHF route waits for a batch: under OpenRLHF's own 180 s request limit,
+#: so that it reads our answer (or our 503, which it retries) rather than giving up.
+OPENRLHF_WAIT_S = 150.0
 
 # --- time bounds of the plumbing (not part of the nesting above) ----------------------
 #: Redis: connecting (a 503 beats a hang) and one command of the API's sync client.

@@ -19,6 +19,7 @@ from service.settings import Settings
 __all__ = [
     "BatchesDep",
     "MetricsDep",
+    "PathTenantDep",
     "QueueDep",
     "SettingsDep",
     "TenantDep",
@@ -72,9 +73,12 @@ def require_api_key(
         AuthenticationRequired: no key given (401).
         AuthenticationFailed: a key that is not configured (403).
     """
+    return _tenant(keys, bearer.credentials if bearer is not None else header)
+
+
+def _tenant(keys: ApiKeys, given: str | None) -> str:
     if not keys.configured:
         return tenant_of(None)
-    given = bearer.credentials if bearer is not None else header
     if not given:
         raise AuthenticationRequired()
     if not keys.accepts(given):
@@ -82,4 +86,15 @@ def require_api_key(
     return tenant_of(given)
 
 
+def require_path_key(keys: Annotated[ApiKeys, Depends(_keys)], api_key: str) -> str:
+    """As :func:`require_api_key`, for the key in the URL path (``/k/{api_key}/...``) of
+    callers that cannot send headers (OpenRLHF's HTTP reward mode).
+
+    Raises:
+        AuthenticationFailed: a key that is not configured (403).
+    """
+    return _tenant(keys, api_key)
+
+
 TenantDep = Annotated[str, Depends(require_api_key)]
+PathTenantDep = Annotated[str, Depends(require_path_key)]

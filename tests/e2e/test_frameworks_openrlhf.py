@@ -27,6 +27,7 @@ from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
 
+import httpx
 import pytest
 
 from client.adapters import openrlhf as adapter
@@ -116,6 +117,20 @@ def test_http_mode_posts_to_the_route(openrlhf: SimpleNamespace, tokenizer: Any,
     bad = experience(openrlhf, rollout(executor, tokenizer, [BAD]))
     assert (good.scores.item(), bad.scores.item()) == (1.0, 0.0)
     assert good.rewards.item() > bad.rewards.item()
+
+
+def test_http_mode_with_the_key_in_the_path(openrlhf: SimpleNamespace, tokenizer: Any, keyed_stack: Stack) -> None:
+    """OpenRLHF's HTTP mode sends no headers: a keyed service takes the key in the path,
+    and refuses a wrong one (OpenRLHF's request wrapper raises after its retries)."""
+    executor = openrlhf.SingleTurn(f"{keyed_stack.url}/v1/openrlhf/k/k-openrlhf/get_reward")
+    good = experience(openrlhf, rollout(executor, tokenizer, [GOOD]))
+    assert good.scores.item() == 1.0
+    wrong = httpx.post(f"{keyed_stack.url}/v1/openrlhf/k/not-a-key/get_reward",
+                       json={"query": [GOOD], "prompts": [PROMPT], "labels": [SPEC]}, timeout=30)
+    assert wrong.status_code == 403
+    bare = httpx.post(f"{keyed_stack.url}/v1/openrlhf/get_reward",
+                      json={"query": [GOOD], "prompts": [PROMPT], "labels": [SPEC]}, timeout=30)
+    assert bare.status_code == 401
 
 
 def test_agent_mode_repairs_over_turns(
