@@ -29,7 +29,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "bench"))
 
-from bench_sandbox import in_container, load_mbpp, source_of  # noqa: E402
+from bench_sandbox import in_container, load_mbpp, source_of, with_cases  # noqa: E402
 
 from client.builders import from_mbpp  # noqa: E402
 from service.sandbox.docker import AGENT_CAPS, SANDBOX_SYSCTLS  # noqa: E402
@@ -124,8 +124,7 @@ def main() -> None:
     args = parser.parse_args()
     settings = Settings()
     rows, _ = load_mbpp(args.limit)
-    rows = [{**r, "test_list": (r["test_list"] * (-(-args.cases // len(r["test_list"]))))[: args.cases]}
-            for r in rows]
+    rows = with_cases(rows, args.cases)
     items = [from_mbpp(r, isolate_cases=args.isolate, trust="in_process" if args.legacy else "harness") for r in rows]
     n = len(items)
     wall, delta, failed = profile(items, settings)

@@ -7,7 +7,8 @@
 The wire models (``Item``, ``Result``, ...) are defined here once and imported by the
 service. Builders for benchmark formats live in ``client.builders``; trainer adapters
 in ``client.adapters``; char-span -> token-span helpers (``token_span``, ``alpha``) in
-``client.spans``.
+``client.spans``; ``feedback_text(result, item)`` renders a result as the message a model
+can act on (multi-turn repair).
 """
 
 from client.async_client import AsyncRewardClient
@@ -25,6 +26,7 @@ from client.errors import (
     ServiceUnavailable,
     ServiceUnreachable,
 )
+from client.feedback import feedback_text
 from client.models import *  # noqa: F403
 from client.models import __all__ as _models_all
 from client.spans import alpha, fine_token_span, token_span
@@ -45,6 +47,7 @@ __all__ = [
     "ServiceUnavailable",
     "ServiceUnreachable",
     "alpha",
+    "feedback_text",
     "fine_token_span",
     "token_span",
 ]

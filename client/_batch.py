@@ -50,7 +50,7 @@ def chunk_bounds(total: int, size: int) -> list[tuple[int, int]]:
     return [(start, min(start + size, total)) for start in range(0, total, size)]
 
 
-def check_count(results: Sequence[Result], sent: int, url: str) -> None:
+def check_count(results: Sequence[Result | None], sent: int, url: str) -> None:
     """The contract promises one result per item, in order."""
     if len(results) != sent:
         raise BadResponse(200, f"{len(results)} results for {sent} items", url=url)
@@ -61,10 +61,20 @@ def unjudged(results: Sequence[Result]) -> list[int]:
     return [i for i, result in enumerate(results) if result.status is Status.INFRA_ERROR]
 
 
-def merge(results: list[Result], positions: Sequence[int], again: Sequence[Result]) -> None:
-    """Put the results of a re-sent subset back at their positions."""
+def merge(
+    results: list[Result | None], positions: Sequence[int], again: Sequence[Result]
+) -> None:
+    """Put the results of a (re-)sent subset back at their positions."""
     for position, result in zip(positions, again, strict=True):
         results[position] = result
+
+
+def complete(results: Sequence[Result | None]) -> list[Result]:
+    """The results once every slot is filled."""
+    done = [result for result in results if result is not None]
+    if len(done) != len(results):
+        raise AssertionError("a result slot was left unfilled")  # pragma: no cover
+    return done
 
 
 def request_body(payloads: Sequence[Payload], wait_s: float | None) -> Payload:

@@ -1,15 +1,13 @@
-"""The one place where httpx's errors and HTTP answers become this package's exceptions,
-and the retry policy that decides what is worth another attempt."""
+"""The one place where httpx's errors and HTTP answers become this package's exceptions
+(what is worth another attempt is decided in ``client._retry``)."""
 
 from __future__ import annotations
 
 import email.utils
 import json
-import random
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
 from typing import Any, TypeVar
 
 import httpx
@@ -18,7 +16,6 @@ from pydantic import BaseModel, ValidationError
 from client.errors import (
     AuthenticationFailed,
     BadResponse,
-    ClientError,
     ClientTimeout,
     RequestRejected,
     ServiceUnavailable,
@@ -27,37 +24,10 @@ from client.errors import (
 
 M = TypeVar("M", bound=BaseModel)
 
-_REFUSED = frozenset({429, 503})
+# "Not now": a full queue (429), the service down (503), a proxy without it (502, 504).
+_REFUSED = frozenset({429, 502, 503, 504})
 _AUTH = frozenset({401, 403})
 _DETAIL_CHARS = 2000
-
-
-@dataclass(frozen=True, kw_only=True)
-class RetryPolicy:
-    """Exponential backoff with jitter; ``Retry-After`` wins when the server sends one."""
-
-    max_retries: int = 5
-    base_s: float = 0.5
-    cap_s: float = 30.0
-    max_retry_after_s: float = 120.0
-
-    def delay(self, attempt: int, retry_after: float | None = None) -> float:
-        """Seconds to sleep before retry number ``attempt + 1`` (``attempt`` from 0)."""
-        if retry_after is not None:
-            # Honour the server's hint, plus a little jitter so clients do not stampede.
-            wait = min(max(retry_after, 0.0), self.max_retry_after_s)
-            return wait + random.uniform(0.0, min(1.0, 0.1 * wait + 0.05))
-        ceiling = min(self.cap_s, self.base_s * 2.0**attempt)
-        return ceiling / 2.0 + random.uniform(0.0, ceiling / 2.0)
-
-
-def retryable(error: ClientError) -> bool:
-    """Only "not now" answers and lost connections are retried; never a 4xx."""
-    return isinstance(error, ServiceUnreachable | ServiceUnavailable)
-
-
-def retry_after_of(error: ClientError) -> float | None:
-    return error.retry_after if isinstance(error, ServiceUnavailable) else None
 
 
 @contextmanager
@@ -77,14 +47,19 @@ def translating(url: str, timeout_s: float | None) -> Iterator[None]:
         raise ServiceUnreachable(f"request failed: {exc!r}", url=url) from exc
 
 
-def parse_response(response: httpx.Response, model: type[M]) -> M:
-    """The body as ``model`` for a 2xx answer; otherwise the matching ``ClientError``."""
+def parse_response(
+    response: httpx.Response, model: type[M], *, prepare: Callable[[Any], Any] | None = None
+) -> M:
+    """The body as ``model`` for a 2xx answer (``prepare`` rewrites the raw JSON first);
+    otherwise the matching ``ClientError``."""
     url = str(response.request.url)
     code = response.status_code
     if response.is_success:
         try:
-            return model.model_validate_json(response.content)
-        except ValidationError as exc:
+            if prepare is None:
+                return model.model_validate_json(response.content)
+            return model.model_validate(prepare(json.loads(response.content)))
+        except (ValidationError, json.JSONDecodeError, UnicodeDecodeError) as exc:
             raise BadResponse(code, f"body is not a {model.__name__}: {exc}", url=url) from exc
     detail = _detail(response)
     if code in _REFUSED:

@@ -8,10 +8,12 @@ from typing import Any
 
 import httpx
 
+from client import _env
 from client.errors import BadResponse, JobFailed
 from client.models import JobState, JobStatus, Result
 
 _CONNECT_TIMEOUT_S = 10.0
+IDEMPOTENCY_HEADER = "Idempotency-Key"
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -21,14 +23,16 @@ class Options:
     timeout_s: float
     concurrency: int
     progress: bool
+    poll_s: float = 0.5
     limits_path: str = "/v1/limits"
 
     @classmethod
     def build(
-        cls, base_url: str, *, api_key: str | None, timeout_s: float, max_batch: int | None,
+        cls, base_url: str | None, *, api_key: str | None, timeout_s: float, max_batch: int | None,
         concurrency: int, progress: bool,
     ) -> Options:
-        """Check the constructor's arguments once, with messages naming the argument."""
+        """Check the constructor's arguments once, with messages naming the argument;
+        ``base_url`` and ``api_key`` default to ``UTRS_URL`` and ``UTRS_API_KEY``."""
         if timeout_s <= 0:
             raise ValueError(f"timeout_s must be > 0, got {timeout_s}")
         if concurrency < 1:
@@ -36,25 +40,35 @@ class Options:
         if max_batch is not None and max_batch < 1:
             raise ValueError(f"max_batch must be >= 1 or None, got {max_batch}")
         return cls(
-            base_url=base_url.rstrip("/"), api_key=api_key, timeout_s=timeout_s,
-            concurrency=concurrency, progress=progress,
+            base_url=_env.service_url(base_url).rstrip("/"), api_key=_env.api_key(api_key),
+            timeout_s=timeout_s, concurrency=concurrency, progress=progress,
         )
 
+    def url(self, path: str) -> str:
+        """Absolute URL of ``path``: requests never depend on a caller's ``http=`` client
+        having been given the base URL."""
+        return self.base_url + path
+
     def headers(self) -> dict[str, str]:
+        """Sent with every request (also through a caller's own ``http=`` client)."""
         headers = {"Accept": "application/json"}
         if self.api_key:
             headers["Authorization"] = f"Bearer {self.api_key}"
         return headers
 
     def httpx_kwargs(self) -> dict[str, Any]:
-        """Arguments for ``httpx.Client`` / ``httpx.AsyncClient``."""
+        """Arguments for ``httpx.Client`` / ``httpx.AsyncClient``: connections follow
+        ``concurrency`` (a chunk in flight per connection, with room for polls)."""
         return {
             "base_url": self.base_url,
             "headers": self.headers(),
             "timeout": httpx.Timeout(
                 self.timeout_s, connect=min(_CONNECT_TIMEOUT_S, self.timeout_s)
             ),
-            "limits": httpx.Limits(max_connections=max(10, 2 * self.concurrency)),
+            "limits": httpx.Limits(
+                max_connections=2 * self.concurrency + 2,
+                max_keepalive_connections=self.concurrency + 1,
+            ),
         }
 
 

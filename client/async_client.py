@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import AsyncIterator, Mapping, Sequence
+import uuid
+from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from types import TracebackType
 from typing import Any, TypeVar
 
@@ -12,11 +13,13 @@ import httpx
 from pydantic import BaseModel
 
 from client import _batch
-from client._http import RetryPolicy, parse_response, retry_after_of, retryable, translating
-from client._options import Options, job_outcome
-from client._progress import open_progress
+from client._http import parse_response, translating
+from client._options import IDEMPOTENCY_HEADER, Options, job_outcome
+from client._pending import Answer, Polling, open_pending
+from client._progress import StatusBar, open_progress
+from client._retry import RetryPolicy
 from client.errors import ClientError, ClientTimeout, RequestRejected
-from client.models import EvaluateResponse, Item, JobCreated, JobStatus, Result, ServerLimits
+from client.models import Item, JobCreated, JobStatus, Result, ServerLimits
 
 __all__ = ["AsyncRewardClient"]
 
@@ -29,12 +32,13 @@ class AsyncRewardClient:
     >>> async with AsyncRewardClient("http://127.0.0.1:8000") as client:
     ...     results = await client.evaluate(items)
 
-    At most ``concurrency`` chunks are in flight at once, per call.
+    At most ``concurrency`` chunks are in flight at once, per call. A client belongs to
+    the event loop it is first used in (httpx's connections do).
     """
 
     def __init__(
         self,
-        base_url: str = "http://127.0.0.1:8000",
+        base_url: str | None = None,
         *,
         api_key: str | None = None,
         timeout_s: float = 300.0,
@@ -45,15 +49,17 @@ class AsyncRewardClient:
         http: httpx.AsyncClient | None = None,
     ) -> None:
         """Args:
-            base_url: the service, e.g. ``http://127.0.0.1:8000``.
-            api_key: sent as ``Authorization: Bearer <key>``.
+            base_url: the service, e.g. ``http://127.0.0.1:8000`` (default ``UTRS_URL``,
+                else ``http://127.0.0.1:8000``).
+            api_key: sent as ``Authorization: Bearer <key>`` (default ``UTRS_API_KEY``).
             timeout_s: HTTP timeout per request; the server is asked to answer sooner.
             max_batch: items per request; ``None``: the server's limit (or 4096).
-            concurrency: requests in flight at once.
-            max_retries: retries for 429/503/lost connections/``infra_error`` items.
+            concurrency: requests in flight at once (connections follow it).
+            max_retries: retries for 429/502/503/504/lost connections/``infra_error``.
             progress: show a tqdm progress bar (when tqdm is installed).
-            http: a ready ``httpx.AsyncClient`` to use as is (tests, custom transports);
-                the client closes it.
+            http: a ready ``httpx.AsyncClient`` for the transport (tests, custom
+                transports); requests still go to ``base_url`` with the key. The client
+                closes it.
         """
         self._options = Options.build(
             base_url, api_key=api_key, timeout_s=timeout_s, max_batch=max_batch,
@@ -62,6 +68,10 @@ class AsyncRewardClient:
         self._policy = RetryPolicy(max_retries=max_retries)
         self._http = http or httpx.AsyncClient(**self._options.httpx_kwargs())
         self._max_batch = max_batch
+
+    @property
+    def base_url(self) -> str:
+        return self._options.base_url
 
     # --- lifecycle -------------------------------------------------------------------
 
@@ -87,56 +97,66 @@ class AsyncRewardClient:
         Raises:
             InvalidItem: an item does not match the wire model (nothing was sent).
             RequestRejected: the server refused the request as malformed (4xx).
-            ServiceUnavailable: 429/503 after every retry.
+            ServiceUnavailable: 429/502/503/504 after every retry.
             ServiceUnreachable: no connection after every retry.
-            ClientTimeout: no answer within ``timeout_s``.
+            ClientTimeout: no answer (or a pending result not finished) within ``timeout_s``.
         """
+        return [result async for result in self.iter_evaluate(items, wait_s=wait_s)]
+
+    def iter_evaluate(
+        self, items: Sequence[Item | Mapping[str, Any]], *, wait_s: float | None = None
+    ) -> AsyncIterator[Result]:
+        """Like :meth:`evaluate`, but yield the results in input order as soon as their
+        chunk is judged (items are validated at the call, before anything is sent)."""
         wait_s = _batch.server_wait(self._options.timeout_s, wait_s)
         payloads = _batch.to_payloads(items)
+        return self._stream(payloads, wait_s)
+
+    async def _stream(self, payloads: list[_batch.Payload], wait_s: float) -> AsyncIterator[Result]:
         if not payloads:
-            return []
+            return
         bounds = _batch.chunk_bounds(len(payloads), await self.max_batch())
-        bar = open_progress(self._options.progress, len(payloads))
+        bar = StatusBar(open_progress(self._options.progress, len(payloads)))
         gate = asyncio.Semaphore(self._options.concurrency)
 
         async def one(chunk: list[_batch.Payload]) -> list[Result]:
             async with gate:
                 results = await self._evaluate_chunk(chunk, wait_s)
-            bar.update(len(chunk))
+            bar.add(results)
             return results
 
         tasks = [asyncio.ensure_future(one(payloads[a:b])) for a, b in bounds]
         try:
-            parts = await asyncio.gather(*tasks)
-        except BaseException:
-            # One chunk failed (or we were cancelled): stop the others before raising.
+            for task in tasks:
+                for result in await task:
+                    yield result
+        finally:
+            # A chunk failed, the caller stopped early or we were cancelled: stop the rest.
             for task in tasks:
                 task.cancel()
             await asyncio.gather(*tasks, return_exceptions=True)
-            raise
-        finally:
             bar.close()
-        return [result for part in parts for result in part]
 
-    async def _evaluate_chunk(
-        self, payloads: list[_batch.Payload], wait_s: float | None
-    ) -> list[Result]:
-        results = await self._post_evaluate(payloads, wait_s)
-        for attempt in range(self._policy.max_retries):
-            todo = _batch.unjudged(results)
-            if not todo:
-                break
-            await asyncio.sleep(self._policy.delay(attempt))
+    async def _evaluate_chunk(self, payloads: list[_batch.Payload], wait_s: float) -> list[Result]:
+        results: list[Result | None] = [None] * len(payloads)
+        todo = list(range(len(payloads)))
+
+        async def send() -> list[int]:
+            nonlocal todo
             again = await self._post_evaluate([payloads[i] for i in todo], wait_s)
             _batch.merge(results, todo, again)
-        return results
+            todo = [todo[i] for i in _batch.unjudged(again)]
+            return todo
 
-    async def _post_evaluate(
-        self, payloads: list[_batch.Payload], wait_s: float | None
-    ) -> list[Result]:
+        await self._policy.async_resends()(send)
+        return _batch.complete(results)
+
+    async def _post_evaluate(self, payloads: list[_batch.Payload], wait_s: float) -> list[Result]:
         body = _batch.request_body(payloads, wait_s)
         try:
-            answer = await self._request("POST", "/v1/evaluate", EvaluateResponse, json=body)
+            answer = await self._request(
+                "POST", "/v1/evaluate", Answer, json=body, prepare=open_pending
+            )
         except RequestRejected as exc:
             if exc.status_code != 413 or len(payloads) < 2:
                 raise
@@ -146,7 +166,16 @@ class AsyncRewardClient:
             first = await self._post_evaluate(payloads[:half], wait_s)
             return first + await self._post_evaluate(payloads[half:], wait_s)
         _batch.check_count(answer.results, len(payloads), self._options.base_url)
-        return answer.results
+        return await self._finish_pending(answer)
+
+    async def _finish_pending(self, answer: Answer) -> list[Result]:
+        """Poll the batch's job until every ``pending`` slot has its result."""
+        polling = Polling(answer, timeout_s=self._options.timeout_s, url=self.base_url)
+        while polling.slots:
+            polling.check_time()
+            await asyncio.sleep(self._options.poll_s)
+            polling.update(await self.status(polling.job_id))
+        return polling.results()
 
     async def max_batch(self) -> int:
         """The batch size used for chunks: the constructor's, else the server's limit."""
@@ -163,14 +192,19 @@ class AsyncRewardClient:
 
     # --- jobs ------------------------------------------------------------------------
 
-    async def submit(self, items: Sequence[Item | Mapping[str, Any]]) -> str:
-        """Queue ``items`` as one job and return its id (``POST /v1/jobs``)."""
+    async def submit(
+        self, items: Sequence[Item | Mapping[str, Any]], *, idempotency_key: str | None = None
+    ) -> str:
+        """Queue ``items`` as one job and return its id (``POST /v1/jobs``), with an
+        ``Idempotency-Key`` that is the same on every retry (see ``RewardClient.submit``)."""
         body = _batch.request_body(_batch.to_payloads(items), None)
-        return (await self._request("POST", "/v1/jobs", JobCreated, json=body)).job_id
+        headers = {IDEMPOTENCY_HEADER: idempotency_key or uuid.uuid4().hex}
+        created = await self._request("POST", "/v1/jobs", JobCreated, json=body, headers=headers)
+        return created.job_id
 
     async def status(self, job_id: str) -> JobStatus:
-        """Where a job stands (``GET /v1/jobs/{job_id}``)."""
-        return await self._request("GET", f"/v1/jobs/{job_id}", JobStatus)
+        """Where a job stands (``GET /v1/jobs/{job_id}``); ``pending`` entries are ``None``."""
+        return await self._request("GET", f"/v1/jobs/{job_id}", JobStatus, prepare=open_pending)
 
     async def wait(
         self, job_id: str, *, poll_s: float = 0.5, timeout_s: float | None = None
@@ -203,14 +237,15 @@ class AsyncRewardClient:
 
     # --- transport -------------------------------------------------------------------
 
-    async def _request(self, method: str, path: str, model: type[M], **kwargs: Any) -> M:
-        for attempt in range(self._policy.max_retries + 1):
-            try:
-                with translating(self._options.base_url + path, self._options.timeout_s):
-                    response = await self._http.request(method, path, **kwargs)
-                return parse_response(response, model)
-            except ClientError as exc:
-                if not retryable(exc) or attempt == self._policy.max_retries:
-                    raise
-                await asyncio.sleep(self._policy.delay(attempt, retry_after_of(exc)))
+    async def _request(
+        self, method: str, path: str, model: type[M], *, headers: Mapping[str, str] | None = None,
+        prepare: Callable[[Any], Any] | None = None, **kwargs: Any,
+    ) -> M:
+        url = self._options.url(path)
+        sent = {**self._options.headers(), **(headers or {})}
+        async for attempt in self._policy.async_requests():
+            with attempt:
+                with translating(url, self._options.timeout_s):
+                    response = await self._http.request(method, url, headers=sent, **kwargs)
+                return parse_response(response, model, prepare=prepare)
         raise AssertionError("unreachable")  # pragma: no cover

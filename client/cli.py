@@ -11,30 +11,30 @@ Each input line is one record; ``--format`` says how to read it:
 - ``apps``: an APPS record with ``input_output`` (and ``starter_code``); the program is
   ``completion``, else the first of ``solutions``.
 
-Results are written as JSONL, one per input line, in order; a summary table (pass rate,
-outcomes, sub-errors, cache hits, throughput) follows on the terminal.
+Results are written as JSONL, one per input line, in order, as soon as they are judged
+(``--resume`` continues a file a failed run left behind); a summary table (pass rate,
+outcomes, sub-errors, cache hits, throughput) follows on the terminal. ``--url`` and
+``--api-key`` default to ``UTRS_URL`` and ``UTRS_API_KEY``.
 """
 
 from __future__ import annotations
 
 import argparse
-import json
+import contextlib
 import sys
 import time
-from collections.abc import Callable, Mapping, Sequence
-from enum import IntEnum, StrEnum
+from collections.abc import Callable, Iterator, Sequence
+from enum import IntEnum
 from pathlib import Path
-from typing import Any, TextIO
+from typing import TextIO
 
-from pydantic import ValidationError
-
-from client import builders
+from client._jsonl import BadRecord, Format, read_items, resume_point, write_result
 from client._summary import Summary
 from client.client import RewardClient
 from client.errors import ClientError
-from client.models import Item, Result
+from client.models import Result
 
-__all__ = ["ExitCode", "main"]
+__all__ = ["BadRecord", "ExitCode", "Format", "main", "read_items"]
 
 
 class ExitCode(IntEnum):
@@ -43,112 +43,94 @@ class ExitCode(IntEnum):
     BAD_INPUT = 2  # bad arguments or an input line that is not a valid record
 
 
-class Format(StrEnum):
-    ITEMS = "items"
-    HUMANEVAL = "humaneval"
-    MBPP = "mbpp"
-    APPS = "apps"
+def _bounded(kind: Callable[[str], float], low: float, *, strict: bool) -> Callable[[str], float]:
+    def parse(text: str) -> float:
+        try:
+            value = kind(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"not a number: {text!r}") from None
+        if value < low or (strict and value == low):
+            raise argparse.ArgumentTypeError(f"must be {'>' if strict else '>='} {low:g}, got {text}")
+        return value
 
-
-class BadRecord(Exception):
-    def __init__(self, line: int, message: str) -> None:
-        super().__init__(f"line {line}: {message}")
-
-
-def _apps_program(record: Mapping[str, Any]) -> str:
-    if "completion" in record:
-        return str(record["completion"])
-    solutions = record.get("solutions") or []
-    if isinstance(solutions, str):
-        solutions = json.loads(solutions)
-    if not solutions:
-        raise ValueError("no 'completion' and no 'solutions' to evaluate")
-    return str(solutions[0])
-
-
-_READERS: dict[Format, Callable[[dict[str, Any]], Item]] = {
-    Format.ITEMS: Item.model_validate,
-    Format.HUMANEVAL: lambda r: builders.from_humaneval(
-        r, r["completion"] if "completion" in r else r["canonical_solution"]
-    ),
-    Format.MBPP: lambda r: builders.from_mbpp(r, r.get("completion")),
-    Format.APPS: lambda r: builders.from_apps(r, _apps_program(r)),
-}
-
-
-def read_items(path: Path, fmt: Format, limit: int | None = None) -> list[Item]:
-    """The file's records as items (blank lines skipped).
-
-    Raises:
-        BadRecord: a line is not JSON or not a valid record of ``fmt``.
-    """
-    reader = _READERS[fmt]
-    items: list[Item] = []
-    with path.open(encoding="utf-8") as handle:
-        for number, line in enumerate(handle, start=1):
-            if limit is not None and len(items) >= limit:
-                break
-            if not line.strip():
-                continue
-            try:
-                items.append(reader(json.loads(line)))
-            except (ValueError, KeyError, TypeError, ValidationError) as exc:
-                raise BadRecord(number, f"{type(exc).__name__}: {exc}") from exc
-    return items
-
-
-def write_results(results: Sequence[Result], out: TextIO) -> None:
-    for result in results:
-        out.write(result.model_dump_json(exclude_none=True) + "\n")
+    return parse
 
 
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="utrs", description=__doc__.split("\n\n")[0])
     commands = parser.add_subparsers(dest="command", required=True)
     run = commands.add_parser("evaluate", help="evaluate a JSONL file of programs")
+    count = _bounded(int, 1, strict=False)
     run.add_argument("file", type=Path, help="input JSONL")
-    run.add_argument("--url", default="http://127.0.0.1:8000", help="service base URL")
+    run.add_argument("--url", default=None, help="service base URL (default: $UTRS_URL)")
     run.add_argument("--format", type=Format, choices=list(Format), default=Format.ITEMS)
     run.add_argument("-o", "--out", default="-", help="results JSONL (default: stdout)")
-    run.add_argument("--api-key", default=None)
-    run.add_argument("--limit", type=int, default=None, help="only the first N records")
-    run.add_argument("--chunk", type=int, default=256, help="programs per request")
-    run.add_argument("--concurrency", type=int, default=4, help="requests in flight")
-    run.add_argument("--timeout", type=float, default=600.0, help="per request, seconds")
+    run.add_argument("--resume", action="store_true",
+                     help="keep the results already in --out and evaluate the rest")
+    run.add_argument("--api-key", default=None, help="API key (default: $UTRS_API_KEY)")
+    run.add_argument("--limit", type=count, default=None, help="only the first N records")
+    run.add_argument("--chunk", type=count, default=256, help="programs per request")
+    run.add_argument("--concurrency", type=count, default=4, help="requests in flight")
+    run.add_argument("--timeout", type=_bounded(float, 0, strict=True), default=600.0,
+                     help="per request, seconds")
     run.add_argument("--no-progress", action="store_true", help="no progress bar")
     return parser
 
 
-def _evaluate(args: argparse.Namespace) -> ExitCode:
-    try:
-        items = read_items(args.file, args.format, args.limit)
-    except (OSError, BadRecord) as exc:
-        print(f"utrs: {exc}", file=sys.stderr)
-        return ExitCode.BAD_INPUT
-    started = time.monotonic()
-    try:
-        with RewardClient(
-            args.url, api_key=args.api_key, timeout_s=args.timeout, max_batch=args.chunk,
-            concurrency=args.concurrency, progress=not args.no_progress,
-        ) as rewards:
-            results = rewards.evaluate(items)
-    except ClientError as exc:
-        print(f"utrs: {type(exc).__name__}: {exc}", file=sys.stderr)
-        return ExitCode.SERVICE_ERROR
-    summary = Summary.of(results, time.monotonic() - started)
+def _fail(code: ExitCode, message: str) -> ExitCode:
+    print(f"utrs: {message}", file=sys.stderr)
+    return code
+
+
+@contextlib.contextmanager
+def _output(args: argparse.Namespace, resuming: bool) -> Iterator[TextIO]:
     if args.out == "-":
-        write_results(results, sys.stdout)
-        print(summary.table(), file=sys.stderr)
-    else:
-        with open(args.out, "w", encoding="utf-8") as out:
-            write_results(results, out)
-        print(summary.table())
+        yield sys.stdout
+        return
+    with open(args.out, "a" if resuming else "w", encoding="utf-8") as out:
+        yield out
+
+
+def _evaluate(args: argparse.Namespace) -> ExitCode:
+    if args.resume and args.out == "-":
+        return _fail(ExitCode.BAD_INPUT, "argument --resume: needs -o/--out FILE")
+    try:
+        items = read_items(args.file, args.format, int(args.limit) if args.limit else None)
+        done = resume_point(Path(args.out), items) if args.resume else 0
+    except (OSError, BadRecord) as exc:
+        return _fail(ExitCode.BAD_INPUT, str(exc))
+    started = time.monotonic()
+    results: list[Result] = []
+    try:
+        with _output(args, args.resume) as out, RewardClient(
+            args.url, api_key=args.api_key, timeout_s=args.timeout, max_batch=int(args.chunk),
+            concurrency=int(args.concurrency), progress=not args.no_progress,
+        ) as rewards:
+            for result in rewards.iter_evaluate(items[done:]):
+                write_result(result, out)
+                results.append(result)
+    except ClientError as exc:
+        kept = f"; {done + len(results)} result(s) kept in {args.out} (--resume continues)"
+        return _fail(ExitCode.SERVICE_ERROR, f"{type(exc).__name__}: {exc}" + (
+            kept if args.out != "-" else ""))
+    _report(args, Summary.of(results, time.monotonic() - started), done)
     return ExitCode.OK
 
 
+def _report(args: argparse.Namespace, summary: Summary, done: int) -> None:
+    lines = [summary.table()]
+    if done:
+        lines.insert(0, f"resumed after {done} result(s) already in {args.out}")
+    print("\n".join(lines), file=sys.stderr if args.out == "-" else sys.stdout)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
-    """Entry point of the ``utrs`` console script."""
-    args = _parser().parse_args(argv)
+    """Entry point of the ``utrs`` console script: 0 judged, 1 service unusable, 2 bad
+    arguments (argparse names the argument) or input."""
+    try:
+        args = _parser().parse_args(argv)
+    except SystemExit as exc:  # argparse: 2 for bad arguments (named), 0 for --help
+        return int(exc.code) if isinstance(exc.code, int) else int(ExitCode.BAD_INPUT)
     if args.command == "evaluate":
         return int(_evaluate(args))
     return int(ExitCode.BAD_INPUT)  # pragma: no cover - argparse requires a command

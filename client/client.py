@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Iterator, Mapping, Sequence
+import uuid
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from types import TracebackType
 from typing import Any, TypeVar
@@ -13,11 +14,13 @@ import httpx
 from pydantic import BaseModel
 
 from client import _batch
-from client._http import RetryPolicy, parse_response, retry_after_of, retryable, translating
-from client._options import Options, job_outcome
-from client._progress import Progress, open_progress
+from client._http import parse_response, translating
+from client._options import IDEMPOTENCY_HEADER, Options, job_outcome
+from client._pending import Answer, Polling, open_pending
+from client._progress import StatusBar, open_progress
+from client._retry import RetryPolicy
 from client.errors import ClientError, ClientTimeout, RequestRejected
-from client.models import EvaluateResponse, Item, JobCreated, JobStatus, Result, ServerLimits
+from client.models import Item, JobCreated, JobStatus, Result, ServerLimits
 
 __all__ = ["RewardClient"]
 
@@ -31,14 +34,16 @@ class RewardClient:
     ...     results = client.evaluate(items)
 
     Large batches are split to the server's batch limit and sent ``concurrency`` chunks at
-    a time. 429 (honouring ``Retry-After``), 503, lost connections and ``infra_error``
-    results are retried up to ``max_retries`` times with jittered exponential backoff;
-    4xx answers raise at once. The client is thread-safe.
+    a time. 429 (honouring ``Retry-After``), 502, 503, 504 and lost connections are
+    retried up to ``max_retries`` times with jittered exponential backoff, and so are the
+    items that came back ``infra_error``; other 4xx answers raise at once. Results the
+    server reports ``pending`` (still running when ``wait_s`` ran out) are polled from
+    their job, never sent again. The client is thread-safe.
     """
 
     def __init__(
         self,
-        base_url: str = "http://127.0.0.1:8000",
+        base_url: str | None = None,
         *,
         api_key: str | None = None,
         timeout_s: float = 300.0,
@@ -49,15 +54,16 @@ class RewardClient:
         http: httpx.Client | None = None,
     ) -> None:
         """Args:
-            base_url: the service, e.g. ``http://127.0.0.1:8000``.
-            api_key: sent as ``Authorization: Bearer <key>``.
+            base_url: the service, e.g. ``http://127.0.0.1:8000`` (default ``UTRS_URL``,
+                else ``http://127.0.0.1:8000``).
+            api_key: sent as ``Authorization: Bearer <key>`` (default ``UTRS_API_KEY``).
             timeout_s: HTTP timeout per request; the server is asked to answer sooner.
             max_batch: items per request; ``None``: the server's limit (or 4096).
-            concurrency: requests in flight at once.
-            max_retries: retries for 429/503/lost connections/``infra_error`` items.
+            concurrency: requests in flight at once (connections follow it).
+            max_retries: retries for 429/502/503/504/lost connections/``infra_error``.
             progress: show a tqdm progress bar (when tqdm is installed).
-            http: a ready ``httpx.Client`` to use as is (tests, custom transports);
-                the client closes it.
+            http: a ready ``httpx.Client`` for the transport (tests, custom transports);
+                requests still go to ``base_url`` with the key. The client closes it.
         """
         self._options = Options.build(
             base_url, api_key=api_key, timeout_s=timeout_s, max_batch=max_batch,
@@ -67,6 +73,10 @@ class RewardClient:
         self._http = http or httpx.Client(**self._options.httpx_kwargs())
         self._max_batch = max_batch
         self._lock = threading.Lock()
+
+    @property
+    def base_url(self) -> str:
+        return self._options.base_url
 
     # --- lifecycle -------------------------------------------------------------------
 
@@ -95,55 +105,62 @@ class RewardClient:
         Raises:
             InvalidItem: an item does not match the wire model (nothing was sent).
             RequestRejected: the server refused the request as malformed (4xx).
-            ServiceUnavailable: 429/503 after every retry.
+            ServiceUnavailable: 429/502/503/504 after every retry.
             ServiceUnreachable: no connection after every retry.
-            ClientTimeout: no answer within ``timeout_s``.
+            ClientTimeout: no answer (or a pending result not finished) within ``timeout_s``.
         """
+        return list(self.iter_evaluate(items, wait_s=wait_s))
+
+    def iter_evaluate(
+        self, items: Sequence[Item | Mapping[str, Any]], *, wait_s: float | None = None
+    ) -> Iterator[Result]:
+        """Like :meth:`evaluate`, but yield the results in input order as soon as their
+        chunk is judged (items are validated before anything is sent; the errors of
+        :meth:`evaluate` are raised while iterating)."""
         wait_s = _batch.server_wait(self._options.timeout_s, wait_s)
         payloads = _batch.to_payloads(items)
-        if not payloads:
-            return []
-        bounds = _batch.chunk_bounds(len(payloads), self.max_batch())
-        bar = open_progress(self._options.progress, len(payloads))
-        try:
-            parts = self._run_chunks([payloads[a:b] for a, b in bounds], wait_s, bar)
-        finally:
-            bar.close()
-        return [result for part in parts for result in part]
+        return self._stream(payloads, wait_s)
 
-    def _run_chunks(
-        self, chunks: list[list[_batch.Payload]], wait_s: float | None, bar: Progress
-    ) -> list[list[Result]]:
+    def _stream(self, payloads: list[_batch.Payload], wait_s: float) -> Iterator[Result]:
+        if not payloads:
+            return
+        bounds = _batch.chunk_bounds(len(payloads), self.max_batch())
+        bar = StatusBar(open_progress(self._options.progress, len(payloads)))
+
         def one(chunk: list[_batch.Payload]) -> list[Result]:
             results = self._evaluate_chunk(chunk, wait_s)
-            bar.update(len(chunk))
+            bar.add(results)
             return results
 
-        if len(chunks) == 1:
-            return [one(chunks[0])]
-        workers = min(self._options.concurrency, len(chunks))
+        workers = min(self._options.concurrency, len(bounds))
         pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="utrs")
         try:
-            return list(pool.map(one, chunks))
+            futures = [pool.submit(one, payloads[a:b]) for a, b in bounds]
+            for future in futures:
+                yield from future.result()
         finally:
             # After a failure, chunks not yet sent are dropped rather than sent for nothing.
             pool.shutdown(wait=True, cancel_futures=True)
+            bar.close()
 
-    def _evaluate_chunk(self, payloads: list[_batch.Payload], wait_s: float | None) -> list[Result]:
-        results = self._post_evaluate(payloads, wait_s)
-        for attempt in range(self._policy.max_retries):
-            todo = _batch.unjudged(results)
-            if not todo:
-                break
-            time.sleep(self._policy.delay(attempt))
+    def _evaluate_chunk(self, payloads: list[_batch.Payload], wait_s: float) -> list[Result]:
+        results: list[Result | None] = [None] * len(payloads)
+        todo = list(range(len(payloads)))
+
+        def send() -> list[int]:
+            nonlocal todo
             again = self._post_evaluate([payloads[i] for i in todo], wait_s)
             _batch.merge(results, todo, again)
-        return results
+            todo = [todo[i] for i in _batch.unjudged(again)]
+            return todo
 
-    def _post_evaluate(self, payloads: list[_batch.Payload], wait_s: float | None) -> list[Result]:
+        self._policy.resends()(send)
+        return _batch.complete(results)
+
+    def _post_evaluate(self, payloads: list[_batch.Payload], wait_s: float) -> list[Result]:
         body = _batch.request_body(payloads, wait_s)
         try:
-            answer = self._request("POST", "/v1/evaluate", EvaluateResponse, json=body)
+            answer = self._request("POST", "/v1/evaluate", Answer, json=body, prepare=open_pending)
         except RequestRejected as exc:
             if exc.status_code != 413 or len(payloads) < 2:
                 raise
@@ -155,7 +172,16 @@ class RewardClient:
                 payloads[half:], wait_s
             )
         _batch.check_count(answer.results, len(payloads), self._options.base_url)
-        return answer.results
+        return self._finish_pending(answer)
+
+    def _finish_pending(self, answer: Answer) -> list[Result]:
+        """Poll the batch's job until every ``pending`` slot has its result."""
+        polling = Polling(answer, timeout_s=self._options.timeout_s, url=self.base_url)
+        while polling.slots:
+            polling.check_time()
+            time.sleep(self._options.poll_s)
+            polling.update(self.status(polling.job_id))
+        return polling.results()
 
     def max_batch(self) -> int:
         """The batch size used for chunks: the constructor's, else the server's limit."""
@@ -173,14 +199,22 @@ class RewardClient:
 
     # --- jobs ------------------------------------------------------------------------
 
-    def submit(self, items: Sequence[Item | Mapping[str, Any]]) -> str:
-        """Queue ``items`` as one job and return its id (``POST /v1/jobs``)."""
+    def submit(
+        self, items: Sequence[Item | Mapping[str, Any]], *, idempotency_key: str | None = None
+    ) -> str:
+        """Queue ``items`` as one job and return its id (``POST /v1/jobs``).
+
+        The request carries an ``Idempotency-Key`` (``idempotency_key``, else a fresh
+        random one), the same on every retry, so a retried POST never makes two jobs.
+        """
         body = _batch.request_body(_batch.to_payloads(items), None)
-        return self._request("POST", "/v1/jobs", JobCreated, json=body).job_id
+        key = idempotency_key or uuid.uuid4().hex
+        headers = {IDEMPOTENCY_HEADER: key}
+        return self._request("POST", "/v1/jobs", JobCreated, json=body, headers=headers).job_id
 
     def status(self, job_id: str) -> JobStatus:
-        """Where a job stands (``GET /v1/jobs/{job_id}``)."""
-        return self._request("GET", f"/v1/jobs/{job_id}", JobStatus)
+        """Where a job stands (``GET /v1/jobs/{job_id}``); ``pending`` entries are ``None``."""
+        return self._request("GET", f"/v1/jobs/{job_id}", JobStatus, prepare=open_pending)
 
     def wait(
         self, job_id: str, *, poll_s: float = 0.5, timeout_s: float | None = None
@@ -213,14 +247,15 @@ class RewardClient:
 
     # --- transport -------------------------------------------------------------------
 
-    def _request(self, method: str, path: str, model: type[M], **kwargs: Any) -> M:
-        for attempt in range(self._policy.max_retries + 1):
-            try:
-                with translating(self._options.base_url + path, self._options.timeout_s):
-                    response = self._http.request(method, path, **kwargs)
-                return parse_response(response, model)
-            except ClientError as exc:
-                if not retryable(exc) or attempt == self._policy.max_retries:
-                    raise
-                time.sleep(self._policy.delay(attempt, retry_after_of(exc)))
+    def _request(
+        self, method: str, path: str, model: type[M], *, headers: Mapping[str, str] | None = None,
+        prepare: Callable[[Any], Any] | None = None, **kwargs: Any,
+    ) -> M:
+        url = self._options.url(path)
+        sent = {**self._options.headers(), **(headers or {})}
+        for attempt in self._policy.requests():
+            with attempt:
+                with translating(url, self._options.timeout_s):
+                    response = self._http.request(method, url, headers=sent, **kwargs)
+                return parse_response(response, model, prepare=prepare)
         raise AssertionError("unreachable")  # pragma: no cover

@@ -13,7 +13,8 @@ kept apart, because a trainer reacts differently to each::
     │   ├── RequestRejected         4xx: the request is wrong; never retried; ``detail``
     │   │   │                       names the field (422) or the limit (413)
     │   │   └── AuthenticationFailed  401 / 403
-    │   ├── ServiceUnavailable      429 / 503 still refused after ``max_retries``
+    │   ├── ServiceUnavailable      "not now" still, after ``max_retries``: 429 (queue
+    │   │                           full), 503 (service down), 502 / 504 (a proxy's)
     │   └── BadResponse             another 5xx, or a body outside the wire contract
     ├── JobFailed                   a job ended in state ``failed``
     └── NotScored                   results with no reward (``infra_error`` after retries,
@@ -95,8 +96,9 @@ class AuthenticationFailed(RequestRejected):
 
 
 class ServiceUnavailable(ResponseError):
-    """429 (queue over its high-water mark) or 503 (Redis or workers down), still refused
-    after ``max_retries`` attempts."""
+    """429 (queue over its high-water mark), 503 (Redis or workers down), or a proxy's
+    502 / 504 (the service behind it unreachable or slow), still refused after
+    ``max_retries`` attempts."""
 
     def __init__(
         self, status_code: int, detail: str, *, url: str, retry_after: float | None = None
@@ -106,7 +108,7 @@ class ServiceUnavailable(ResponseError):
 
 
 class BadResponse(ResponseError):
-    """A 5xx other than 503, or a body that does not match the wire contract."""
+    """A 5xx other than 502/503/504, or a body that does not match the wire contract."""
 
 
 class JobFailed(ClientError):

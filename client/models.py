@@ -22,9 +22,11 @@ __all__ = [
     "FinishReason",
     "Frame",
     "Item",
+    "JobCancelled",
     "JobCreated",
     "JobState",
     "JobStatus",
+    "Lane",
     "Limits",
     "Result",
     "RewardSpec",
@@ -194,11 +196,15 @@ class TestStatus(StrEnum):
 
 
 class Status(StrEnum):
+    """A program's verdict. ``infra_error`` (not judged: retry it) and ``pending`` (still
+    running when ``wait_s`` ran out: poll ``job_id``, never resubmit) are never scored."""
+
     PASS = "pass"
     FAILURE = "failure"
     ERROR = "error"
     NO_TESTS = "no_tests"
     INFRA_ERROR = "infra_error"
+    PENDING = "pending"
 
 
 class Where(StrEnum):
@@ -274,6 +280,10 @@ class Result(BaseModel):
     detail: str | None = None
     image: str | None = None
     trust: Trust | None = None  # which mode judged it (None when nothing ran)
+    # Field paths where a lone surrogate was replaced by U+FFFD: in the item as sent
+    # (``items[0].code``) or in what the program printed or raised (``tests[0].stdout``);
+    # None when nothing was (docs/api.md, Text).
+    surrogates_replaced: list[str] | None = None
 
 
 def _merge(defaults: dict[str, Any], item: dict[str, Any]) -> dict[str, Any]:
@@ -288,10 +298,22 @@ def _merge(defaults: dict[str, Any], item: dict[str, Any]) -> dict[str, Any]:
     return merged
 
 
+class Lane(StrEnum):
+    """Which queue a batch waits in: ``interactive`` (served first; the default of
+    ``POST /v1/evaluate``) or ``bulk`` (the default of ``POST /v1/jobs``)."""
+
+    INTERACTIVE = "interactive"
+    BULK = "bulk"
+
+
 class EvaluateRequest(_Strict):
     items: list[Item] = Field(min_length=1)
     defaults: dict[str, JsonValue] | None = None
     wait_s: float | None = Field(default=None, gt=0)
+    lane: Lane | None = None  # None: the endpoint's default lane
+    # POST /v1/jobs: a request with the key of a batch this API key made within the job TTL
+    # answers that batch's job_id instead of queueing it again (safe retries).
+    idempotency_key: str | None = Field(default=None, min_length=1, max_length=128)
 
     @model_validator(mode="before")
     @classmethod
@@ -346,6 +368,7 @@ class JobState(StrEnum):
     RUNNING = "running"
     DONE = "done"
     FAILED = "failed"
+    CANCELLED = "cancelled"  # DELETE /v1/jobs/{id}: what had not started never runs
 
 
 class JobCreated(BaseModel):
@@ -354,11 +377,21 @@ class JobCreated(BaseModel):
     job_id: str
 
 
+class JobCancelled(BaseModel):
+    """``200`` answer of ``DELETE /v1/jobs/{job_id}``: ``cancelled`` items will not run;
+    ``started`` ones (running, or shared with another batch) still finish."""
+
+    job_id: str
+    cancelled: int = 0
+    started: int = 0
+
+
 class JobStatus(BaseModel):
     """``GET /v1/jobs/{job_id}``: progress, and the results so far in request order
     (``null`` entries are not finished yet; the whole list may be ``null`` too).
 
     ``failed`` means part of the job was lost; its items carry ``infra_error`` results.
+    ``cancelled``: the job was cancelled; items that had not started stay ``null``.
     """
 
     job_id: str | None = None

@@ -8,7 +8,8 @@
 #
 # Environment: UTRS_WORKERS (worker containers, default 2), UTRS_POOL_SIZE (sandbox
 # containers per worker, default 1), UTRS_API_PORT (default 8000), UTRS_API_BIND (address
-# to publish on, default 0.0.0.0), COMPOSE_PROJECT_NAME (default utrs), and any UTRS_*
+# to publish on, default 127.0.0.1: this machine only), UTRS_API_KEYS (required for any
+# other address: the API runs code), COMPOSE_PROJECT_NAME (default utrs), and any UTRS_*
 # setting named in docker-compose.yml.
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
@@ -58,7 +59,22 @@ pick_base() {
     echo "$local_base"
 }
 
+# The API runs whatever code it is sent: published beyond this machine only with keys.
+check_exposure() {
+    local bind=${UTRS_API_BIND:-127.0.0.1}
+    case "$bind" in
+        127.*|localhost|::1) [ -n "${UTRS_API_KEYS:-}" ] || export UTRS_API_OPEN=true ;;  # loopback only
+        *) if [ -z "${UTRS_API_KEYS:-}" ] && [ "${UTRS_API_OPEN:-}" != true ]; then
+               say "refusing to publish the API on $bind without UTRS_API_KEYS: anyone who reaches"
+               say "it could run code on this machine. Set UTRS_API_KEYS=key1,key2 (clients send"
+               say "Authorization: Bearer <key>), or UTRS_API_BIND=127.0.0.1"
+               exit 2
+           fi ;;
+    esac
+}
+
 up() {
+    check_exposure
     ensure_docker
     ensure_compose
     say "sandbox image"
@@ -94,7 +110,7 @@ wait_ready() {
     for _ in $(seq 180); do
         if ready; then
             host=$(hostname -I 2>/dev/null | awk '{print $1}')
-            [ "${UTRS_API_BIND:-0.0.0.0}" = 0.0.0.0 ] || host=${UTRS_API_BIND}
+            [ "${UTRS_API_BIND:-127.0.0.1}" = 0.0.0.0 ] || host=${UTRS_API_BIND:-127.0.0.1}
             echo "utrs API ready: http://${host:-127.0.0.1}:$port  (docs: /docs; on this machine: http://127.0.0.1:$port)"
             return 0
         fi

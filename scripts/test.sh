@@ -6,7 +6,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh
 echo "[test] ruff" >&2
-.venv/bin/ruff check service client trainer_example tests bench sandbox_images
+.venv/bin/ruff check service client trainer_example tests bench sandbox_images examples
 echo "[test] mypy (strict)" >&2
 .venv/bin/mypy
 (cd sandbox_images/python && ../../.venv/bin/mypy --strict --python-version 3.11 --cache-dir ../../.mypy_cache -p agent)  # the agent

@@ -43,6 +43,7 @@ __all__ = [
     "CASE_OVERHEAD_S",
     "JOB_MARGIN_S",
     "MEMORY_HEADROOM_MB",
+    "bulk_chunk_size",
     "check_fits_wait",
     "check_item",
     "chunk_sizes",
@@ -57,22 +58,37 @@ __all__ = [
 CASE_OVERHEAD_S = 2.0
 #: An RQ job's timeout over the worst case of its items run one after another.
 JOB_MARGIN_S = 30
+#: A program's expected run time before the workers have measured any (bulk chunk size).
+DEFAULT_PROGRAM_MS = 10.0
 #: Container memory beyond the largest program limit (the agent and the loader).
 MEMORY_HEADROOM_MB = 256
 #: The agent sends a line at least every 0.5 s while it works; this long without one, it
 #: is stuck (stopped, deadlocked) and its container is replaced.
 AGENT_IDLE_S = 3.0
+#: What the OpenRLHF route waits for a batch: under OpenRLHF's own 180 s request limit,
+#: so that it reads our answer (or our 503, which it retries) rather than giving up.
+OPENRLHF_WAIT_S = 150.0
 
 # --- time bounds of the plumbing (not part of the nesting above) ----------------------
 #: Redis: connecting (a 503 beats a hang) and one command of the API's sync client.
 REDIS_CONNECT_TIMEOUT_S = 2.0
 REDIS_COMMAND_TIMEOUT_S = 10.0
+#: A pooled Redis connection idle this long is pinged before it is used again.
+REDIS_HEALTH_CHECK_S = 1
+#: A Redis command that failed on a dropped connection is retried this many times, after
+#: pauses growing from the base to the cap (0.05, 0.1, 0.2, 0.4, 0.5, 0.5 s: ~1.8 s).
+REDIS_RETRIES = 6
+REDIS_RETRY_BASE_S = 0.05
+REDIS_RETRY_CAP_S = 0.5
 #: The API's pause before re-reading a batch after losing Redis while waiting.
 REDIS_RECONNECT_PAUSE_S = 0.25
 #: How long RQ keeps a chunk job's own (small) return value.
 RQ_RESULT_TTL_S = 300
-#: RQ blocks in BLPOP for ``worker_ttl`` minus this; the worker sets its TTL from it.
-RQ_LISTEN_MARGIN_S = 15
+#: RQ's own registry cleaning (the backstop of service.worker.recovery).
+RQ_MAINTENANCE_S = 120
+#: An RQ worker's TTL (RQ blocks in BLPOP for it minus 15 s between jobs; then it feeds
+#: the lanes again, a backstop of the feeding after every dequeue).
+RQ_WORKER_TTL_S = 20
 #: Docker engine API calls (an HTTP read timeout; never a bound on a program's run).
 DOCKER_API_TIMEOUT_S = 60
 #: An idle container's health-check ping.
@@ -117,18 +133,27 @@ def job_timeout_s(items: Iterable[Item], settings: Settings) -> int:
     return max(settings.job_timeout_s, job_s(worst))
 
 
-def chunk_sizes(items: Sequence[Item], settings: Settings) -> list[int]:
-    """Split ``items`` (in order) into chunks of at most ``chunk_size`` whose job timeout
-    stays within ``max_wait_s``; every chunk has at least one item.
+def bulk_chunk_size(est_ms: float | None, settings: Settings) -> int:
+    """Programs in a bulk-lane chunk: about ``bulk_chunk_ms`` of a worker's time at
+    ``est_ms`` per program (the workers' recent pace: a chunk's wall time per program;
+    :data:`DEFAULT_PROGRAM_MS` before they have one), between 1 and ``chunk_size``."""
+    per = est_ms if est_ms and est_ms > 0 else DEFAULT_PROGRAM_MS
+    return max(1, min(settings.chunk_size, int(settings.bulk_chunk_ms / per)))
+
+
+def chunk_sizes(items: Sequence[Item], settings: Settings, *, limit: int | None = None) -> list[int]:
+    """Split ``items`` (in order) into chunks of at most ``chunk_size`` (or ``limit``) whose
+    job timeout stays within ``max_wait_s``; every chunk has at least one item.
 
     An item admission accepted fits a chunk of its own (:func:`check_fits_wait`), so no chunk's
     :func:`job_timeout_s` exceeds ``max_wait_s``.
     """
+    most = min(settings.chunk_size, limit or settings.chunk_size)
     sizes: list[int] = []
     count, budget = 0, 0.0
     for item in items:
         need = item_budget_s(item, settings)
-        if count and (count == settings.chunk_size or job_s(budget + need) > settings.max_wait_s):
+        if count and (count == most or job_s(budget + need) > settings.max_wait_s):
             sizes.append(count)
             count, budget = 0, 0.0
         count += 1

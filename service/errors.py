@@ -15,10 +15,13 @@ Infrastructure failures are exceptions; program outcomes are data (see
     │   └── JobNotFound               no batch with that id: never made, or expired (404)
     ├── Unavailable                   the service cannot take or finish the work now (retry)
     │   ├── QueueFull                 queued programs over the high-water mark (429)
+    │   │   ├── QuotaExceeded         one API key's programs in flight over its quota (429)
+    │   │   └── StorageFull           Redis' memory near its maxmemory (429: results must expire)
     │   ├── NoWorkers                 no live worker is registered (503)
     │   ├── NotJudged                 items came back ``infra_error`` where a reward is due (503)
     │   └── BackendUnavailable        Redis could not be reached or failed a command (503)
-    │       └── ConnectionLost        the connection dropped (a waiter may reconnect)
+    │       ├── ConnectionLost        the connection dropped (a waiter may reconnect)
+    │       └── RedisFull             Redis refused a write: out of memory (noeviction)
     └── SandboxError                  the sandbox could not judge (becomes ``infra_error``)
         ├── SandboxUnavailable        no Docker engine, no sandbox image, or no pool installed
         ├── ContainerStartError       a container would not start or answer its first ping
@@ -51,10 +54,13 @@ __all__ = [
     "NoWorkers",
     "NotJudged",
     "QueueFull",
+    "QuotaExceeded",
+    "RedisFull",
     "RequestRefused",
     "SandboxError",
     "SandboxUnavailable",
     "ServiceError",
+    "StorageFull",
     "Unavailable",
     "UnprocessableRequest",
 ]
@@ -77,10 +83,11 @@ class InvalidField(UnprocessableRequest, ValueError):
     """A field is outside what this server accepts; ``field`` names it
     (``items[3].limits.timeout_s``), ``message`` says why."""
 
-    def __init__(self, field: str, message: str) -> None:
+    def __init__(self, field: str, message: str, *, kind: str = "server_limit") -> None:
         super().__init__(f"{field}: {message}")
         self.field = field
         self.message = message
+        self.kind = kind  # the ``type`` of its entry in a 422's ``errors``
 
 
 class BatchTooLarge(RequestRefused):
@@ -137,6 +144,28 @@ class QueueFull(Unavailable):
         self.retry_after_s = retry_after_s
 
 
+class QuotaExceeded(QueueFull):
+    """Admitting the batch would put one API key's programs in flight over its quota
+    (``tenant_max_inflight``)."""
+
+    def __str__(self) -> str:
+        return (
+            f"{self.queued} programs of this API key in flight; its quota "
+            f"(UTRS_TENANT_MAX_INFLIGHT) is {self.high_water}"
+        )
+
+
+class StorageFull(QueueFull):
+    """Redis' memory is over ``redis_memory_high_water`` of its ``maxmemory``: new work is
+    refused before Redis refuses writes, so the work in flight can still publish."""
+
+    def __str__(self) -> str:
+        return (
+            f"Redis memory at {self.queued}% of its maxmemory; the API admits work up to "
+            f"{self.high_water}% (UTRS_REDIS_MEMORY_HIGH_WATER) while older results expire"
+        )
+
+
 class NoWorkers(Unavailable):
     """No worker has sent a heartbeat recently, so nothing would run the batch."""
 
@@ -164,6 +193,10 @@ class BackendUnavailable(Unavailable):
 
 class ConnectionLost(BackendUnavailable):
     """The connection to Redis dropped or timed out (Redis restarting, a network blip)."""
+
+
+class RedisFull(BackendUnavailable):
+    """Redis refused a write because it is at its ``maxmemory`` (policy ``noeviction``)."""
 
 
 # ---------------------------------------------------------------------- sandbox

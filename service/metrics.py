@@ -37,6 +37,7 @@ class WorkerCounter(StrEnum):
     CHUNKS_FAILED = "chunks_failed"
     CHUNK_SECONDS = "chunk_seconds"
     CONTAINER_RESTARTS = "container_restarts"
+    PROGRAM_MS = "program_ms"  # a worker's recent wall ms per program of a chunk (sizes bulk chunks)
 
 
 #: Stats hash field of the programs run with one status: ``programs:<status>``.
@@ -78,7 +79,7 @@ class ClusterSnapshot(Collector):
             if key.startswith(PROGRAMS_PREFIX):
                 executed.add_metric([key.removeprefix(PROGRAMS_PREFIX)], value)
         yield executed
-        for counter, text in _DESCRIBED.items():
+        for counter, text in _DESCRIBED.items():  # PROGRAM_MS is for the dispatch only
             yield CounterMetricFamily(f"utrs_worker_{counter.value}", text, self.counters.get(counter, 0.0))
 
 
@@ -138,17 +139,37 @@ class Metrics:
         self.cache_lookups.inc(items)
         self.cache_hits.inc(reused)
 
-    def observe_results(self, results: Iterable[Mapping[str, Any] | None]) -> None:
-        for result in results:
-            if result is None:
-                continue
-            source = ResultSource.CACHE if result.get("cached") else ResultSource.RUN
-            self.programs.labels(str(result.get("status")), source.value).inc()
+    def observe_results(self, lines: Iterable[bytes], *, cached: Iterable[bool]) -> None:
+        """Count a batch's results (result lines: ``status`` and ``duration_ms`` are read
+        from them without parsing a whole result)."""
+        counts: dict[tuple[str, str], int] = {}
+        for line, reused in zip(lines, cached, strict=True):
+            source = ResultSource.CACHE if reused else ResultSource.RUN
+            key = (_field(line, b'"status":"', b'"'), source.value)
+            counts[key] = counts.get(key, 0) + 1
             if source is ResultSource.RUN:
-                self.program_seconds.observe(float(result.get("duration_ms") or 0.0) / 1000.0)
+                self.program_seconds.observe(_number(line, b'"duration_ms":') / 1000.0)
+        for (status, source_value), n in counts.items():
+            self.programs.labels(status, source_value).inc(n)
 
     def render(self) -> bytes:
         return generate_latest(self.registry)
+
+
+def _field(line: bytes, key: bytes, end: bytes) -> str:
+    start = line.find(key)
+    if start < 0:
+        return "unknown"
+    start += len(key)
+    return line[start : line.find(end, start)].decode(errors="replace")
+
+
+def _number(line: bytes, key: bytes) -> float:
+    text = _field(line, key, b",")
+    try:
+        return float(text.rstrip("}"))
+    except ValueError:
+        return 0.0
 
 
 def parse_stats(raw: Mapping[bytes | str, bytes | str] | Sequence[Any]) -> dict[str, float]:

@@ -57,11 +57,15 @@ class Settings(BaseSettings):
     max_code_bytes: int = Field(default=8 * 1024 * 1024, ge=1024)
 
     # --- API (service/api) ----------------------------------------------------------
-    api_host: str = "0.0.0.0"
+    api_host: str = "127.0.0.1"  # another address needs API keys (service.api.keys)
     api_port: int = Field(default=8000, ge=1, le=65535)
     # Keys accepted in ``Authorization: Bearer <key>`` or ``X-API-Key``; empty = open.
     # Env: a JSON list (``UTRS_API_KEYS='["k1","k2"]'``) or comma-separated ``k1,k2``.
     api_keys: Annotated[list[str], NoDecode] = Field(default_factory=list)
+    # One key per line, read again when it changes (rotation without a restart).
+    api_keys_file: str | None = None
+    # Serve without keys on a non-loopback address: only behind a proxy that authenticates.
+    api_open: bool = False
     max_batch: int = Field(default=4096, ge=1)
     max_body_bytes: int = Field(default=64 * 1024 * 1024, ge=1024)
     wait_s: float = Field(default=300.0, gt=0)  # sync wait when the request names none
@@ -76,7 +80,14 @@ class Settings(BaseSettings):
     # At most this many programs per RQ job (measured); fewer when their budgets add up
     # past max_wait_s.
     chunk_size: int = Field(default=32, ge=1, le=4096)
-    queue_high_water: int = Field(default=65536, ge=1)  # queued programs before 429
+    queue_high_water: int = Field(default=65536, ge=1)  # programs in flight before 429
+    tenant_max_inflight: int = Field(default=32768, ge=1)  # per API key, before 429
+    # New work is refused (429) once Redis uses this share of its maxmemory, leaving the
+    # rest for the results of the work in flight (Redis runs with noeviction).
+    redis_memory_high_water: float = Field(default=0.85, gt=0, le=1)
+    # A bulk-lane chunk holds about this much expected work (a running chunk is never
+    # preempted, so this bounds what an interactive request waits behind): see dispatch.
+    bulk_chunk_ms: float = Field(default=100.0, gt=0)
     retry_after_s: int = Field(default=5, ge=1)
     job_timeout_s: int = Field(default=240, ge=1)  # one RQ job (chunk), enforced by RQ
     job_retries: int = Field(default=2, ge=0)  # re-runs of a chunk whose worker died
@@ -86,9 +97,9 @@ class Settings(BaseSettings):
     cache_ttl_s: int = Field(default=7 * 86400, ge=1)
 
     # --- worker (service/worker/) ------------------------------------------------------
-    worker_heartbeat_s: float = Field(default=3.0, gt=0)  # a dead worker is noticed
-    worker_dead_after_s: int = Field(default=15, ge=2)  # ...this long after its last beat
-    worker_maintenance_s: int = Field(default=5, ge=1)  # abandoned-chunk sweeps
+    worker_heartbeat_s: float = Field(default=2.0, gt=0)  # a dead worker is noticed
+    worker_dead_after_s: int = Field(default=8, ge=2)  # ...this long after its last beat
+    worker_maintenance_s: float = Field(default=1.0, gt=0)  # sweeps for dead workers' chunks
     log_level: str = "INFO"  # utrs-worker's default --log-level
 
     @field_validator("api_keys", mode="before")
@@ -111,6 +122,8 @@ class Settings(BaseSettings):
         self._check_timeouts()
         if self.queue_high_water < self.max_batch:
             raise ValueError("queue_high_water must be >= max_batch (an idle queue admits a batch)")
+        if self.tenant_max_inflight < self.max_batch:
+            raise ValueError("tenant_max_inflight must be >= max_batch (an idle key's batch is admitted)")
         if self.worker_dead_after_s <= 2 * self.worker_heartbeat_s:
             raise ValueError("worker_dead_after_s must exceed two worker heartbeats")
         return self

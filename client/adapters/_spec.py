@@ -12,7 +12,7 @@ from client import builders
 from client.errors import NotScored
 from client.models import Item, Result, Status
 
-__all__ = ["extract_code", "item_from_spec", "rewards_of"]
+__all__ = ["extract_code", "item_from_spec", "judged", "reward_or_none", "rewards_of"]
 
 # A fenced block; an unclosed last fence (a truncated answer) runs to the end.
 _FENCE = re.compile(r"```[ \t]*([\w+.-]*)[^\n]*\n(.*?)(?:```|\Z)", re.DOTALL)
@@ -50,6 +50,8 @@ def item_from_spec(code: str, spec: Any, **fields: Any) -> Item:
         pydantic.ValidationError: the spec does not make a valid item.
     """
     data = json.loads(spec) if isinstance(spec, str | bytes) else spec
+    if hasattr(data, "tolist"):  # a numpy array, as parquet struct columns come back in verl
+        data = data.tolist()
     if isinstance(data, Sequence) and not isinstance(data, str | bytes):
         return builders.item(code, [str(case) for case in data], **fields)
     if not isinstance(data, Mapping):
@@ -86,3 +88,15 @@ def rewards_of(results: Sequence[Result], key: str = "total") -> list[float]:
             f"no {key!r} reward; " + ("; ".join(sorted(details))[:500] or "see the results"),
         )
     return [float(value) for value in values if value is not None]
+
+
+def judged(result: Result) -> bool:
+    """The service gave a verdict (not ``infra_error`` after the retries, not ``no_tests``)."""
+    return result.status not in (Status.INFRA_ERROR, Status.NO_TESTS)
+
+
+def reward_or_none(result: Result, key: str = "total") -> float | None:
+    """``result.rewards[key]``, or ``None`` when the result has no verdict or no such
+    reward (TRL's convention for a sample that cannot be scored)."""
+    value = result.rewards.get(key)
+    return float(value) if judged(result) and value is not None else None

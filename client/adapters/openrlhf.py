@@ -1,16 +1,22 @@
-"""OpenRLHF's remote reward model protocol, backed by the service.
+"""OpenRLHF's reward interfaces, backed by the service (OpenRLHF 0.11, flags after its
+April 2026 rename).
 
-OpenRLHF posts ``{"query": [...], "prompts": [...], "labels": [...]}`` (``query`` =
-prompt + response as decoded, special tokens included; ``labels`` = the ``--label_key``
-column) to ``--remote_rm_url`` and reads ``{"rewards": [...], "scores": [...],
-"extra_logs": {...}}`` back. Two ways to use it:
+Two ways to reward a rollout:
 
-- the service's route ``POST /v1/openrlhf/get_reward`` (``service/routes_openrlhf.py``):
-  ``--remote_rm_url http://utrs:8000/v1/openrlhf/get_reward --label_key tests``;
-- this file's :func:`reward_func` in OpenRLHF's ``--remote_rm_url reward_func.py`` mode.
+- HTTP: the service's route ``POST /v1/openrlhf/get_reward`` speaks OpenRLHF's remote
+  reward-model protocol (:mod:`client.adapters._openrlhf_wire`):
+  ``--reward.remote_url http://utrs:8000/v1/openrlhf/get_reward --data.label_key tests``.
+- ``reward_func.py``: ``--reward.remote_url /path/to/reward_func.py`` makes OpenRLHF load
+  that file by path and call its ``reward_func(queries, prompts, labels)`` from a thread,
+  one query per call. :func:`reward_func` is that function: point OpenRLHF at
+  ``examples/openrlhf/reward_func.py`` (which imports it) or at this file. The service is
+  ``UTRS_URL`` with the key ``UTRS_API_KEY``; concurrent calls are grouped into one
+  request, and each request's timeout (170 s) nests inside OpenRLHF's own 180 s.
 
-Each label is a test spec as in :func:`client.adapters.item_from_spec`. OpenRLHF and
-torch are not imported unless the ``reward_func`` mode is used where torch exists.
+Multi-turn repair in OpenRLHF's agent mode (``--train.agent_func_path``) is
+:mod:`client.adapters.openrlhf_agent`. Each label is a test spec as in
+:func:`client.adapters.item_from_spec`. OpenRLHF is never imported here; torch only when
+``reward_func`` runs where it is installed.
 """
 
 from __future__ import annotations
@@ -19,97 +25,56 @@ import importlib
 from collections.abc import Sequence
 from typing import Any
 
-from pydantic import BaseModel, Field
-
-from client.adapters._clients import shared_client
-from client.adapters._spec import extract_code, item_from_spec, rewards_of
-from client.models import Item, Result
+from client.adapters._clients import Connection
+from client.adapters._group import evaluate_grouped_sync
+from client.adapters._openrlhf_wire import (
+    END_MARKERS,
+    RewardRequest,
+    RewardResponse,
+    answer_of,
+    items_of,
+    response_text,
+)
 
 __all__ = [
     "END_MARKERS",
+    "OPENRLHF_TIMEOUT_S",
     "RewardRequest",
     "RewardResponse",
     "answer_of",
+    "connection",
     "items_of",
     "response_text",
     "reward_func",
 ]
 
-# End-of-turn / end-of-text tokens that decoding with skip_special_tokens=False leaves in.
-END_MARKERS = (
-    "<|im_end|>", "<|endoftext|>", "<|eot_id|>", "<|end|>", "</s>",
-    "<\uff5cend\u2581of\u2581sentence\uff5c>",  # DeepSeek's, in full-width bars
-)
+#: OpenRLHF's own limit on a reward request (``aiohttp.ClientTimeout(total=180)``).
+OPENRLHF_TIMEOUT_S = 180.0
+_CONNECTION = Connection(timeout_s=OPENRLHF_TIMEOUT_S - 10.0, concurrency=64)
 
 
-class RewardRequest(BaseModel):
-    """The body OpenRLHF posts (``metas`` and unknown keys are accepted and ignored)."""
-
-    query: list[str]
-    prompts: list[str] | None = None
-    labels: list[Any] | None = None
-
-
-class RewardResponse(BaseModel):
-    """What OpenRLHF reads: ``rewards`` for the advantage, ``scores`` (0..1, the pass
-    ratio) for dynamic filtering, ``extra_logs`` (lists aligned with ``query``) for
-    logging."""
-
-    rewards: list[float]
-    scores: list[float]
-    extra_logs: dict[str, list[float]] = Field(default_factory=dict)
-
-
-def response_text(query: str, prompt: str | None) -> str:
-    """The response part of ``query``: after the prompt, before the first end marker."""
-    text = query[len(prompt):] if prompt and query.startswith(prompt) else query
-    cut = min((i for i in (text.find(m) for m in END_MARKERS) if i >= 0), default=len(text))
-    return text[:cut]
-
-
-def items_of(request: RewardRequest) -> list[Item]:
-    """One item per query.
-
-    Raises:
-        ValueError: ``labels`` missing or not aligned with ``query``, or a bad spec.
-    """
-    n = len(request.query)
-    prompts: list[str | None] = [None] * n if request.prompts is None else [*request.prompts]
-    labels = request.labels
-    if labels is None or len(labels) != n or len(prompts) != n:
-        raise ValueError(f"query, prompts and labels must be aligned lists ({n} queries)")
-    return [
-        item_from_spec(extract_code(response_text(query, prompt)), label)
-        for query, prompt, label in zip(request.query, prompts, labels, strict=True)
-    ]
-
-
-def answer_of(results: Sequence[Result], reward_key: str = "total") -> RewardResponse:
-    """The response body for ``results``.
-
-    Raises:
-        NotScored: a program could not be judged (the route answers 503, which
-            OpenRLHF retries; no reward is invented).
-    """
-    rewards = rewards_of(results, reward_key)
-    ratios = [r.pass_ratio for r in results]
-    return RewardResponse(
-        rewards=rewards,
-        scores=ratios,
-        extra_logs={"pass_ratio": ratios, "passed_all": [float(r == 1.0) for r in ratios]},
-    )
+def connection() -> Connection:
+    """Where :func:`reward_func` sends its items (``UTRS_URL``, ``UTRS_API_KEY``)."""
+    return _CONNECTION
 
 
 def reward_func(
     queries: Sequence[str], prompts: Sequence[str], labels: Sequence[Any], **kwargs: Any
 ) -> dict[str, Any]:
-    """OpenRLHF's ``reward_func.py`` entry point; the service URL comes from ``UTRS_URL``.
+    """OpenRLHF's ``reward_func.py`` entry point: ``{"rewards", "scores", "extra_logs"}``.
 
-    Returns torch tensors where torch is installed (as OpenRLHF expects), else lists.
+    ``kwargs`` (``metas`` in some OpenRLHF versions) are accepted and ignored. Returns
+    torch tensors where torch is installed (as OpenRLHF expects), else lists.
+
+    Raises:
+        NotScored: a program could not be judged after the client's retries (no reward
+            is invented for it).
+        ValueError: the labels are missing, misaligned or not test specs.
     """
-    del kwargs  # e.g. ``metas``
+    del kwargs
     request = RewardRequest(query=list(queries), prompts=list(prompts), labels=list(labels))
-    body = answer_of(shared_client().evaluate(items_of(request))).model_dump()
+    results = evaluate_grouped_sync(_CONNECTION, items_of(request))
+    body = answer_of(results).model_dump()
     try:
         torch = importlib.import_module("torch")
     except ImportError:

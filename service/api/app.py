@@ -12,6 +12,7 @@ from fastapi import FastAPI
 
 from service.api.batches import BatchService
 from service.api.http_errors import install_handlers
+from service.api.keys import ApiKeys, ExposureRefused, check_exposure
 from service.api.middleware import BodyLimit, RequestMetrics
 from service.api.routes import evaluate, jobs, openrlhf, ops
 from service.metrics import Metrics
@@ -49,6 +50,7 @@ def create_app(settings: Settings) -> FastAPI:
     )
     app.state.settings = settings
     app.state.metrics = metrics
+    app.state.api_keys = ApiKeys(settings)
     install_handlers(app)
     app.include_router(evaluate.router)
     app.include_router(jobs.router)
@@ -68,9 +70,14 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     settings = get_settings()
     logging.basicConfig(level=args.log_level.upper())
+    host = args.host or settings.api_host
+    try:
+        check_exposure(host, settings)
+    except ExposureRefused as exc:
+        parser.exit(2, f"utrs-api: {exc}\n")
     uvicorn.run(
         create_app(settings),
-        host=args.host or settings.api_host,
+        host=host,
         port=args.port or settings.api_port,
         log_level=args.log_level,
         access_log=False,

@@ -3,23 +3,26 @@ API-key check."""
 
 from __future__ import annotations
 
-import hmac
 from typing import Annotated
 
 from fastapi import Depends, Request
 from fastapi.security import APIKeyHeader, HTTPAuthorizationCredentials, HTTPBearer
 
 from service.api.batches import BatchService
+from service.api.keys import ApiKeys
 from service.errors import AuthenticationFailed, AuthenticationRequired
 from service.metrics import Metrics
+from service.queue.dispatch import tenant_of
 from service.queue.producer import ChunkQueue
 from service.settings import Settings
 
 __all__ = [
     "BatchesDep",
     "MetricsDep",
+    "PathTenantDep",
     "QueueDep",
     "SettingsDep",
+    "TenantDep",
     "require_api_key",
 ]
 
@@ -53,21 +56,45 @@ QueueDep = Annotated[ChunkQueue, Depends(_queue)]
 MetricsDep = Annotated[Metrics, Depends(_metrics)]
 
 
+def _keys(request: Request) -> ApiKeys:
+    keys: ApiKeys = request.app.state.api_keys
+    return keys
+
+
 def require_api_key(
-    settings: SettingsDep,
+    keys: Annotated[ApiKeys, Depends(_keys)],
     bearer: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
     header: Annotated[str | None, Depends(_header)],
-) -> None:
-    """Open when no keys are configured; else the request must carry one of them.
+) -> str:
+    """Open when no keys are configured; else the request must carry one of them. Returns
+    the request's tenant (its key's digest, ``anon`` when open): whose turn and quota.
 
     Raises:
         AuthenticationRequired: no key given (401).
         AuthenticationFailed: a key that is not configured (403).
     """
-    if not settings.api_keys:
-        return
-    given = bearer.credentials if bearer is not None else header
+    return _tenant(keys, bearer.credentials if bearer is not None else header)
+
+
+def _tenant(keys: ApiKeys, given: str | None) -> str:
+    if not keys.configured:
+        return tenant_of(None)
     if not given:
         raise AuthenticationRequired()
-    if not any(hmac.compare_digest(given.encode(), key.encode()) for key in settings.api_keys):
+    if not keys.accepts(given):
         raise AuthenticationFailed()
+    return tenant_of(given)
+
+
+def require_path_key(keys: Annotated[ApiKeys, Depends(_keys)], api_key: str) -> str:
+    """As :func:`require_api_key`, for the key in the URL path (``/k/{api_key}/...``) of
+    callers that cannot send headers (OpenRLHF's HTTP reward mode).
+
+    Raises:
+        AuthenticationFailed: a key that is not configured (403).
+    """
+    return _tenant(keys, api_key)
+
+
+TenantDep = Annotated[str, Depends(require_api_key)]
+PathTenantDep = Annotated[str, Depends(require_path_key)]

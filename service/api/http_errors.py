@@ -9,11 +9,12 @@ InvalidField              422    the field over a server limit / with a bad rewa
                                  ``errors`` as above (``type``: ``server_limit``)
 UnprocessableRequest      422    e.g. OpenRLHF labels that are not test specs
 BatchTooLarge             413
+(framework) 400           422    a body that is not readable JSON at all (``field``: ``body``)
 BodyTooLarge              413    answered by :class:`service.api.middleware.BodyLimit`
 AuthenticationRequired    401    ``WWW-Authenticate: Bearer``
 AuthenticationFailed      403
 JobNotFound               404
-QueueFull                 429    ``Retry-After``
+QueueFull                 429    ``Retry-After``; QuotaExceeded names the quota
 NoWorkers                 503    ``service unavailable: ...``
 BackendUnavailable        503    ``service unavailable: ...`` (Redis unreachable or failing)
 NotJudged                 503    ``Retry-After`` (OpenRLHF retries it)
@@ -32,7 +33,8 @@ from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse
+from fastapi.responses import Response
+from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from service.errors import (
     AuthenticationFailed,
@@ -43,11 +45,14 @@ from service.errors import (
     JobNotFound,
     NotJudged,
     QueueFull,
+    QuotaExceeded,
     RequestRefused,
     ServiceError,
+    StorageFull,
     Unavailable,
     UnprocessableRequest,
 )
+from service.text import dumps
 
 __all__ = ["Refusal", "field_path", "install_handlers", "refusal", "status_of"]
 
@@ -73,8 +78,8 @@ class Refusal:
     body: dict[str, Any]
     headers: dict[str, str] = field(default_factory=dict)
 
-    def response(self) -> JSONResponse:
-        return JSONResponse(self.body, status_code=self.status, headers=self.headers or None)
+    def response(self) -> Response:
+        return _json(self.body, self.status, self.headers)
 
 
 def status_of(exc: ServiceError) -> int | None:
@@ -93,11 +98,12 @@ def refusal(exc: RequestRefused | Unavailable) -> Refusal:
     assert status is not None, f"{type(exc).__name__} has no HTTP status"
     detail = f"service unavailable: {exc}" if status == 503 and not isinstance(exc, NotJudged) else str(exc)
     if isinstance(exc, QueueFull):
-        detail = f"queue is full: {exc}; retry later"
+        kind = {QuotaExceeded: "quota exceeded", StorageFull: "storage is full"}.get(type(exc), "queue is full")
+        detail = f"{kind}: {exc}; retry later"
     body: dict[str, Any] = {"detail": detail}
     headers: dict[str, str] = {}
     if isinstance(exc, InvalidField):
-        body["errors"] = [{"field": exc.field, "message": exc.message, "type": "server_limit"}]
+        body["errors"] = [{"field": exc.field, "message": exc.message, "type": exc.kind}]
     if isinstance(exc, QueueFull | NotJudged):
         headers["Retry-After"] = str(exc.retry_after_s)
     if isinstance(exc, AuthenticationRequired):
@@ -122,23 +128,42 @@ def _message(error: dict[str, Any]) -> str:
     return message.removeprefix("Value error, ")
 
 
-async def _validation(request: Request, exc: Exception) -> JSONResponse:
+async def _validation(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, RequestValidationError)
     errors = [
         {"field": field_path(e.get("loc", ())), "message": _message(e), "type": e.get("type")} for e in exc.errors()
     ]
     first = errors[0] if errors else {"field": "body", "message": "invalid request"}
     more = f" (and {len(errors) - 1} more)" if len(errors) > 1 else ""
-    return JSONResponse({"detail": f"{first['field']}: {first['message']}{more}", "errors": errors}, status_code=422)
+    return _json({"detail": f"{first['field']}: {first['message']}{more}", "errors": errors}, 422)
 
 
-async def _refused(request: Request, exc: Exception) -> JSONResponse:
+def _json(body: dict[str, Any], status: int, headers: dict[str, str] | None = None) -> Response:
+    """A JSON answer under the text rule: a refusal may quote what the client sent (a
+    field name, a scheme), lone surrogates included (:mod:`service.text`)."""
+    content, _ = dumps(body)
+    return Response(content, status_code=status, headers=headers or None, media_type="application/json")
+
+
+async def _refused(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, RequestRefused | Unavailable)
     return refusal(exc).response()
 
 
+async def _http(request: Request, exc: Exception) -> Response:
+    """The framework's own refusals; a body it could not read at all (not UTF-8, not the
+    content type it expects) is a 422 naming ``body`` like every other bad body."""
+    assert isinstance(exc, StarletteHTTPException)
+    if exc.status_code == 400:
+        message = f"could not be read as a JSON object ({exc.detail})"
+        error = {"field": "body", "message": message, "type": "json_invalid"}
+        return _json({"detail": f"body: {message}", "errors": [error]}, 422)
+    return _json({"detail": exc.detail}, exc.status_code, dict(exc.headers or {}))
+
+
 def install_handlers(app: FastAPI) -> None:
     """Register the translations above on ``app``."""
+    app.add_exception_handler(StarletteHTTPException, _http)
     app.add_exception_handler(RequestValidationError, _validation)
     app.add_exception_handler(RequestRefused, _refused)
     app.add_exception_handler(Unavailable, _refused)

@@ -20,7 +20,17 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from client.models import Item
 
-__all__ = ["ON_CHUNK_FAILURE", "RUN_CHUNK", "ChunkDone", "ChunkJob", "ReplyTo", "ResultData"]
+__all__ = [
+    "ON_CHUNK_FAILURE",
+    "RUN_CHUNK",
+    "ChunkDone",
+    "ChunkJob",
+    "ReplyTo",
+    "ResultData",
+    "failed_chunk",
+    "parse_field",
+    "part_field",
+]
 
 #: Import strings of the worker's job functions (:mod:`service.worker.jobs`).
 RUN_CHUNK = "service.worker.jobs.run_chunk"
@@ -45,7 +55,9 @@ class ReplyTo(_Envelope):
 
 
 class ChunkJob(_Envelope):
-    """The keyword arguments of :data:`RUN_CHUNK` for one chunk of a batch."""
+    """The keyword arguments of :data:`RUN_CHUNK` for one chunk of a batch, or for a part
+    of one (``part``: the items from ``offset`` on; made when a chunk whose worker died
+    twice is split, :mod:`service.worker.recovery`)."""
 
     batch_id: str
     chunk: int = Field(ge=0)
@@ -53,19 +65,42 @@ class ChunkJob(_Envelope):
     cache_keys: list[str | None]
     image: str = Field(description="the image version the API keyed the cache with")
     reply: ReplyTo
+    offset: int = Field(default=0, ge=0)
+    part: bool = False
+    interrupts: int = Field(default=0, ge=0, description="runs of it (or its chunk) cut short by a dead worker")
+    tenant: str = Field(default="anon", description="whose quota its programs count against")
+
+    @property
+    def field(self) -> str:
+        """Its field in the batch's results hash (and its entry on the done list)."""
+        return part_field(self.chunk, self.offset) if self.part else str(self.chunk)
 
     def job_kwargs(self) -> dict[str, Any]:
         """The JSON keyword arguments RQ stores (item defaults left out, as they travel)."""
         return self.model_dump(mode="json", exclude_defaults=True)
 
 
-def failed_chunk(kwargs: Mapping[str, Any]) -> tuple[ReplyTo, int, int]:
-    """Where to answer a chunk that failed for good, which chunk, how many items.
+def part_field(chunk: int, offset: int) -> str:
+    """The results-hash field of the part of ``chunk`` that starts at ``offset``."""
+    return f"{chunk}@{offset}"
+
+
+def parse_field(field: str | bytes) -> tuple[int, int | None]:
+    """``"3"`` -> (3, None), a whole chunk; ``"3@16"`` -> (3, 16), a part of it."""
+    text = field.decode() if isinstance(field, bytes) else field
+    chunk, _, offset = text.partition("@")
+    return int(chunk), int(offset) if offset else None
+
+
+def failed_chunk(kwargs: Mapping[str, Any]) -> tuple[ReplyTo, str, int]:
+    """Where to answer a chunk (or part) that failed for good, its field, how many items.
 
     Reads only what the answer needs: a job that failed may carry items that no longer
     validate (a newer API's fields on an older worker), and it must still be answered.
     """
-    return ReplyTo.model_validate(kwargs["reply"]), int(kwargs["chunk"]), len(kwargs["items"])
+    chunk, offset = int(kwargs["chunk"]), int(kwargs.get("offset", 0))
+    field = part_field(chunk, offset) if kwargs.get("part") else str(chunk)
+    return ReplyTo.model_validate(kwargs["reply"]), field, len(kwargs["items"])
 
 
 class ChunkDone(_Envelope):

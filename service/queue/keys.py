@@ -3,12 +3,22 @@
     P:batch:<id>:plan      the BatchPlan (JSON), for GET /v1/jobs and late readers
     P:batch:<id>:results   hash chunk index -> JSON array of that chunk's results
     P:batch:<id>:done      list of finished chunk indexes (the sync waiter pops it)
+    P:batch:<id>:cancelled set when DELETE /v1/jobs/<id> cancelled it (workers skip its chunks)
     P:cache:<sha256>       a cached result (service.queue.cache)
+    P:claim:<sha256>       the batch running that program now; ``:f`` its followers (claims)
+    P:idem:<t>:<sha256>    the batch made by tenant <t> for an idempotency key (POST /v1/jobs)
     P:workers              zset worker name -> time of its last heartbeat
+    P:running              hash worker name -> RQ id of the chunk job it runs (recovery)
     P:image                the sandbox image version the workers run
+    P:lane:<lane>:ring     list of tenants with chunks waiting in that lane (round robin)
+    P:lane:<lane>:t:<t>    list of chunk job ids of tenant <t> waiting in that lane
+    P:inflight             programs admitted and not yet answered (the high-water mark)
+    P:tenant:<t>:inflight  the same for one tenant (API key digest; the per-key quota)
     P:stats                hash of cluster counters written by workers (service.metrics)
 
-and RQ's keys that the service reads: ``rq:queue:<queue_name>`` (the queue, a list) and
+and RQ's keys that the service reads: ``rq:queue:<queue_name>.<lane>`` (a lane's queue, a
+list, fed from the backlogs: :mod:`service.queue.dispatch`; ``rq:queue:<queue_name>`` holds
+jobs of the previous release) and
 ``rq:job:<batch id>-<chunk>`` (one chunk's job hash). A chunk's RQ job id is
 deterministic, so a batch's status is one pipelined lookup.
 """
@@ -38,12 +48,39 @@ class RedisKeys:
     def done(self, batch_id: str) -> str:
         return f"{self.prefix}:batch:{batch_id}:done"
 
+    def cancelled(self, batch_id: str) -> str:
+        return f"{self.prefix}:batch:{batch_id}:cancelled"
+
     def cache(self, digest: str) -> str:
         return f"{self.prefix}:cache:{digest}"
+
+    def idempotency(self, tenant: str, digest: str) -> str:
+        return f"{self.prefix}:idem:{tenant}:{digest}"
+
+    def claim(self, cache_key: str) -> str:
+        """The claim on a program, from its cache key (``P:cache:<d>`` -> ``P:claim:<d>``)."""
+        return f"{self.prefix}:claim:{cache_key.rsplit(':', 1)[-1]}"
 
     @property
     def workers(self) -> str:
         return f"{self.prefix}:workers"
+
+    def ring(self, lane: str) -> str:
+        return f"{self.prefix}:lane:{lane}:ring"
+
+    def backlog(self, lane: str, tenant: str) -> str:
+        return f"{self.prefix}:lane:{lane}:t:{tenant}"
+
+    @property
+    def inflight(self) -> str:
+        return f"{self.prefix}:inflight"
+
+    def tenant_inflight(self, tenant: str) -> str:
+        return f"{self.prefix}:tenant:{tenant}:inflight"
+
+    @property
+    def running(self) -> str:
+        return f"{self.prefix}:running"
 
     @property
     def image(self) -> str:

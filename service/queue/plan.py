@@ -22,9 +22,13 @@ from typing import Any
 from client.models import Item, Result, Stats, Status
 from service.budgets import chunk_sizes
 from service.queue.envelope import ResultData
+from service.queue.lines import Line, patch, result_line
 from service.settings import Settings
 
-__all__ = ["BatchPlan", "infra_error", "plan_batch"]
+__all__ = ["FOLLOWS", "BatchPlan", "infra_error", "pending", "plan_batch"]
+
+#: The slot of an item that follows another batch's run of it (``BatchPlan.follows``).
+FOLLOWS = -(2**31)
 
 
 @dataclass
@@ -35,15 +39,23 @@ class BatchPlan:
     that run; ``slots[i] < 0`` means hit ``-slots[i] - 1`` of ``hits``. ``repeats[i]`` marks
     an item that repeats an earlier one of the batch (answered with ``cached: true``).
     ``chunks`` are the sizes of the chunks the unique programs run in, in order.
+    ``repaired`` maps an item's index (as text) to the paths of the request where a lone
+    surrogate was replaced (:mod:`service.text`); they join the result's own.
     """
 
     batch_id: str
     ids: list[str | None]
     slots: list[int]
     repeats: list[bool]
-    hits: list[ResultData]
+    hits: list[str]  # result lines (service.queue.lines), as text
     chunks: list[int]
     created: float = field(default_factory=time.time)
+    repaired: dict[str, list[str]] = field(default_factory=dict)
+    lane: str = "bulk"
+    tenant: str = "anon"
+    # Items that follow an identical program another batch is running (service.queue.
+    # claims): item index (as text) -> the results-hash field its result arrives in.
+    follows: dict[str, str] = field(default_factory=dict)
 
     @property
     def total(self) -> int:
@@ -73,20 +85,35 @@ class BatchPlan:
         """The batch's ``stats`` in a response body."""
         return Stats(cached=self.n_reused(), executed=self.n_unique, elapsed_ms=round(elapsed_ms, 3))
 
-    def assemble(self, chunks: Mapping[int, Sequence[ResultData]]) -> list[ResultData | None]:
-        """Results in request order; ``None`` where the item's chunk has not finished."""
+    def reused(self, index: int) -> bool:
+        """Whether item ``index`` is answered without a run for it (cache, repeat, follow)."""
+        return self.slots[index] < 0 or self.repeats[index]
+
+    def assemble(
+        self, chunks: Mapping[int, Sequence[Line | None]], follows: Mapping[str, Line] | None = None
+    ) -> list[Line | None]:
+        """Result lines in request order, each patched with its item's ``id`` and
+        ``cached`` flag (:func:`service.queue.lines.patch`); ``None`` where the item's
+        chunk (or the run it follows) has not finished."""
         starts = self.chunk_starts()
-        out: list[ResultData | None] = []
+        out: list[Line | None] = []
         for index, slot in enumerate(self.slots):
             cached = True
-            if slot < 0:
-                base: ResultData | None = self.hits[-slot - 1]
+            followed = self.follows.get(str(index))
+            base: Line | None
+            if followed is not None:
+                base = (follows or {}).get(followed)
+            elif slot < 0:
+                base = self.hits[-slot - 1].encode()
             else:
                 chunk = bisect.bisect_right(starts, slot) - 1
                 results = chunks.get(chunk)
                 base = results[slot - starts[chunk]] if results is not None else None
                 cached = self.repeats[index]
-            out.append(None if base is None else {**base, "id": self.ids[index], "cached": cached})
+            if base is None:
+                out.append(None)
+                continue
+            out.append(patch(base, item_id=self.ids[index], cached=cached, repaired=self.repaired.get(str(index), ())))
         return out
 
     def to_json(self) -> str:
@@ -99,15 +126,20 @@ class BatchPlan:
                 "hits": self.hits,
                 "chunks": self.chunks,
                 "created": self.created,
+                "repaired": self.repaired,
+                "lane": self.lane,
+                "tenant": self.tenant,
+                "follows": self.follows,
             },
             separators=(",", ":"),
         )
 
     @classmethod
     def from_json(cls, text: str | bytes) -> BatchPlan:
-        """A plan as :meth:`to_json` wrote it, or as the previous release did (a fixed
-        ``chunk_size`` and ``n_unique`` instead of ``chunks``)."""
+        """A plan as :meth:`to_json` wrote it, or as a previous release did (a fixed
+        ``chunk_size`` and ``n_unique`` instead of ``chunks``; cache hits as data)."""
         data: dict[str, Any] = json.loads(text)
+        data["hits"] = [h if isinstance(h, str) else result_line(h).decode() for h in data.get("hits", [])]
         if "chunks" not in data:
             size = data.pop("chunk_size")
             full, rest = divmod(data.pop("n_unique"), size)
@@ -118,9 +150,12 @@ class BatchPlan:
 def plan_batch(
     items: Sequence[Item],
     keys: Sequence[str],
-    hits: Mapping[str, ResultData],
+    hits: Mapping[str, Line],
     *,
     settings: Settings,
+    chunk_limit: int | None = None,
+    follows: Mapping[str, str] | None = None,
+    batch_id: str | None = None,
 ) -> tuple[BatchPlan, list[Item], list[str]]:
     """Split a batch into cache hits and unique programs to run, in chunks.
 
@@ -129,6 +164,10 @@ def plan_batch(
         keys: Each item's cache key (equal keys mean identical items).
         hits: Cached results found for some of the keys.
         settings: ``chunk_size`` and the budgets that size the chunks.
+        chunk_limit: at most this many programs per chunk (the bulk lane's, by time).
+        follows: keys whose program another batch runs now -> the field its result
+            arrives in (:func:`service.queue.claims.claim`); they do not run here.
+        batch_id: the batch's id (a new one when None).
 
     Returns:
         The plan, the unique items to run and their cache keys (same order).
@@ -137,14 +176,21 @@ def plan_batch(
     repeats: list[bool] = []
     seen: dict[str, int] = {}
     hit_index: dict[str, int] = {}
-    hit_list: list[ResultData] = []
+    hit_list: list[str] = []
     unique: list[Item] = []
     unique_keys: list[str] = []
-    for item, key in zip(items, keys, strict=True):
+    follows = follows or {}
+    followed: dict[str, str] = {}
+    for index, (item, key) in enumerate(zip(items, keys, strict=True)):
+        if key in follows:
+            followed[str(index)] = follows[key]
+            slots.append(FOLLOWS)
+            repeats.append(False)
+            continue
         if key in hits:
             if key not in hit_index:
                 hit_index[key] = len(hit_list)
-                hit_list.append(hits[key])
+                hit_list.append(hits[key].decode())
             slots.append(-hit_index[key] - 1)
             repeats.append(False)
             continue
@@ -155,14 +201,20 @@ def plan_batch(
             unique_keys.append(key)
         slots.append(seen[key])
     plan = BatchPlan(
-        batch_id=uuid.uuid4().hex,
+        batch_id=batch_id or uuid.uuid4().hex,
+        follows=followed,
         ids=[item.id for item in items],
         slots=slots,
         repeats=repeats,
         hits=hit_list,
-        chunks=chunk_sizes(unique, settings),
+        chunks=chunk_sizes(unique, settings, limit=chunk_limit),
     )
     return plan, unique, unique_keys
+
+
+def pending(detail: str, *, item_id: str | None = None) -> Line:
+    """A ``pending`` result line: still running when the request's wait ran out."""
+    return Result(id=item_id, status=Status.PENDING, detail=detail).model_dump_json().encode()
 
 
 def infra_error(detail: str, *, item_id: str | None = None) -> ResultData:

@@ -11,13 +11,24 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
+from typing import Any
 
 import redis
 import redis.asyncio as aioredis
+import redis.asyncio.retry as aioretry
+from redis.backoff import ExponentialBackoff
 from redis.client import Pipeline
+from redis.retry import Retry
 
-from service.budgets import REDIS_COMMAND_TIMEOUT_S, REDIS_CONNECT_TIMEOUT_S
-from service.errors import BackendUnavailable, ConnectionLost
+from service.budgets import (
+    REDIS_COMMAND_TIMEOUT_S,
+    REDIS_CONNECT_TIMEOUT_S,
+    REDIS_HEALTH_CHECK_S,
+    REDIS_RETRIES,
+    REDIS_RETRY_BASE_S,
+    REDIS_RETRY_CAP_S,
+)
+from service.errors import BackendUnavailable, ConnectionLost, RedisFull
 from service.settings import Settings
 
 __all__ = ["AsyncRedis", "Pipeline", "SyncRedis", "api_clients", "translate_redis_errors", "worker_client"]
@@ -33,14 +44,36 @@ def translate_redis_errors(what: str) -> Iterator[None]:
 
     Raises:
         ConnectionLost: the connection dropped or timed out.
+        RedisFull: Redis refused a write (at its maxmemory).
         BackendUnavailable: Redis answered with an error.
     """
     try:
         yield
     except (redis.ConnectionError, redis.TimeoutError) as exc:
         raise ConnectionLost(f"redis failed while {what}: {exc}") from exc
+    except redis.exceptions.OutOfMemoryError as exc:
+        raise RedisFull(f"redis is out of memory while {what}: {exc}") from exc
     except redis.RedisError as exc:
         raise BackendUnavailable(f"redis failed while {what}: {exc}") from exc
+
+
+def _resilience() -> dict[str, Any]:
+    """What every client gets: a pooled connection idle for ``REDIS_HEALTH_CHECK_S`` is
+    pinged before use (after a Redis restart, a stale one is replaced instead of failing a
+    request), and a command or pipeline that fails on a dropped or timed-out connection is
+    sent again on a fresh one, ``REDIS_RETRIES`` times with exponential backoff. Only
+    commands whose repetition is harmless go through these clients: reads, SET/HSET of the
+    same value, and appends the readers de-duplicate (a chunk index pushed twice)."""
+    return {
+        "health_check_interval": REDIS_HEALTH_CHECK_S,
+        "retry": Retry(ExponentialBackoff(cap=REDIS_RETRY_CAP_S, base=REDIS_RETRY_BASE_S), REDIS_RETRIES),
+        "retry_on_error": [redis.ConnectionError, redis.TimeoutError],
+    }
+
+
+def _async_resilience() -> dict[str, Any]:
+    backoff = aioretry.Retry(ExponentialBackoff(cap=REDIS_RETRY_CAP_S, base=REDIS_RETRY_BASE_S), REDIS_RETRIES)
+    return {**_resilience(), "retry": backoff}
 
 
 def api_clients(settings: Settings) -> tuple[SyncRedis, AsyncRedis]:
@@ -50,13 +83,14 @@ def api_clients(settings: Settings) -> tuple[SyncRedis, AsyncRedis]:
         settings.redis_url,
         socket_connect_timeout=REDIS_CONNECT_TIMEOUT_S,
         socket_timeout=REDIS_COMMAND_TIMEOUT_S,
+        **_resilience(),
     )
     aio = aioredis.Redis.from_url(
-        settings.redis_url, socket_connect_timeout=REDIS_CONNECT_TIMEOUT_S, socket_timeout=None
+        settings.redis_url, socket_connect_timeout=REDIS_CONNECT_TIMEOUT_S, socket_timeout=None, **_async_resilience()
     )
     return sync, aio
 
 
 def worker_client(settings: Settings) -> SyncRedis:
     """A worker's client: RQ blocks on it in BLPOP between jobs, so no socket timeout."""
-    return redis.Redis.from_url(settings.redis_url)
+    return redis.Redis.from_url(settings.redis_url, socket_connect_timeout=REDIS_CONNECT_TIMEOUT_S, **_resilience())

@@ -11,38 +11,88 @@ statuses in two pipelines (:meth:`ResultReader.state`).
 from __future__ import annotations
 
 import asyncio
-import json
 import logging
 import time
-from collections.abc import Sequence
-from dataclasses import dataclass
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
 
 from rq.job import JobStatus
 
 from service.budgets import REDIS_RECONNECT_PAUSE_S
 from service.errors import ConnectionLost, JobNotFound
-from service.queue.envelope import ReplyTo, ResultData
+from service.queue.envelope import ReplyTo, parse_field
 from service.queue.keys import RedisKeys, chunk_job_id, rq_job_key
+from service.queue.lines import Line, pack, unpack
 from service.queue.plan import BatchPlan
 from service.queue.redis import AsyncRedis, Pipeline, translate_redis_errors
 from service.settings import Settings
 
-__all__ = ["BatchState", "ResultReader", "publish_chunk"]
+__all__ = ["BatchState", "Chunks", "ResultReader", "follow_results", "merge_fields", "publish_chunk"]
 
 log = logging.getLogger(__name__)
 
-Chunks = dict[int, list[ResultData]]
+#: The results read so far, per chunk: the chunk's result lines in order, ``None`` for
+#: those of a part (a chunk split after its worker died twice) not published yet.
+Chunks = dict[int, list[Line | None]]
 
 # RQ job statuses of a chunk that will never publish its results.
 _LOST = frozenset({JobStatus.FAILED, JobStatus.STOPPED, JobStatus.CANCELED})
 
 
-def publish_chunk(pipe: Pipeline, reply: ReplyTo, chunk: int, results: Sequence[ResultData]) -> None:
-    """Queue the writes that publish one chunk's results (worker side), on ``pipe``."""
-    pipe.hset(reply.results, str(chunk), json.dumps(results, separators=(",", ":")))
+def publish_chunk(pipe: Pipeline, reply: ReplyTo, field: str, lines: Sequence[bytes]) -> None:
+    """Queue the writes that publish one chunk's (or part's) results (worker side), on
+    ``pipe``; ``field`` is :attr:`ChunkJob.field`, ``lines`` are ``served_line`` of
+    each result, in order (:mod:`service.queue.lines`). A field already published is not overwritten (a chunk run twice,
+    e.g. by a worker thought dead, answers with its first run)."""
+    pipe.hsetnx(reply.results, field, pack(lines))
     pipe.expire(reply.results, reply.ttl)
-    pipe.rpush(reply.done, chunk)
+    pipe.rpush(reply.done, field)
     pipe.expire(reply.done, reply.ttl)
+
+
+def merge_fields(
+    plan: BatchPlan, raw: Mapping[Any, Any], into: Chunks, *, only: set[int] | None = None
+) -> None:
+    """Put the published fields of a batch's results hash (``raw``) into ``into``: a whole
+    chunk's array as it is, a part's into its chunk's places (``None`` where not yet)."""
+    sizes = plan.chunk_sizes()
+    for name, value in raw.items():
+        if _is_follow(name):
+            continue
+        chunk, offset = parse_field(name)
+        if (only is not None and chunk not in only) or chunk >= len(sizes):
+            continue
+        results: list[Line | None] = list(unpack(value))
+        if offset is None:
+            into[chunk] = results
+            continue
+        slots = into.setdefault(chunk, [None] * sizes[chunk])
+        slots[offset : offset + len(results)] = results
+
+
+def _bytes(value: bytes | str) -> bytes:
+    return value if isinstance(value, bytes) else value.encode()
+
+
+def _token(entry: str | bytes) -> str:
+    """A done-list entry as a waiter's token: a follower field, or its chunk's index."""
+    text = entry.decode() if isinstance(entry, bytes) else entry
+    return text if _is_follow(text) else str(parse_field(text)[0])
+
+
+def _is_follow(name: str | bytes) -> bool:
+    return (name[:1] == b"f") if isinstance(name, bytes) else name.startswith("f")
+
+
+def follow_results(raw: Mapping[Any, Any]) -> dict[str, Line]:
+    """The followers' result lines among a batch's results-hash fields (one each)."""
+    out: dict[str, Line] = {}
+    for name, value in raw.items():
+        if _is_follow(name):
+            text = name.decode() if isinstance(name, bytes) else name
+            out[text] = unpack(value)[0]
+    return out
 
 
 @dataclass
@@ -53,6 +103,8 @@ class BatchState:
     chunks: Chunks
     started: bool
     lost: list[int]
+    cancelled: bool = False
+    follows: dict[str, Line] = field(default_factory=dict)
 
 
 class ResultReader:
@@ -62,8 +114,11 @@ class ResultReader:
         self.keys = RedisKeys(settings.key_prefix)
         self.aio = aio
 
-    async def wait(self, plan: BatchPlan, deadline: float, into: Chunks) -> None:
-        """Collect finished chunks into ``into`` until all are there or ``deadline`` passes.
+    async def wait(
+        self, plan: BatchPlan, deadline: float, into: Chunks, follows: dict[str, Line] | None = None
+    ) -> None:
+        """Collect finished chunks into ``into`` (and the results of the runs the batch
+        follows into ``follows``) until all are there or ``deadline`` passes.
 
         A lost connection (Redis restarting) is retried until the deadline; after one, every
         pending chunk is re-read, since a pop whose answer was lost is not popped again.
@@ -71,7 +126,8 @@ class ResultReader:
         Raises:
             BackendUnavailable: Redis answered with an error.
         """
-        pending = set(range(plan.n_chunks)) - set(into)
+        got = {} if follows is None else follows
+        pending = {str(c) for c in range(plan.n_chunks) if c not in into} | (set(plan.follows.values()) - set(got))
         resync = False
         while pending and time.monotonic() < deadline:
             try:
@@ -80,14 +136,15 @@ class ResultReader:
                     resync = False
                     if ready is None:
                         return
-                    await self._read_chunks(plan, sorted(ready & pending), into, pending)
+                    await self._read(plan, ready & pending, into, got, pending)
             except ConnectionLost as exc:
                 log.warning("batch %s: lost Redis while waiting (%s); retrying", plan.batch_id, exc.__cause__)
                 resync = True
                 await asyncio.sleep(REDIS_RECONNECT_PAUSE_S)
 
-    async def _next_done(self, plan: BatchPlan, pending: set[int], deadline: float, *, resync: bool) -> set[int] | None:
-        """Chunk indexes announced as done (all pending ones after a reconnect)."""
+    async def _next_done(self, plan: BatchPlan, pending: set[str], deadline: float, *, resync: bool) -> set[str] | None:
+        """What has something newly published: chunk indexes (as text) and follower
+        fields (all pending ones after a reconnect)."""
         if resync:
             return set(pending)
         done_key = self.keys.done(plan.batch_id)
@@ -95,17 +152,31 @@ class ResultReader:
         popped = await self.aio.blpop([done_key], timeout=remaining)
         if popped is None:
             return None
-        more = await self.aio.lpop(done_key, plan.n_chunks) or []
-        return {int(popped[1]), *(int(x) for x in more)}
+        more: Any = await self.aio.lpop(done_key, 4 * plan.n_chunks + len(plan.follows)) or []
+        return {_token(popped[1]), *(_token(x) for x in more)}
 
-    async def _read_chunks(self, plan: BatchPlan, order: list[int], into: Chunks, pending: set[int]) -> None:
-        if not order:
+    async def _read(
+        self, plan: BatchPlan, ready: set[str], into: Chunks, follows: dict[str, Line], pending: set[str]
+    ) -> None:
+        """Read what is published of the ``ready`` chunks (whole, or the parts of a split
+        one: those are few, so the whole hash is read for them) and followed runs."""
+        if not ready:
             return
-        raw = await self.aio.hmget(self.keys.results(plan.batch_id), [str(i) for i in order])
-        for index, value in zip(order, raw, strict=True):
-            if value is not None:
-                into[index] = json.loads(value)
-                pending.discard(index)
+        key = self.keys.results(plan.batch_id)
+        order = sorted(ready)
+        raw = await self.aio.hmget(key, order)
+        split = [int(t) for t, value in zip(order, raw, strict=True) if value is None and not _is_follow(t)]
+        for token, value in zip(order, raw, strict=True):
+            if value is None:
+                continue
+            if _is_follow(token):
+                follows[token] = unpack(_bytes(value))[0]
+                pending.discard(token)
+            else:
+                into[int(token)] = list(unpack(_bytes(value)))
+        if split:
+            merge_fields(plan, await self.aio.hgetall(key), into, only=set(split))
+        pending.difference_update(t for t in order if not _is_follow(t) and int(t) in into and None not in into[int(t)])
 
     async def state(self, batch_id: str) -> BatchState:
         """Everything GET /v1/jobs/{id} reports.
@@ -118,16 +189,19 @@ class ResultReader:
             async with self.aio.pipeline(transaction=False) as pipe:
                 pipe.get(self.keys.plan(batch_id))
                 pipe.hgetall(self.keys.results(batch_id))
-                text, raw = await pipe.execute()
+                pipe.exists(self.keys.cancelled(batch_id))
+                text, raw, cancelled = await pipe.execute()
             if text is None:
                 raise JobNotFound(batch_id)
             plan = BatchPlan.from_json(text)
-            chunks = {int(k): json.loads(v) for k, v in raw.items()}
-            pending = [c for c in range(plan.n_chunks) if c not in chunks]
+            chunks: Chunks = {}
+            merge_fields(plan, raw, chunks)
+            pending = [c for c in range(plan.n_chunks) if c not in chunks or None in chunks[c]]
             statuses = await self._rq_statuses(batch_id, pending)
-        lost = [c for c, s in zip(pending, statuses, strict=True) if s is None or s in _LOST]
+        lost = [c for c, s in zip(pending, statuses, strict=True) if (s is None or s in _LOST) and c not in chunks]
         started = bool(chunks) or JobStatus.STARTED in statuses
-        return BatchState(plan=plan, chunks=chunks, started=started, lost=lost)
+        follows = follow_results(raw)
+        return BatchState(plan, chunks, started, lost, cancelled=bool(cancelled), follows=follows)
 
     async def _rq_statuses(self, batch_id: str, chunks: Sequence[int]) -> list[str | None]:
         """RQ's status (a :class:`rq.job.JobStatus` value) of each chunk's job; None: gone."""

@@ -24,6 +24,7 @@ from typing import Any
 
 import docker
 import docker.errors
+import docker.utils
 from docker.types import Ulimit
 
 from service.budgets import DOCKER_API_TIMEOUT_S
@@ -31,6 +32,10 @@ from service.errors import ContainerStartError, SandboxUnavailable
 from service.settings import Settings
 
 __all__ = ["AGENT_CAPS", "SANDBOX_SYSCTLS", "SANDBOX_UID", "DockerAPI", "Engine", "owner_id", "uid_base"]
+
+# What a call into the engine raises: the SDK's own errors, and when the engine is gone
+# (stopped, restarting) the transport's (requests' ConnectionError is an OSError).
+_ENGINE_ERRORS = (docker.errors.DockerException, OSError)
 
 log = logging.getLogger(__name__)
 
@@ -110,7 +115,9 @@ class Engine:
         """
         image_name = self.settings.sandbox_image
         try:
-            self._api = docker.APIClient(version="auto", timeout=DOCKER_API_TIMEOUT_S)
+            self._api = docker.APIClient(  # DOCKER_HOST (and DOCKER_TLS_*), else the local socket
+                version="auto", timeout=DOCKER_API_TIMEOUT_S, **docker.utils.kwargs_from_env()
+            )
             image = self._api.inspect_image(image_name)  # type: ignore[no-untyped-call]
         except docker.errors.ImageNotFound as exc:
             raise SandboxUnavailable(f"sandbox image {image_name} is missing: run sandbox_images/build.sh") from exc
@@ -148,7 +155,7 @@ class Engine:
             cid = created["Id"]
             raw = self.api.attach_socket(cid, params={"stdin": 1, "stdout": 1, "stream": 1})
             self.api.start(cid)
-        except docker.errors.DockerException as exc:
+        except _ENGINE_ERRORS as exc:
             raise ContainerStartError(f"cannot start a sandbox container: {exc}") from exc
         return cid, raw._sock
 
@@ -176,19 +183,24 @@ class Engine:
         """Force-remove a container we are done with; failures only logged."""
         try:
             self.api.remove_container(container_id, force=True)
-        except docker.errors.DockerException as exc:
+        except _ENGINE_ERRORS as exc:
             log.debug("removing container %s: %s", container_id[:12], exc)
 
     def remove_where(self, select: Callable[[dict[str, Any]], bool]) -> int:
-        """Remove the sandbox containers (any owner) that ``select`` picks; how many."""
-        found = self.api.containers(all=True, filters={"label": f"{self.settings.pool_label}.owner"})
+        """Remove the sandbox containers (any owner) that ``select`` picks; how many
+        (0, logged, when the engine does not answer)."""
+        try:
+            found = self.api.containers(all=True, filters={"label": f"{self.settings.pool_label}.owner"})
+        except _ENGINE_ERRORS as exc:
+            log.warning("cannot list sandbox containers: %s", exc)
+            return 0
         doomed = [c for c in found if select(c)]
         for c in doomed:
             try:
                 self.api.remove_container(c["Id"], force=True)
             except docker.errors.NotFound:
                 pass
-            except docker.errors.DockerException as exc:
+            except _ENGINE_ERRORS as exc:
                 log.warning("cannot remove container %s: %s", c["Id"][:12], exc)
         return len(doomed)
 

@@ -106,8 +106,9 @@ def to_result(item: Item, run: RunResult, *, image: str, settings: Settings) -> 
         pmap = ProgramMap(item.prompt, item.code)
         try:
             tests = [_test(raw, pmap, settings) for raw in reply["tests"]]
-        except (KeyError, TypeError, ValueError) as exc:
-            return _infra(item, f"unreadable sandbox reply: {exc}", image)
+        except Exception as exc:  # a reply the agent should never send: this item only
+            log.error("unreadable reply for item %s: %r", item.id, exc)
+            return _infra(item, f"unreadable sandbox reply: {exc!r}"[:500], image)
     result = summarise(item, tests)
     result.image = image
     trust = reply.get("trust")

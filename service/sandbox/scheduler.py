@@ -97,7 +97,10 @@ def run_tasks(pool: Slots, tasks: Sequence[Task], group: str | None = None) -> l
         task.slot = slot
     batch = _Batch(collections.deque(tasks), [None] * len(tasks), group or uuid.uuid4().hex)
     pool.refill()
-    drivers = min(max(pool.slots, 1), len(tasks))
+    if not pool.slots:  # none could be started (the engine is down): no use waiting for one
+        log.error("no sandbox container: %d tasks unserved", len(tasks))
+        return [RunResult(RunOutcome.UNSERVED) for _ in tasks]
+    drivers = min(pool.slots, len(tasks))
     threads = [threading.Thread(target=_Driver(pool, batch).drive) for _ in range(drivers)]
     for t in threads:
         t.start()

@@ -30,6 +30,7 @@ class WorkerContext:
     settings: Settings
     pool: SandboxPool | None = None
     _restarts_seen: int = field(default=0, init=False)
+    _pace_ms: float = field(default=0.0, init=False)
 
     def __post_init__(self) -> None:
         self._restarts_seen = self.pool.restarts if self.pool is not None else 0
@@ -49,6 +50,12 @@ class WorkerContext:
         """The version of the pool's sandbox image (part of every cache key)."""
         version = self.pool.image_version if self.pool is not None else ""
         return version or self.settings.sandbox_image
+
+    def pace(self, chunk_ms_per_program: float) -> float:
+        """This worker's wall ms per program over its recent chunks (a moving average)."""
+        old = self._pace_ms
+        self._pace_ms = chunk_ms_per_program if not old else 0.7 * old + 0.3 * chunk_ms_per_program
+        return self._pace_ms
 
     def take_restarts(self) -> int:
         """Containers the pool replaced since the last call (a counter for /metrics)."""

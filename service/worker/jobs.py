@@ -26,12 +26,16 @@ from rq import get_current_job
 from rq.exceptions import AbandonedJobError
 from rq.job import Job
 
+from client.models import Result
 from service.errors import SandboxUnavailable
 from service.metrics import PROGRAMS_PREFIX, WorkerCounter
 from service.queue.cache import ResultCache
-from service.queue.envelope import ChunkDone, ChunkJob, ResultData, failed_chunk
+from service.queue.claims import settle
+from service.queue.envelope import ChunkDone, ChunkJob, failed_chunk
 from service.queue.keys import RedisKeys, chunk_job_id
+from service.queue.lines import result_line, served_line
 from service.queue.plan import infra_error
+from service.queue.producer import count_inflight
 from service.queue.redis import Pipeline, SyncRedis, translate_redis_errors, worker_client
 from service.queue.results import publish_chunk
 from service.sandbox.executor import evaluate_items
@@ -63,10 +67,15 @@ def run_chunk(**kwargs: Any) -> dict[str, Any]:
     worker = context.current()
     pool = worker.require_pool()
     settings = worker.settings
-    started = time.perf_counter()
-    data = [result.model_dump(mode="json") for result in evaluate_items(pool, job.items)]
-    elapsed = time.perf_counter() - started
     connection = rq_job.connection if rq_job else worker_client(settings)
+    keys = RedisKeys(settings.key_prefix)
+    if _needless(connection, keys, job):
+        log.info("job %s: skipped (its batch was cancelled, or it was published already)", job_id)
+        return ChunkDone(programs=0, seconds=0.0, image=worker.image_version).model_dump()
+    started = time.perf_counter()
+    data = evaluate_items(pool, job.items)
+    lines = [served_line(result) for result in data]
+    elapsed = time.perf_counter() - started
     # A worker on another image version must not fill the API's keys with its results.
     version = worker.image_version
     cache = ResultCache(
@@ -75,19 +84,40 @@ def run_chunk(**kwargs: Any) -> dict[str, Any]:
         enabled=settings.cache_enabled and version == job.image,
     )
     with translate_redis_errors("publishing a chunk"), connection.pipeline() as pipe:
-        cached = cache.store(pipe, job.cache_keys, data)
-        publish_chunk(pipe, job.reply, job.chunk, data)
-        _count(pipe, RedisKeys(settings.key_prefix).stats, data, elapsed, worker.take_restarts())
-        pipe.execute()
+        cached = cache.store(pipe, job.cache_keys, data, lines)
+        publish_chunk(pipe, job.reply, job.field, lines)
+        settled = settle(pipe, keys, job.batch_id, job.cache_keys, lines)
+        count_inflight(pipe, keys, job.tenant, -len(lines))
+        _count(pipe, keys.stats, data, elapsed, worker.take_restarts())
+        settled.finish(connection, pipe.execute())
     log.info("job %s: %d programs in %.3f s (%d cached for later)", job_id, len(data), elapsed, cached)
     return ChunkDone(programs=len(data), seconds=round(elapsed, 4), image=version).model_dump()
 
 
-def _count(pipe: Pipeline, key: str, data: Sequence[ResultData], elapsed: float, restarts: int) -> None:
+def _needless(connection: SyncRedis, keys: RedisKeys, job: ChunkJob) -> bool:
+    """Whether the chunk's batch was cancelled (its programs then leave the in-flight
+    counts), or the chunk already published (a chunk queued twice, or run again while a
+    worker thought dead finished it)."""
+    with translate_redis_errors("checking the chunk"), connection.pipeline(transaction=False) as pipe:
+        pipe.exists(keys.cancelled(job.batch_id))
+        pipe.hexists(job.reply.results, job.field)
+        cancelled, published = pipe.execute()
+    if cancelled and not published:
+        line = result_line(infra_error("the identical item it waited for was cancelled; resubmit it"))
+        with translate_redis_errors("skipping a cancelled chunk"), connection.pipeline() as pipe:
+            count_inflight(pipe, keys, job.tenant, -len(job.items))
+            settled = settle(pipe, keys, job.batch_id, job.cache_keys, [line] * len(job.items))
+            settled.finish(connection, pipe.execute())
+    return bool(cancelled) or bool(published)
+
+
+def _count(pipe: Pipeline, key: str, data: Sequence[Result], elapsed: float, restarts: int) -> None:
     """Cluster-wide counters for /metrics: programs by status, chunk time, restarts."""
     pipe.hincrby(key, WorkerCounter.CHUNKS, 1)
     pipe.hincrbyfloat(key, WorkerCounter.CHUNK_SECONDS, elapsed)
-    for status, count in Counter(str(result.get("status")) for result in data).items():
+    if data:  # the pace that sizes bulk chunks: wall ms per program of a chunk, smoothed
+        pipe.hset(key, WorkerCounter.PROGRAM_MS, round(context.current().pace(1000.0 * elapsed / len(data)), 3))
+    for status, count in Counter(result.status.value for result in data).items():
         pipe.hincrby(key, f"{PROGRAMS_PREFIX}{status}", count)
     if restarts:
         pipe.hincrby(key, WorkerCounter.CONTAINER_RESTARTS, restarts)
@@ -113,17 +143,22 @@ def on_chunk_failure(
         name = exc_type.__name__ if exc_type else "?"
         log.warning("job %s: attempt failed (%s); %s retries left", job.id, name, job.retries_left)
         return
-    reply, chunk, n_items = failed_chunk(job.kwargs)
+    reply, field, n_items = failed_chunk(job.kwargs)
     reason = f"{exc_type.__name__}: {exc_value}" if exc_type else "unknown failure"
     if exc_type is not None and issubclass(exc_type, AbandonedJobError):
         reason = "the worker running it died (AbandonedJobError)"
     detail = f"chunk could not be judged after {reply.attempts} attempts: {reason}"
     data = [infra_error(detail) for _ in range(n_items)]
     log.error("job %s: giving up: %s", job.id, detail)
+    keys = RedisKeys(_key_prefix())
+    lines = [result_line(result) for result in data]
+    cache_keys = list(job.kwargs.get("cache_keys") or [None] * n_items)
     with translate_redis_errors("publishing a failed chunk"), connection.pipeline() as pipe:
-        publish_chunk(pipe, reply, chunk, data)
-        pipe.hincrby(RedisKeys(_key_prefix()).stats, WorkerCounter.CHUNKS_FAILED, 1)
-        pipe.execute()
+        publish_chunk(pipe, reply, field, lines)
+        settled = settle(pipe, keys, str(job.kwargs.get("batch_id", "")), cache_keys, lines)
+        count_inflight(pipe, keys, str(job.kwargs.get("tenant", "anon")), -n_items)
+        pipe.hincrby(keys.stats, WorkerCounter.CHUNKS_FAILED, 1)
+        settled.finish(connection, pipe.execute())
 
 
 def _key_prefix() -> str:

@@ -7,9 +7,11 @@ into a child), and a presence thread keeps two heartbeats going:
 
 * the service's: ``P:workers`` (zset name -> time) and ``P:image`` (image version), which
   the API reads for admission (503 without live workers) and cache keys;
-* RQ's, for the running job, with a short TTL (``worker_dead_after_s``) so that when
-  this process is killed, another worker's registry sweep (every
-  ``worker_maintenance_s``) notices the abandoned chunk within seconds and re-queues it.
+* RQ's, for the running job (RQ's own bookkeeping).
+
+and every ``worker_maintenance_s`` it takes back the chunks of workers whose heartbeat
+stopped (:mod:`service.worker.recovery`): a killed worker's chunk runs again within
+``worker_dead_after_s`` + ``worker_maintenance_s`` seconds.
 
 The pool is handed to the jobs through the worker's :class:`WorkerContext`, set for as
 long as :meth:`PoolWorker.work` runs. SIGTERM/SIGINT: RQ's warm shutdown (finish the
@@ -34,13 +36,15 @@ from rq import Queue, SimpleWorker
 from rq.job import Job
 from rq.serializers import JSONSerializer
 
-from service.budgets import POOL_RETRY_PAUSE_S, POOL_START_ATTEMPTS, RQ_LISTEN_MARGIN_S
+from service.budgets import POOL_RETRY_PAUSE_S, POOL_START_ATTEMPTS, RQ_MAINTENANCE_S, RQ_WORKER_TTL_S
 from service.errors import BackendUnavailable, SandboxError
+from service.queue.dispatch import LANES, feed, lane_queue
 from service.queue.keys import RedisKeys
 from service.queue.redis import SyncRedis, translate_redis_errors, worker_client
 from service.sandbox.pool import SandboxPool
 from service.settings import Settings, get_settings
 from service.worker.context import WorkerContext, using
+from service.worker.recovery import reap
 
 __all__ = ["PoolWorker", "Presence", "build_worker", "main"]
 
@@ -65,12 +69,40 @@ class PoolWorker(SimpleWorker):
     def get_heartbeat_ttl(self, job: Job, working_time: float = 0.0) -> int:
         return self.heartbeat_ttl_s
 
+    def dequeue_job_and_maintain_ttl(self, timeout: int | None, max_idle_time: int | None = None) -> Any:
+        """RQ's dequeue, with the lanes fed from the tenants' backlogs before it listens and
+        right after it took a chunk, so the next idle worker finds one at once
+        (:mod:`service.queue.dispatch`)."""
+        self._feed()
+        result = super().dequeue_job_and_maintain_ttl(timeout, max_idle_time)
+        if result is not None:
+            self._feed()
+        return result
+
+    def _feed(self) -> None:
+        settings = self.context.settings
+        try:
+            with translate_redis_errors("feeding the lanes"):
+                feed(self.connection, RedisKeys(settings.key_prefix), settings.queue_name)
+        except BackendUnavailable as exc:  # RQ's own dequeue reports and waits
+            log.warning("worker %s: could not feed the lanes: %s", self.name, exc)
+
     def execute_job(self, job: Job, queue: Queue) -> None:
+        """Run ``job``, recorded in ``P:running`` for the recovery of dead workers' chunks
+        (:mod:`service.worker.recovery`) for as long as it runs."""
+        running = RedisKeys(self.context.settings.key_prefix).running
+        with translate_redis_errors("recording the running chunk"):
+            self.connection.hset(running, self.name, job.id)
         self.running = job
         try:
             super().execute_job(job, queue)
         finally:
             self.running = None
+            try:
+                with translate_redis_errors("clearing the running chunk"):
+                    self.connection.hdel(running, self.name)
+            except BackendUnavailable:
+                log.warning("worker %s: could not clear its running chunk (Redis unavailable)", self.name)
 
     def beat_running_job(self) -> None:
         """Extend the running job's registry entry (called from the presence thread)."""
@@ -87,7 +119,9 @@ class Presence:
         self.worker = worker
         self.keys = keys
         self.image = image
-        self.every_s = settings.worker_heartbeat_s
+        self.settings = settings
+        self.every_s = min(settings.worker_heartbeat_s, settings.worker_maintenance_s)
+        self.reap_every_s = settings.worker_maintenance_s
         self.ttl_s = settings.worker_dead_after_s
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name="utrs-presence", daemon=True)
@@ -125,11 +159,16 @@ class Presence:
             pipe.execute()
 
     def _run(self) -> None:
+        next_reap = 0.0
         while not self._stop.wait(self.every_s):
             try:
                 self.beat()
                 with translate_redis_errors("extending the running job's heartbeat"):
                     self.worker.beat_running_job()
+                if time.monotonic() >= next_reap:
+                    next_reap = time.monotonic() + self.reap_every_s
+                    with translate_redis_errors("taking back dead workers' chunks"):
+                        reap(self.worker.connection, self.settings, self.keys)
             except BackendUnavailable as exc:  # Redis restarting: keep trying
                 log.warning("worker %s: heartbeat failed: %s", self.worker.name, exc)
             except Exception:  # a bug here must not kill the heartbeat silently
@@ -141,17 +180,18 @@ def build_worker(
 ) -> PoolWorker:
     """An RQ worker on the service's queue that runs its jobs with ``pool``, tuned for fast
     recovery of dead workers."""
+    lanes = [lane_queue(settings.queue_name, lane) for lane in LANES]
     return PoolWorker(
-        [settings.queue_name],
+        [*lanes, settings.queue_name],  # in this order: interactive, bulk, the previous release's
         connection=connection,
         serializer=JSONSerializer,
         name=name,
         heartbeat_ttl_s=settings.worker_dead_after_s,
         context=WorkerContext(settings, pool),
-        maintenance_interval=settings.worker_maintenance_s,
-        # RQ blocks in BLPOP for worker_ttl - RQ_LISTEN_MARGIN_S; keep that near the sweep
-        # interval so an idle worker still sweeps for abandoned chunks.
-        worker_ttl=settings.worker_maintenance_s + RQ_LISTEN_MARGIN_S,
+        # Dead workers' chunks are taken back by Presence (service.worker.recovery); RQ's
+        # own registry cleaning is only the backstop.
+        maintenance_interval=RQ_MAINTENANCE_S,
+        worker_ttl=RQ_WORKER_TTL_S,
     )
 
 

@@ -1,18 +1,19 @@
-"""Each adapter against the real service, called the way its framework calls it.
+"""Each adapter against the real service, called with its framework's arguments.
 
-TRL, verl and OpenRLHF are not installed: the calls below reproduce their call sites
-(GRPOTrainer's reward_kwargs assembly, verl's reward managers, OpenRLHF's
-``request_api_wrapper`` POST) without importing them.
+These are the adapters' own contracts on real results; the frameworks' calling code
+drives them in tests/e2e/test_frameworks_{trl,verl,openrlhf}.py.
 """
 
 from __future__ import annotations
 
+import asyncio
 import json
 from typing import Any
 
 import httpx
 import pytest
 
+from client import Item, feedback_text
 from client.adapters import openrlhf, trl, verl
 from client.builders import from_humaneval
 from client.client import RewardClient
@@ -98,18 +99,47 @@ def apps_truth(name: str) -> tuple[str, list[str]]:
     return io, solutions
 
 
-def test_verl_compute_score_per_sample_like_naive_reward_manager(live_service: str) -> None:
+def test_trl_scores_the_last_assistant_message_not_a_trailing_tool_answer(
+    live_service: str,
+) -> None:
+    spec = json.dumps({"kind": "assert", "cases": [{"code": "assert add(1, 2) == 3"}]})
+    conversation = [
+        {"role": "assistant", "content": fenced("def add(a, b):\n    return a + b\n")},
+        {"role": "tool", "name": "run_tests", "content": fenced("def add(a, b):\n    return 0\n")},
+    ]
+    reward_fn = trl.make_reward_fn(live_service, reward_key="coarse")
+    assert reward_fn(prompts=[""], completions=[conversation], tests=[spec]) == [1.0]
+
+
+def test_trl_unjudged_samples_get_none_or_raise(live_service: str) -> None:
+    specs = [json.dumps({"kind": "assert", "cases": []}), json.dumps(["assert 1 + 1 == 2"])]
+    kwargs = {"prompts": ["", ""], "completions": ["x = 1\n", "x = 1\n"], "tests": specs}
+    assert trl.make_reward_fn(live_service, reward_key="coarse")(**kwargs) == [None, 1.0]
+    with pytest.raises(NotScored, match="no_tests"):
+        trl.make_reward_fn(live_service, on_unscored="raise")(**kwargs)
+    async_fn = trl.make_async_reward_fn(live_service, reward_key="coarse")
+    assert asyncio.run(async_fn(**kwargs)) == [None, 1.0]
+
+
+def test_verl_compute_score_per_sample_with_the_reward_loops_keywords(live_service: str) -> None:
     ground_truth, solutions = apps_truth("4184")
     reward_kwargs = {"url": live_service}  # custom_reward_function.reward_kwargs
-    scores = []
     wrong = fenced("def is_prime(n):\n    return True\n")
-    for i, response in enumerate([fenced(solutions[0]), wrong]):
-        score = verl.compute_score(
-            data_source="apps", solution_str=response, ground_truth=ground_truth,
-            extra_info={"index": i, "split": "train"}, **reward_kwargs,
-        )
-        assert set(score) == {"score", "pass_ratio", "passed"}
-        scores.append(score)
+
+    async def reward_loop() -> list[dict[str, float]]:
+        # The reward loop awaits an async compute_score per sample, concurrently, and adds
+        # reward_router_address/reward_model_tokenizer when a reward model is configured.
+        calls = [verl.compute_score(data_source="apps", solution_str=response, ground_truth=ground_truth,
+                                    extra_info={"index": i, "split": "train"}, reward_router_address="127.0.0.1:1",
+                                    reward_model_tokenizer=None, **reward_kwargs)
+                 for i, response in enumerate([fenced(solutions[0]), wrong])]
+        return list(await asyncio.gather(*calls))
+
+    scores = asyncio.run(reward_loop())
+    assert all(set(score) == {"score", "pass_ratio", "passed"} for score in scores)
+    assert scores == [verl.compute_score_sync("apps", r, ground_truth, {"index": i}, **reward_kwargs)
+                      for i, r in enumerate([fenced(solutions[0]), wrong])]
+    assert verl.compute_score_float("apps", wrong, ground_truth, None, **reward_kwargs) == scores[1]["score"]
     assert scores[0]["pass_ratio"] == 1.0
     assert scores[1]["pass_ratio"] < 1.0
     assert scores[0]["score"] > scores[1]["score"]
@@ -123,7 +153,7 @@ def test_verl_compute_score_batch_like_batch_reward_manager(live_service: str) -
         solution_strs=[fenced(stdio_solutions[0]), fenced(call_solutions[0]), "no code at all"],
         ground_truths=[stdio_truth, json.loads(call_truth), call_truth],
         extra_infos=[{"index": 0}, {"index": 1}, {"index": 2}],
-        url=live_service,
+        url=live_service, reward_router_address=None,
     )
     assert [s["pass_ratio"] for s in scores] == [1.0, 1.0, 0.0]
 
@@ -179,4 +209,20 @@ def test_openrlhf_reward_func_file_mode(
 def test_adapters_refuse_to_score_programs_without_tests(live_service: str) -> None:
     no_tests = json.dumps({"kind": "assert", "cases": []})
     with pytest.raises(NotScored, match="no_tests"):
-        verl.compute_score("x", "print(1)", no_tests, url=live_service)
+        verl.compute_score_sync("x", "print(1)", no_tests, url=live_service)
+    with pytest.raises(NotScored, match="no_tests"):
+        asyncio.run(verl.compute_score("x", "print(1)", no_tests, url=live_service))
+
+
+def test_feedback_text_of_live_results(live_service: str) -> None:
+    tests = {"kind": "assert", "cases": [{"code": "assert f(0) == 1"}, {"code": "assert f(3) == 2"}]}
+    items = [Item.model_validate({"code": code, "tests": tests}) for code in (
+        "def f(x):\n    y = [1]\n    return y[x]\n", "def f(x)\n    return x\n", "def f(x):\n    return 1\n")]
+    with RewardClient(live_service) as client:
+        runtime, syntax, partly = (feedback_text(r, i) for r, i in zip(client.evaluate(items), items,
+                                                                      strict=True))
+    assert runtime.endswith("IndexError: list index out of range\nline 3 of your code:\n"
+                            "        return y[x]\n               ^^^^")
+    assert syntax.endswith("SyntaxError: expected ':'\nline 1 of your code:\n    def f(x)\n            ^")
+    assert partly == "1 of 2 tests passed. Test 2 failed:\n    assert f(3) == 2\n" \
+        "AssertionError: the assertion is false"

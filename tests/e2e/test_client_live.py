@@ -287,3 +287,41 @@ def test_503_with_redis_stopped_is_retried_until_it_is_back(
     assert all(r.status is Status.PASS for r in results)
     assert requests.count("/v1/evaluate", 503) >= 1
     assert requests.count("/v1/evaluate", 200) == 1
+
+
+# ------------------------- idempotency and pending, client and server together
+#
+# The client sends Idempotency-Key on POST /v1/jobs and finishes "pending" results by
+# polling their job (tests/unit/test_client_transport.py, scripted); here the real server
+# dedupes the key and answers unfinished items "pending".
+
+
+def test_a_retried_submission_with_the_same_key_makes_one_job(live_service: str) -> None:
+    items = sleepy(2, 0.0, f"{uuid.uuid4().hex[:6]}-idem-")
+    with RewardClient(live_service) as client:
+        key = uuid.uuid4().hex
+        first = client.submit(items, idempotency_key=key)
+        again = client.submit(items, idempotency_key=key)  # a POST retried after a lost answer
+        client.wait(first, timeout_s=60)
+    assert again == first
+
+
+def test_a_batch_that_outlives_wait_s_is_finished_not_lost(live_service: str) -> None:
+    """The unfinished items come back 'pending' and are polled from the job: every item
+    ends judged."""
+    tag = uuid.uuid4().hex[:6]
+    client, requests = counted_client(live_service, max_batch=16, max_retries=10)
+    with client:
+        results = client.evaluate(sleepy(4, 1.5, f"{tag}-late-"), wait_s=0.5)
+    assert [r.status for r in results] == [Status.PASS] * 4
+    assert requests.count("/v1/evaluate", 200) >= 1
+
+
+def test_a_batch_that_outlives_wait_s_is_polled_never_resent(live_service: str) -> None:
+    tag = uuid.uuid4().hex[:6]
+    client, requests = counted_client(live_service, max_batch=16, max_retries=1)
+    with client:
+        results = client.evaluate(sleepy(4, 1.0, f"{tag}-pending-"), wait_s=0.5)
+    assert [r.status for r in results] == [Status.PASS] * 4
+    assert requests.count("/v1/evaluate") == 1  # the rest came from GET /v1/jobs/{job_id}
+    assert sum(1 for _, path, _ in requests.seen if path.startswith("/v1/jobs/")) >= 1

@@ -1,11 +1,14 @@
 """Nothing lost: a worker SIGKILLed in the middle of a chunk, and a Redis restart (AOF).
 
-* Worker killed: its chunk's RQ heartbeat stops; within ``worker_dead_after_s`` +
-  ``worker_maintenance_s`` another worker's registry sweep re-queues the chunk and runs
-  it. An in-flight sync request just waits a few seconds longer and gets every result.
-  With no retries left, the chunk's items get ``infra_error`` with a detail instead.
+* Worker killed: its heartbeat in ``P:workers`` stops; within ``worker_dead_after_s`` +
+  ``worker_maintenance_s`` another worker takes its chunk back (service/worker/recovery.py)
+  and runs it. An in-flight sync request just waits a few seconds longer and gets every
+  result; the recovery time is printed and must stay under 15 s with the default
+  heartbeat settings. With no retries left, the chunk's items get ``infra_error``.
 * Redis restarted with AOF: queued jobs survive; an in-flight sync request keeps waiting
-  (it reconnects) and returns the results once a worker has run them.
+  (it reconnects) and returns the results once a worker has run them; the requests sent
+  right after the restart are served (pooled connections are checked and retried), not
+  refused with a 503.
 """
 
 from __future__ import annotations
@@ -53,32 +56,41 @@ class _Call(threading.Thread):
         return data
 
 
+# The service's default heartbeat settings (stack_env speeds them up for other tests).
+_DEFAULT_BEATS = {"UTRS_WORKER_HEARTBEAT_S": "2", "UTRS_WORKER_DEAD_AFTER_S": "8", "UTRS_WORKER_MAINTENANCE_S": "1"}
+
+
 @pytest.fixture(scope="module")
 def two_workers(redis_server: str) -> Iterator[Stack]:
-    with run_stack(redis_server, workers=2, UTRS_CHUNK_SIZE="4") as stack:
+    with run_stack(redis_server, workers=2, UTRS_CHUNK_SIZE="4", **_DEFAULT_BEATS) as stack:
         wait_until(lambda: len(httpx.get(f"{stack.url}/readyz").json()["problems"]) == 0, 30,
                    "both workers")  # fmt: skip
         yield stack
 
 
-def _kill_a_busy_worker(stack: Stack) -> None:
+def _kill_a_busy_worker(stack: Stack) -> float:
+    """SIGKILL a worker while it runs a chunk; when it died (monotonic)."""
     busy: list[Any] = []
     wait_until(lambda: busy.extend(stack.busy_workers()) or busy, 30, "a busy worker")
     victim = busy[0]
     victim.send_signal(signal.SIGKILL)
     victim.wait(timeout=10)
+    return time.monotonic()
 
 
 def test_sigkilled_worker_chunk_is_finished_by_another(two_workers: Stack) -> None:
     tag = uuid.uuid4().hex
     call = _Call(two_workers.url, {"items": [_sleepy(n, tag, 0.6) for n in range(16)]})
-    started = time.monotonic()
     call.start()
-    _kill_a_busy_worker(two_workers)
+    killed = _kill_a_busy_worker(two_workers)
     answer = call.answer()
+    recovery_s = time.monotonic() - killed
+    print(f"\nworker SIGKILLed mid-chunk: every result back {recovery_s:.1f} s after the kill")
     assert [r["status"] for r in answer["results"]] == ["pass"] * 16
     assert [r["id"] for r in answer["results"]] == [str(n) for n in range(16)]
-    assert time.monotonic() - started < 30
+    # 8 s to be declared dead + 1 s sweep + the re-run chunk (4 x 0.6 s) + what the
+    # surviving worker still had queued before it.
+    assert recovery_s < 15, recovery_s
     two_workers.start_worker()  # back to two (its pool also removes the dead one's containers)
 
 
@@ -114,6 +126,11 @@ def test_redis_restart_with_aof_keeps_queued_jobs() -> None:
             worker.send_signal(signal.SIGCONT)
         sync_answer = call.answer()
         assert [r["status"] for r in sync_answer["results"]] == ["pass"] * 3
+        # Right after the restart: served on checked connections, not a 503.
+        fresh = httpx.post(f"{stack.url}/v1/evaluate", json={"items": [_sleepy(9, tag + "f", 0)]}, timeout=60)
+        assert fresh.status_code == 200, fresh.text
+        queued = httpx.post(f"{stack.url}/v1/jobs", json={"items": [_sleepy(8, tag + "f", 0)]}, timeout=60)
+        assert queued.status_code == 202, queued.text
         job_id = created.json()["job_id"]
 
         def done() -> bool:

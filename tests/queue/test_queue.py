@@ -5,6 +5,7 @@ with the real sandbox pool (RQ's own testing habit)."""
 from __future__ import annotations
 
 import asyncio
+import json
 import time
 import uuid
 from collections.abc import Iterator
@@ -14,7 +15,7 @@ import redis
 import redis.asyncio as aioredis
 
 from client.models import Status
-from service.errors import NoWorkers, QueueFull
+from service.errors import NoWorkers, QueueFull, QuotaExceeded
 from service.queue.cache import ResultCache
 from service.queue.keys import RedisKeys
 from service.queue.plan import plan_batch
@@ -77,13 +78,19 @@ def test_admission_needs_a_live_worker_and_room(qsettings: Settings, sync_redis:
         with pytest.raises(NoWorkers):
             queue.admit(await queue.probe(), 1)
         sync_redis.zadd(keys.workers, {"someone": time.time()})
-        sync_redis.rpush(f"rq:queue:{qsettings.queue_name}", "a", "b", "c", "d")  # 12 programs
-        probe = await queue.probe()
-        assert probe.queued == 12
+        sync_redis.set(keys.inflight, 12)  # 12 programs in flight, 10 of them tenant t's
+        sync_redis.set(keys.tenant_inflight("t"), 10)
+        probe = await queue.probe("t")
+        assert (probe.queued, probe.tenant) == (12, 10)
         assert queue.admit(probe, 4) == qsettings.sandbox_image
         with pytest.raises(QueueFull) as refused:
             queue.admit(probe, 5)
         assert refused.value.retry_after_s == qsettings.retry_after_s
+        tight = ChunkQueue(qsettings.model_copy(update={"tenant_max_inflight": 12, "max_batch": 8}),
+                           queue.sync, queue.aio)  # fmt: skip
+        with pytest.raises(QuotaExceeded, match="UTRS_TENANT_MAX_INFLIGHT"):
+            tight.admit(probe, 3)
+        assert (await queue.probe("other")).tenant == 0
 
     _run(qsettings, check)
 
@@ -109,7 +116,7 @@ def test_enqueue_burst_worker_collect(qsettings: Settings, sync_redis: redis.Red
         return chunks, state, await cache.lookup(queue.aio, keys)
 
     chunks, state, hits = _run(qsettings, collect)  # type: ignore[misc]
-    results = plan.assemble(chunks)
+    results = [json.loads(r) if r else None for r in plan.assemble(chunks)]
     assert [r["status"] for r in results if r] == ["pass"] * 8
     assert [r["id"] for r in results if r] == [item.id for item in items]
     assert results[-1] is not None and results[-1]["cached"] is True
@@ -134,7 +141,7 @@ def test_chunk_gets_infra_error_after_its_last_retry(qsettings: Settings, sync_r
         return chunks
 
     chunks = _run(qsettings, collect)
-    results = plan.assemble(chunks)  # type: ignore[arg-type]
+    results = [json.loads(r) if r else None for r in plan.assemble(chunks)]  # type: ignore[arg-type]
     assert [r["status"] for r in results if r] == [Status.INFRA_ERROR.value] * 2
     detail = str(results[0]["detail"] if results[0] else "")
     assert "after 2 attempts" in detail and "no sandbox pool installed" in detail

@@ -35,8 +35,16 @@ def test_humaneval_broken_variants_all_fail(pool: SandboxPool, humaneval: list[d
     assert sum(r.status is Status.FAILURE for r in results) > 100
 
 
+# MBPP task 123 (amicable numbers below 9999) needs 2-5 s of CPU in one case: at the default
+# 4 s its wall bound (2x) is within reach of a machine running other work beside the tests.
+_SLOW_MBPP = {123: 20.0}
+
+
 def test_mbpp_reference_solutions_all_pass(pool: SandboxPool, mbpp: list[dict[str, Any]]) -> None:
-    items = [from_mbpp(p) for p in mbpp]
+    items = [
+        from_mbpp(p, **({"limits": {"timeout_s": _SLOW_MBPP[p["task_id"]]}} if p["task_id"] in _SLOW_MBPP else {}))
+        for p in mbpp
+    ]
     results = evaluate_items(pool, items)
     assert len(results) == 974
     failed = {r.id: [t.status.value for t in r.tests] for r in results if r.status is not Status.PASS}

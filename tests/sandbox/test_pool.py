@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import contextlib
 import socket
+import subprocess
 import threading
 import time
 
@@ -62,6 +63,28 @@ def test_killed_container_is_replaced_and_innocents_rerun() -> None:
         assert [r.status for r in results] == [Status.PASS] * 6
         assert small.restarts >= 1
         assert victim not in small.container_ids()
+
+
+def test_a_stopped_agent_is_noticed_by_its_missing_heartbeat() -> None:
+    """An agent that stops talking (here: SIGSTOP from outside; no program can signal it)
+    is given up after AGENT_IDLE_S without a heartbeat, not after the item's whole
+    budget; its program runs again on a fresh container."""
+    from service.budgets import AGENT_IDLE_S
+
+    with SandboxPool(Settings(pool_size=1)) as small:
+        victim = small.container_ids()[0]
+        top = small.api.top(victim, ps_args="-eo pid,args")["Processes"]
+        agent_pid = next(row[0] for row in top if "-m agent" in row[1] and "docker-init" not in row[1])
+        stopper = threading.Timer(0.3, lambda: subprocess.run(["kill", "-STOP", str(agent_pid)], check=True))
+        stopper.start()
+        t0 = time.monotonic()
+        [result] = evaluate_items(small, [_echo(1, sleep_s=1.0)])
+        elapsed = time.monotonic() - t0
+        stopper.join()
+        assert result.status is Status.PASS
+        assert small.restarts >= 1 and victim not in small.container_ids()
+        # the item's own budget is over 10 s; the heartbeat gives up after AGENT_IDLE_S
+        assert elapsed < AGENT_IDLE_S + 6.0, elapsed
 
 
 def test_containers_are_recycled_after_max_runs() -> None:

@@ -14,6 +14,7 @@ import pytest
 from client.models import Item, Status, TestStatus
 from service.sandbox.executor import evaluate_items
 from service.sandbox.pool import SandboxPool
+from tests.support.attacks import assert_pool_clean
 
 BENIGN = [
     ("print(sum(map(int, input().split())))", "3 4\n", "7", Status.PASS),
@@ -44,16 +45,9 @@ def _run_with_benign(pool: SandboxPool, hostile: Item) -> Any:
 @pytest.fixture(autouse=True)
 def _pool_stays_clean(pool: SandboxPool) -> Iterator[None]:
     yield
-    health = pool.health()
-    assert health["healthy"] == health["slots"] == pool.size
-    for cid in pool.container_ids():
-        procs = pool.processes(cid)
-        base = pool.engine.uid_base(cid)
-        # docker-init, the agent, its zygote and harnesses; nothing the program left behind
-        # (nothing of a run uid, nothing else on the command line).
-        assert not [p for p in procs if base <= p[0] < base + 32], procs
-        assert {args for _, args in procs} <= {"/sbin/docker-init -- /opt/venv/bin/python -u -m agent",
-                                              "/opt/venv/bin/python -u -m agent"}, procs
+    # every container answers; docker-init, the agent, its zygote and harnesses run,
+    # nothing the program left behind (nothing of a run uid, nothing else on the command line)
+    assert_pool_clean(pool)
 
 
 def _status_of(result: Any) -> tuple[TestStatus, str | None]:

@@ -30,6 +30,7 @@ class RedisProc:
     workdir: Path
     aof: bool
     proc: subprocess.Popen[bytes] | None = None
+    extra: tuple[str, ...] = ()  # more redis-server options (``--maxmemory 32mb``)
 
     @property
     def url(self) -> str:
@@ -52,6 +53,7 @@ class RedisProc:
                 "--dir",
                 str(self.workdir),
                 *persistence,
+                *self.extra,
             ],
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
@@ -72,10 +74,10 @@ class RedisProc:
 
 
 @contextlib.contextmanager
-def start_redis(*, aof: bool = False) -> Iterator[RedisProc]:
+def start_redis(*, aof: bool = False, extra: tuple[str, ...] = ()) -> Iterator[RedisProc]:
     """A private redis-server on a free port for the duration of the block."""
     workdir = Path(tempfile.mkdtemp(prefix="utrs-redis-"))
-    server = RedisProc(port=free_port(), workdir=workdir, aof=aof)
+    server = RedisProc(port=free_port(), workdir=workdir, aof=aof, extra=extra)
     server.start()
     try:
         yield server

@@ -53,12 +53,22 @@ class Stack:
     def redis(self) -> redis.Redis:  # type: ignore[type-arg]
         return redis.Redis.from_url(self.redis_url)
 
-    def start_worker(self, *, wait: bool = True, **env: str) -> subprocess.Popen[bytes]:
-        """Start one more ``utrs-worker``; by default wait until it is registered."""
+    def start_worker(
+        self, *, wait: bool = True, docker_socket: Path | None = None, cpus: str | None = None, **env: str
+    ) -> subprocess.Popen[bytes]:
+        """Start one more ``utrs-worker``; by default wait until it is registered.
+
+        ``docker_socket``: the worker's engine is that one (``DOCKER_HOST``), as a worker
+        on another host has its own engine. ``cpus``: pin it (``taskset -c``)."""
         name = f"w{len(self.workers)}-{uuid.uuid4().hex[:6]}"
         log = open(self.logdir / f"{name}.log", "wb")  # noqa: SIM115 (lives with the process)
+        command = [sys.executable, "-m", "service.worker", "--name", name]
+        if cpus is not None:
+            command = ["taskset", "-c", cpus, *command]
+        if docker_socket is not None:
+            env = {**env, "DOCKER_HOST": f"unix://{docker_socket}"}
         proc = subprocess.Popen(
-            [sys.executable, "-m", "service.worker", "--name", name],
+            command,
             cwd=ROOT,
             env={**os.environ, **self.env, **env},
             stdout=log,
@@ -145,8 +155,9 @@ def run_stack(redis_url: str, *, workers: int = 1, **overrides: str) -> Iterator
         )
         for _ in range(workers):
             stack.start_worker(wait=False)
+        probe = "/readyz" if workers else "/healthz"  # with no worker yet, the API is never ready
         wait_until(
-            lambda: httpx.get(f"{stack.url}/readyz", timeout=2).status_code == 200,
+            lambda: httpx.get(f"{stack.url}{probe}", timeout=2).status_code == 200,
             90,
             f"the API at {stack.url} to be ready (logs in {logdir})",
             every_s=0.2,

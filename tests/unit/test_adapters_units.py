@@ -1,4 +1,6 @@
-"""Pure parts of the adapters: code extraction, test specs, OpenRLHF bodies, scoring."""
+"""Pure parts of the adapters: code extraction, test specs, OpenRLHF bodies, scoring,
+TRL's completion text, pickling, and the grouping of per-sample calls (against a scripted
+transport; the live and framework-driven tests are in tests/e2e)."""
 
 from __future__ import annotations
 
@@ -8,7 +10,7 @@ from typing import Any
 import pytest
 from pydantic import ValidationError
 
-from client.adapters import extract_code, item_from_spec, rewards_of
+from client.adapters import extract_code, item_from_spec, reward_or_none, rewards_of
 from client.adapters.openrlhf import RewardRequest, answer_of, items_of, response_text
 from client.adapters.trl import completion_text
 from client.errors import NotScored
@@ -34,6 +36,19 @@ def test_completion_text_for_strings_and_conversations() -> None:
     assert completion_text("abc") == "abc"
     assert completion_text([{"role": "assistant", "content": "xyz"}]) == "xyz"
     assert completion_text([]) == ""
+
+
+def test_completion_text_is_the_last_assistant_message_not_a_tool_answer() -> None:
+    conversation = [
+        {"role": "assistant", "content": "```python\nfirst\n```"},
+        {"role": "tool", "name": "run_tests", "content": "```python\nprint('tool output')\n```"},
+        {"role": "assistant", "content": [{"type": "text", "text": "```python\nfinal\n"},
+                                          {"type": "text", "text": "```"}]},
+        {"role": "tool", "name": "run_tests", "content": "All 3 tests passed."},
+    ]
+    assert completion_text(conversation) == "```python\nfinal\n```"
+    assert extract_code(completion_text(conversation)) == "final\n"
+    assert completion_text([{"role": "tool", "content": "x"}]) == ""
 
 
 def test_spec_forms() -> None:
@@ -96,6 +111,13 @@ def test_rewards_of_never_invents_a_score() -> None:
     assert "sandbox lost" in str(caught.value)
     with pytest.raises(NotScored, match="'adaptive'"):
         rewards_of([scored("pass")], "adaptive")
+
+
+def test_reward_or_none_is_none_without_a_verdict() -> None:
+    assert reward_or_none(scored("failure", -0.6, 0.0)) == -0.6
+    assert reward_or_none(scored("infra_error", None)) is None
+    assert reward_or_none(Result(status="no_tests")) is None
+    assert reward_or_none(scored("pass"), "adaptive") is None
 
 
 def test_openrlhf_answer_shape() -> None:

@@ -3,6 +3,8 @@ items over max_wait_s refused), and the start-up check."""
 
 from __future__ import annotations
 
+import json
+
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -11,6 +13,7 @@ from pydantic import ValidationError
 from client.models import Item
 from service.budgets import JOB_MARGIN_S, check_fits_wait, check_item, chunk_sizes, item_budget_s, job_timeout_s
 from service.errors import InvalidField
+from service.queue.lines import result_line
 from service.queue.plan import BatchPlan, plan_batch
 from service.settings import Settings
 
@@ -94,10 +97,10 @@ def test_plans_are_chunked_by_budget() -> None:
 
 def test_a_batch_answered_from_the_cache_has_no_chunks() -> None:
     items = [_item(1), _item(2)]
-    hits = {"a": {"status": "pass"}, "b": {"status": "pass"}}
+    hits = {"a": result_line({"status": "pass"}), "b": result_line({"status": "pass"})}
     plan, unique, _ = plan_batch(items, ["a", "b"], hits, settings=DEFAULTS)
     assert (unique, plan.chunks, plan.chunk_starts(), plan.n_chunks) == ([], [], [], 0)
-    assert [r["cached"] for r in plan.assemble({}) if r] == [True, True]
+    assert [json.loads(r)["cached"] for r in plan.assemble({}) if r] == [True, True]
 
 
 def test_a_plan_stored_by_the_previous_release_is_read() -> None:
@@ -105,7 +108,8 @@ def test_a_plan_stored_by_the_previous_release_is_read() -> None:
            '"hits":[],"n_unique":3,"chunk_size":2,"created":1.0}')  # fmt: skip
     plan = BatchPlan.from_json(old)
     assert plan.chunks == [2, 1] and plan.n_unique == 3
-    assert plan.assemble({1: [{"status": "pass"}]})[2] == {"status": "pass", "id": "z", "cached": False}
+    line = plan.assemble({1: [result_line({"status": "pass"})]})[2]
+    assert line is not None and json.loads(line) == {"status": "pass", "id": "z", "cached": False}
     assert BatchPlan.from_json(plan.to_json()) == plan
 
 

@@ -1,5 +1,6 @@
-"""The pure parts of ``utrs evaluate``: the input formats, the summary. (Against the real
-service, and against none: tests/e2e/test_cli_client.py.)"""
+"""The pure parts of ``utrs evaluate``: the input formats, the summary, argument checks,
+resuming an output file. (Against the real service, and against none:
+tests/e2e/test_cli_client.py.)"""
 
 from __future__ import annotations
 
@@ -9,8 +10,9 @@ from pathlib import Path
 
 import pytest
 
+from client._jsonl import resume_point
 from client._summary import Summary
-from client.cli import BadRecord, Format, read_items
+from client.cli import BadRecord, ExitCode, Format, main, read_items
 from client.models import ErrorInfo, Result
 from tests.support.paths import DATA
 
@@ -63,3 +65,38 @@ def test_summary_counts() -> None:
     assert "pass 2, failure 1, error 2, infra_error 1" in table
     assert "index 2, else 1" in table
     assert "1  (16.7%)" in table
+
+
+@pytest.mark.parametrize(
+    ("args", "named"),
+    [
+        (["--chunk", "0"], "--chunk"),
+        (["--concurrency", "-1"], "--concurrency"),
+        (["--timeout", "0"], "--timeout"),
+        (["--limit", "many"], "--limit"),
+        (["--format", "csv"], "--format"),
+        (["--resume"], "--resume"),
+    ],
+)
+def test_bad_arguments_exit_2_naming_the_argument(
+    args: list[str], named: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    source = tmp_path / "in.jsonl"
+    source.write_text("")
+    assert main(["evaluate", str(source), *args]) == ExitCode.BAD_INPUT
+    err = capsys.readouterr().err
+    assert f"argument {named}" in err
+    assert "Traceback" not in err
+
+
+def test_resume_point_counts_whole_results_and_drops_a_cut_off_line(tmp_path: Path) -> None:
+    items = read_items(MBPP, Format.MBPP, limit=4)
+    out = tmp_path / "results.jsonl"
+    assert resume_point(out, items) == 0  # no file yet
+    lines = [Result(id=item.id, status="pass").model_dump_json() for item in items[:2]]
+    out.write_text("\n".join(lines) + '\n{"id": "' + str(items[2].id) + '", "sta')
+    assert resume_point(out, items) == 2
+    assert out.read_text() == "\n".join(lines) + "\n"
+    out.write_text(Result(id="someone-else", status="pass").model_dump_json() + "\n")
+    with pytest.raises(BadRecord, match="someone-else"):
+        resume_point(out, items)

@@ -1,5 +1,6 @@
 """Pure parts of the client: public surface, error translation, retry policy, batching,
-job-state reading. No server (the live tests are in test_client_live.py)."""
+job-state reading; the retry, idempotency and pending loops against a scripted transport
+(httpx's MockTransport). No server (the live tests are in test_client_live.py)."""
 
 from __future__ import annotations
 
@@ -15,8 +16,9 @@ import pytest
 
 import client
 from client import _batch
-from client._http import RetryPolicy, parse_response, retryable, translating
+from client._http import parse_response, translating
 from client._options import Options, job_outcome
+from client._retry import RetryPolicy, retryable
 from client.errors import (
     AuthenticationFailed,
     BadResponse,
@@ -90,13 +92,21 @@ def test_422_names_the_field() -> None:
 @pytest.mark.parametrize(
     ("status", "cls"),
     [(401, AuthenticationFailed), (403, AuthenticationFailed), (413, RequestRejected),
-     (404, RequestRejected), (500, BadResponse), (502, BadResponse)],
+     (404, RequestRejected), (409, RequestRejected), (500, BadResponse), (501, BadResponse)],
 )
 def test_status_codes_map_to_errors(status: int, cls: type[ClientError]) -> None:
     with pytest.raises(cls) as caught:
         parse_response(answer(status, {"detail": "no"}), EvaluateResponse)
     assert type(caught.value) is cls
     assert not retryable(caught.value)
+
+
+@pytest.mark.parametrize("status", [429, 502, 503, 504])
+def test_not_now_answers_are_service_unavailable_and_retryable(status: int) -> None:
+    with pytest.raises(ServiceUnavailable) as caught:
+        parse_response(answer(status, None), EvaluateResponse)
+    assert caught.value.status_code == status
+    assert retryable(caught.value)
 
 
 def test_429_and_503_are_retryable_and_carry_retry_after() -> None:
@@ -113,7 +123,7 @@ def test_429_and_503_are_retryable_and_carry_retry_after() -> None:
 
 def test_non_json_error_body_is_kept_readable() -> None:
     response = httpx.Response(502, text="Bad gateway", request=httpx.Request("GET", URL))
-    with pytest.raises(BadResponse, match="Bad gateway"):
+    with pytest.raises(ServiceUnavailable, match="Bad gateway"):
         parse_response(response, EvaluateResponse)
 
 
@@ -337,8 +347,9 @@ def test_span_helpers_are_reexported() -> None:
     assert {"token_span", "alpha", "fine_token_span"} <= set(client.__all__)
 
 
-def test_client_package_needs_only_httpx_and_pydantic() -> None:
-    """Everything under client/ imports without the service's or trainers' libraries."""
+def test_client_package_needs_only_httpx_pydantic_and_tenacity() -> None:
+    """Everything under client/ imports without the service's or trainers' libraries
+    (frameworks are imported lazily, inside their adapters, where they are used)."""
     import subprocess
     import sys
 
@@ -346,8 +357,10 @@ def test_client_package_needs_only_httpx_and_pydantic() -> None:
         "import sys\n"
         "import client, client.cli, client.builders, client.spans\n"
         "import client.adapters.trl, client.adapters.verl, client.adapters.openrlhf\n"
+        "import client.adapters.trl_env, client.adapters.openrlhf_agent, client.feedback\n"
         "heavy = {'service', 'redis', 'rq', 'fastapi', 'starlette', 'docker', 'uvicorn',\n"
-        "         'tqdm', 'torch', 'trl', 'verl', 'openrlhf', 'numpy'}\n"
+        "         'tqdm', 'torch', 'trl', 'verl', 'openrlhf', 'numpy', 'ray', 'transformers',\n"
+        "         'datasets', 'aiohttp', 'pandas', 'pyarrow', 'vllm'}\n"
         "print(sorted({m.split('.')[0] for m in sys.modules} & heavy))\n"
     )
     run = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,

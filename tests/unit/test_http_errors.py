@@ -21,9 +21,12 @@ from service.errors import (
     NotJudged,
     NoWorkers,
     QueueFull,
+    QuotaExceeded,
+    RedisFull,
     RequestRefused,
     SandboxError,
     ServiceError,
+    StorageFull,
     Unavailable,
     UnprocessableRequest,
 )
@@ -45,6 +48,14 @@ CASES = [
     (JobNotFound("x"), 404, "no job 'x' (unknown or expired)", {}),
     (QueueFull(queued=8, high_water=8, retry_after_s=7), 429,
      "queue is full: 8 programs queued; high-water mark is 8; retry later", {"Retry-After": "7"}),
+    (QuotaExceeded(queued=9, high_water=8, retry_after_s=3), 429,
+     "quota exceeded: 9 programs of this API key in flight; its quota (UTRS_TENANT_MAX_INFLIGHT) is 8; "
+     "retry later", {"Retry-After": "3"}),
+    (StorageFull(queued=90, high_water=85, retry_after_s=2), 429,
+     "storage is full: Redis memory at 90% of its maxmemory; the API admits work up to 85% "
+     "(UTRS_REDIS_MEMORY_HIGH_WATER) while older results expire; retry later", {"Retry-After": "2"}),
+    (RedisFull("redis is out of memory while x: y"), 503, "service unavailable: redis is out of memory while x: y",
+     {}),
     (NoWorkers(), 503, "service unavailable: no live worker is registered", {}),
     (BackendUnavailable("redis failed while x: y"), 503, "service unavailable: redis failed while x: y", {}),
     (ConnectionLost("redis failed while x: y"), 503, "service unavailable: redis failed while x: y", {}),

@@ -3,10 +3,18 @@
 
 from __future__ import annotations
 
+import json
+
+from client.models import Result
 from service.queue.cache import ResultCache, cacheable
+from service.queue.lines import served_line
 from service.queue.plan import BatchPlan, plan_batch
 from service.settings import Settings
 from tests.support.items import adder as _item
+
+
+def _served(status: str) -> bytes:
+    return served_line(Result.model_validate({"status": status}))
 
 
 def test_cache_key_ignores_id_but_not_what_changes_the_result() -> None:
@@ -35,12 +43,12 @@ def test_timeouts_and_infra_errors_are_not_cached() -> None:
 def test_plan_runs_duplicates_once_and_reassembles_in_order() -> None:
     items = [_item(n % 4, id=str(n)) for n in range(10)]
     keys = [f"k{n % 4}" for n in range(10)]
-    hits = {"k3": {"status": "pass", "id": None, "cached": False}}
+    hits = {"k3": _served("pass")}
     plan, unique, unique_keys = plan_batch(items, keys, hits, settings=Settings(chunk_size=2))
     assert unique_keys == ["k0", "k1", "k2"] and len(unique) == 3
     assert plan.n_chunks == 2 and plan.chunk_sizes() == [2, 1]
-    chunks = {0: [{"status": "pass"}, {"status": "failure"}], 1: [{"status": "error"}]}
-    out = plan.assemble(chunks)
+    chunks: dict[int, list[bytes | None]] = {0: [_served("pass"), _served("failure")], 1: [_served("error")]}
+    out = [json.loads(line) if line else None for line in plan.assemble(chunks)]
     assert [r["status"] for r in out if r] == ["pass", "failure", "error", "pass"] * 2 + [
         "pass",
         "failure",

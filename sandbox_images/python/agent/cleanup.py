@@ -15,7 +15,7 @@ from __future__ import annotations
 import os
 import stat
 import time
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from agent.hub import Hub
@@ -26,19 +26,23 @@ WORK_ROOT = "/sandbox/w"
 SHM = "/dev/shm"
 _PIDS_FILES = ("/sys/fs/cgroup/pids.current", "/sys/fs/cgroup/pids/pids.current")
 _CLEANER_S = 10.0
+_SETTLE_S = 1.0
 
 
 def workdir(uid: int) -> str:
     return f"{WORK_ROOT}/{uid}"
 
 
-def _owned(roots: tuple[str, ...], uid: int) -> list[str]:
-    """The entries directly below ``roots`` that ``uid`` owns."""
+def _owned(roots: tuple[str, ...], uid: int, beat: Any) -> list[str]:
+    """The entries directly below ``roots`` that ``uid`` owns (``beat()`` now and then:
+    a million entries must not cost the agent its heartbeat)."""
     found = []
     for root in roots:
         try:
             with os.scandir(root) as entries:
-                for entry in entries:
+                for n, entry in enumerate(entries):
+                    if n % 1000 == 999:
+                        beat()
                     try:
                         if entry.stat(follow_symlinks=False).st_uid == uid:
                             found.append(entry.path)
@@ -47,6 +51,16 @@ def _owned(roots: tuple[str, ...], uid: int) -> list[str]:
         except OSError:
             continue
     return found
+
+
+def _identity(path: str) -> tuple[int, ...] | None:
+    """What a clean work directory looks like: it is this very directory (inode), it is
+    unchanged (ctime: entries, mode, owner, attributes, timestamps), empty, of mode 0700."""
+    try:
+        st = os.lstat(path)
+    except OSError:
+        return None
+    return st.st_ino, st.st_ctime_ns, st.st_mode, st.st_nlink, st.st_size
 
 
 def _mtime(path: str) -> int:
@@ -69,6 +83,7 @@ class Janitor:
         self.empty = (st.st_nlink, st.st_size)
         self.base_tasks = self._tasks()
         self.marks = (_mtime(SHM), _mtime(WORK_ROOT))
+        self.homes: dict[int, tuple[int, ...] | None] = {}  # uid -> its clean work directory
         self.cleanings = 0
 
     def _tasks(self) -> int:
@@ -92,11 +107,9 @@ class Janitor:
         """Whether the run of ``uid`` (now reaped) may have left something behind."""
         if self.dirty_besides(live_children):
             return True
-        try:
-            st = os.stat(workdir(uid))
-        except OSError:
-            return True
-        return st.st_mode != stat.S_IFDIR | 0o700 or (st.st_nlink, st.st_size) != self.empty
+        now = _identity(workdir(uid))
+        return now is None or now != self.homes.get(uid) or (now[2], now[3], now[4]) != (
+            stat.S_IFDIR | 0o700, *self.empty)
 
     def prepare(self, uids: list[int]) -> None:
         """Make every run uid's work directory (as that uid), then take the marks."""
@@ -110,7 +123,7 @@ class Janitor:
         readable by the uids themselves)."""
         self.cleanings += 1
         keep = workdir(uid) if home else None
-        paths = [p for p in _owned((WORK_ROOT, SHM), uid) if p != keep]
+        paths = [p for p in _owned((WORK_ROOT, SHM), uid, self.hub.beat) if p != keep]
         reply = self.hub.ask({"op": "clean", "uid": uid, "paths": paths, "oom_score": 0, "home": keep})
         pid = reply.get("pid")
         if not isinstance(pid, int):
@@ -120,11 +133,19 @@ class Janitor:
             self.hub.kill(pid)
             self.hub.await_exit(pid, time.monotonic() + 1.0)
         self.marks = (_mtime(SHM), _mtime(WORK_ROOT))
+        if keep is not None:
+            self.homes[uid] = _identity(keep)
         return done is not None
 
     def after_run(self, uid: int, live_children: int) -> bool:
         """Check, and clean if needed; False if the uid could not be made clean."""
         if not self.dirty(uid, live_children):
             return True
-        ok = self.clean(uid)
-        return ok and not self.dirty(uid, live_children)
+        if not self.clean(uid):
+            return False
+        deadline = time.monotonic() + _SETTLE_S  # init reaps the killed orphans a little later
+        while self.dirty(uid, len(self.hub.unreaped)):
+            if time.monotonic() >= deadline:
+                return False
+            self.hub.wait([], time.monotonic() + 0.01)
+        return True

@@ -95,6 +95,8 @@ def resolve_global(module: str, qualname: str) -> Any:
     parts = qualname.split(".")
     if any(not p or p.startswith("_") for p in parts) or (module == "builtins" and qualname in _UNNAMED_BUILTINS):
         raise CodecError(f"name {module}.{qualname} cannot cross")
+    if "." in module and module not in sys.modules:
+        raise CodecError(f"module {module} is not imported here")  # importing it would run its code
     try:
         obj: Any = sys.modules.get(module) or importlib.import_module(module)
         for part in parts:

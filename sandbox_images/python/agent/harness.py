@@ -17,6 +17,7 @@ which is what that mode's label says.
 from __future__ import annotations
 
 import contextlib
+import copy
 import os
 import signal
 import socket
@@ -129,7 +130,10 @@ class Session:
             return "pass"
         case = suite.cases[index]
         fn = self._function(ns)
-        value = fn(*(case.get("args") or []), **(case.get("kwargs") or {}))
+        # a fresh copy each time: a program that mutates its arguments must not change
+        # them for the next program of the suite
+        args, kwargs = copy.deepcopy((case.get("args") or [], case.get("kwargs") or {}))
+        value = fn(*args, **kwargs)
         if suite.kind == "probe":
             self.value = record_value(plain_deep(value))
             return "pass"
@@ -218,8 +222,8 @@ class Harness:
     def session(self, spec: dict[str, Any], fds: list[int]) -> None:
         self.current = spec.get("s")
         chan = Channel(socket.socket(fileno=fds[0]), fds=False)
-        cpu = CpuClock(spec.get("xpid"))
-        watch = Watch(cpu.ms, lambda reason: self.send({"ev": "kill", "why": reason}), spec.get("xpid"))
+        cpu = CpuClock(spec.get("xpid"), spec.get("xuid"))
+        watch = Watch(cpu.ms, lambda reason: self.send({"ev": "kill", "why": reason}), spec.get("xpid"), cpu.deep)
         remote = Remote(chan, watch)
         _CURRENT[0] = remote
         session = Session(self.suites[str(spec["sid"])], spec, watch, fds[1:])

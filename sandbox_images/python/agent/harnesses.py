@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from agent.frames import Channel, ChannelError
+from agent.hub import ZygoteGone
 
 if TYPE_CHECKING:
     from agent.cleanup import Janitor
@@ -26,6 +27,7 @@ if TYPE_CHECKING:
 __all__ = ["Harness", "Harnesses"]
 
 HARNESS_MEMORY = 4 << 30
+_FORK_TRIES = 40
 _REAP_S = 2.0
 
 
@@ -75,12 +77,20 @@ class Harnesses:
         while self.live and (not self.free or len(self.live) >= self.keep):
             self.drop(next(iter(self.live)))
         uid = self.free.pop()
-        mine, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
-        try:
-            reply = self.hub.ask({"op": "h", "uid": uid, "oom_score": 500,
-                                  "limits": {"as_bytes": HARNESS_MEMORY}}, [theirs.fileno()])
-        finally:
-            theirs.close()
+        for _ in range(_FORK_TRIES):
+            mine, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
+            try:
+                reply = self.hub.ask({"op": "h", "uid": uid, "oom_score": 500,
+                                      "limits": {"as_bytes": HARNESS_MEMORY}}, [theirs.fileno()])
+            finally:
+                theirs.close()
+            if isinstance(reply.get("pid"), int):
+                break
+            mine.close()  # no fork was possible (pids limit): let the clean-up catch up
+            self.hub.wait([], time.monotonic() + 0.05)
+        else:
+            self.free.append(uid)
+            raise ZygoteGone("the zygote cannot fork a harness")
         harness = Harness(group=group, uid=uid, pid=int(reply["pid"]), chan=Channel(mine))
         self.live[group] = harness
         return harness
@@ -95,7 +105,7 @@ class Harnesses:
         with contextlib.suppress(OSError, ChannelError):
             harness.chan.close()
         self.hub.await_exit(harness.pid, time.monotonic() + _REAP_S)
-        if self.janitor.dirty_besides(len(self.live)):
+        if self.janitor.dirty_besides(len(self.hub.unreaped)):
             self.janitor.clean(harness.uid, home=False)
         self.free.append(harness.uid)
 

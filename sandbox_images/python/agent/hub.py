@@ -26,6 +26,7 @@ __all__ = ["HEARTBEAT_S", "Hub", "ZygoteGone"]
 HEARTBEAT_S = 0.5
 BLANKS = 8  # blanks the zygote forks at a time
 _POKE_S = 0.02  # how often P asks the zygote to reap while it waits for a child's end
+_FORK_TRIES = 100  # x _POKE_S: how long P waits for the zygote to be able to fork again
 _dumps = json.JSONEncoder(separators=(",", ":"), allow_nan=True).encode
 
 
@@ -59,6 +60,10 @@ class Hub:
             written = os.write(self.outfd, view)
             view = view[written:]
         self.last_beat = time.monotonic()
+
+    def beat(self) -> None:
+        """A heartbeat now if one is due (for long work inside P)."""
+        self._beat(time.monotonic())
 
     def _beat(self, now: float) -> None:
         if self.busy and now - self.last_beat >= HEARTBEAT_S:
@@ -113,14 +118,18 @@ class Hub:
         Raises:
             ZygoteGone: the zygote is dead.
         """
-        if not self.blanks:
+        for _ in range(_FORK_TRIES):
+            if self.blanks:
+                return self.blanks.popleft()
             reply = self.ask({"op": "blanks", "n": BLANKS})
             pids = reply.get("pids") or []
             fds = self.zchan.take_fds(len(pids))
             for pid, fd in zip(pids, fds, strict=True):
                 self.unreaped.add(int(pid))
                 self.blanks.append((int(pid), Channel(socket.socket(fileno=fd), fds=False)))
-        return self.blanks.popleft()
+            if not pids:  # no fork was possible (pids limit): let the clean-up catch up
+                self.wait([], time.monotonic() + _POKE_S)
+        raise ZygoteGone("the zygote cannot fork")
 
     def forget(self, pid: int) -> dict[str, Any] | None:
         """Drop what is known of a child's end (its report, if it came)."""

@@ -40,15 +40,23 @@ def plain_deep(value: Any, depth: int = 0) -> Any:
             raise TypeError(f"return value of type {exc.cls} is not JSON") from None
     if cls is list or cls is tuple:
         return cls(plain_deep(v, depth + 1) for v in value)
-    if isinstance(value, dict):
-        return type(value)((plain_deep(k, depth + 1), plain_deep(v, depth + 1)) for k, v in value.items())
+    if isinstance(value, dict):  # compared as JSON: every mapping as a plain dict
+        return {plain_deep(k, depth + 1): plain_deep(v, depth + 1) for k, v in value.items()}
     return value
 
 
 # ---------------------------------------------------------------- namespaces
 def _import_allowed(name: str) -> Any:
-    top = name.partition(".")[0]
-    if not name or (top not in _SAFE_MODULES and top not in sys.stdlib_module_names):
+    """The harness's own module called ``name``: a top-level stdlib (or allowed) module,
+    or a submodule already imported; None for anything else (importing an arbitrary
+    submodule such as a package's ``__main__`` would run its code here)."""
+    if name in sys.modules:
+        module = sys.modules[name]
+        parts = name.split(".")
+        return module if all(p and not p.startswith("_") for p in parts) else None
+    if "." in name or not name or name.startswith("_"):
+        return None
+    if name not in _SAFE_MODULES and name not in sys.stdlib_module_names:
         return None
     try:
         return importlib.import_module(name)
@@ -74,7 +82,8 @@ def proxy_namespace(suite: Suite, remote: Remote) -> dict[str, Any]:
     found = remote.request("names", wanted)
     if type(found) is not dict:
         raise ProgramGone("the program's process answered the names request with junk")
-    defined = {n for n, spec in found.items() if type(n) is str and type(spec) is dict}
+    asked = set(wanted)
+    defined = {n for n, spec in found.items() if n in asked and type(spec) is dict and not n.startswith("__")}
     if not (entry - suite.setup_defines) & defined - shadowing:
         entry = entry | (shadowing & defined)  # the function under test has a builtin's name
     for name in defined:
@@ -82,13 +91,20 @@ def proxy_namespace(suite: Suite, remote: Remote) -> dict[str, Any]:
             continue
         if name in prompt_defines and name not in entry:
             continue
-        ns[name] = _bind(found[name], remote)
+        ns[name] = _bind(name, found[name], remote, explicit=name in suite.entry_points)
     if suite.setup is not None:
         exec(suite.setup, ns)
     return ns
 
 
-def _bind(spec: dict[str, Any], remote: Remote) -> Any:
+def _bind(name: str, spec: dict[str, Any], remote: Remote, *, explicit: bool) -> Any:
+    """A name the program defines, as the tests see it. Unless the item names it as an
+    entry point, a name that is a module the tests may import is the harness's own
+    module, whatever object the program bound to it; a module the program imported
+    under another name is imported here."""
+    own = None if explicit else _import_allowed(name)
+    if own is not None:
+        return own
     if "mod" in spec:
         module = _import_allowed(str(spec["mod"]))
         if module is not None:

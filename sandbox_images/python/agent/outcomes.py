@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING, Any
 
 from agent.describe import describe, format_tb, frames_of, synthetic
 from agent.proxy import ProgramGone, remote_info
+from agent.verdicts import clean_error
 
 if TYPE_CHECKING:
     from agent.harness import Session
@@ -22,17 +23,14 @@ class HarnessTimeout(BaseException):
 # ------------------------------------------------------------------ outcomes
 def merged_error(exc: BaseException) -> dict[str, Any]:
     """The error of a case: H's frames, then (for an exception of the program) X's."""
-    remote = remote_info(exc)
-    if remote is None:
+    raw = remote_info(exc)
+    if raw is None:
         return describe(exc)
-    frames = frames_of(exc) + [f for f in remote.get("frames") or [] if type(f) is dict]
+    remote = clean_error(raw) or {}  # X's own report: any shape, made well-formed first
     text = format_tb(exc).rstrip("\n").rsplit("\n", 1)[0]
-    info: dict[str, Any] = {k: remote.get(k) for k in ("type", "mro", "message", "exit_code", "syntax") if k in remote}
-    info.setdefault("type", "Error")
-    info.setdefault("mro", [info["type"]])
-    info["message"] = str(info.get("message") or "")
-    info["frames"] = frames
-    info["traceback"] = f"{text}\n  -- in the program --\n{remote.get('traceback') or ''}"
+    info: dict[str, Any] = {**remote, "mro": remote.get("mro") or [remote.get("type", "Error")]}
+    info["frames"] = frames_of(exc) + remote.get("frames", [])
+    info["traceback"] = f"{text}\n  -- in the program --\n{remote.get('traceback', '')}"
     return info
 
 
@@ -54,11 +52,11 @@ def case_outcome(exc: BaseException) -> tuple[str, dict[str, Any]]:
 
 def load_event(message: dict[str, Any]) -> dict[str, Any]:
     """The session's load outcome for X's report that the program did not load."""
-    error = message.get("error")
+    error = clean_error(message.get("error"))
     status = "crash" if message.get("exit") else "error"
-    if type(error) is dict and "MemoryError" in (error.get("mro") or []):
+    if error is not None and "MemoryError" in error["mro"]:
         status = "memory"
-    return {"status": status, "error": error if type(error) is dict else None}
+    return {"status": status, "error": error}
 
 
 def timed_out(exc: ProgramGone, session: Session, used_ms: float) -> tuple[str, dict[str, Any]]:

@@ -104,8 +104,30 @@ def enter(spec: dict[str, Any], fds: list[int]) -> None:
         raise OSError("the uid did not change")
     workdir = spec.get("workdir")
     if workdir:
-        with contextlib.suppress(FileExistsError):  # made by the run's own uid: no other run can enter it
-            os.mkdir(workdir, 0o700)
-        os.chdir(workdir)  # HOME and TMPDIR are "." (set in the zygote): this directory
+        fd = _own_directory(str(workdir), uid)
+        os.fchdir(fd)  # HOME and TMPDIR are "." (set in the zygote): this directory
+        os.close(fd)
     else:
         os.chdir("/")
+
+
+def _own_directory(path: str, uid: int) -> int:
+    """A descriptor of the work directory, a real directory of ``uid``'s (made, or made
+    again in place of a link or file an earlier run of the uid left, as that uid: no
+    other run can enter it)."""
+    for _ in range(3):
+        try:
+            fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW)
+        except FileNotFoundError:
+            with contextlib.suppress(FileExistsError):
+                os.mkdir(path, 0o700)
+            continue
+        except OSError:  # a link or a file in its place
+            os.unlink(path)
+            continue
+        st = os.fstat(fd)
+        if st.st_uid == uid:
+            return fd
+        os.close(fd)
+        raise OSError(f"{path} is not the run's own directory")
+    raise OSError(f"{path} cannot be made")

@@ -32,22 +32,33 @@ from agent.harnesses import Harnesses
 from agent.hub import Hub
 from agent.outputs import IODIR, Outputs, oom_killed
 from agent.session import CASE_MARGIN_S, Follower
-from agent.verdicts import Record, death, over_limit, record, timeout
+from agent.verdicts import Record, clean_error, death, over_limit, record, timeout
+from agent.watch import process_cpu_ms, uid_cpu_ms
 
 __all__ = ["Context", "Run"]
 
+_MIN_UIDS = 4
+_LONG_COMPARE = 1 << 20  # characters of output beyond which comparing keeps the heartbeat up
 PRECOMPILE_CHARS = 256 * 1024  # larger programs compile in X, under its limits
 class Uids:
     """Run uids in rotation: a uid's leftovers are gone before it comes round again."""
 
     def __init__(self, uids: list[int]) -> None:
-        self.uids = uids
+        self.uids = list(uids)
         self.next_index = 0
+        self.exhausted = False
 
     def take(self) -> int:
-        uid = self.uids[self.next_index]
+        uid = self.uids[self.next_index % len(self.uids)]
         self.next_index = (self.next_index + 1) % len(self.uids)
         return uid
+
+    def retire(self, uid: int) -> None:
+        """Stop using a uid that could not be made clean; with too few left, the
+        container should go (the agent exits after its batch; the worker replaces it)."""
+        if uid in self.uids and len(self.uids) > 1:
+            self.uids.remove(uid)
+        self.exhausted = len(self.uids) < _MIN_UIDS
 
 
 @dataclass
@@ -151,7 +162,8 @@ class Run:
                 self.hub.abandon(pid)
             else:
                 self.cpu_s += float(done.get("cpu_s") or 0.0)
-        self.ctx.janitor.after_run(uid, len(self.ctx.harnesses) + len(self.hub.unreaped))
+        if not self.ctx.janitor.after_run(uid, len(self.hub.unreaped)):  # harnesses and blanks included
+            self.ctx.uids.retire(uid)
 
     # --------------------------------------------------------------- sessions
     def _session(self, start: int) -> int:
@@ -162,7 +174,7 @@ class Run:
         devnull = os.open(os.devnull, os.O_RDONLY)
         pid: int | None = None
         self.ctx.sessions += 1
-        spec = {"start": start, "stop": stop, "timeout_s": self.timeout, "wall_s": self.wall,
+        spec = {"start": start, "stop": stop, "timeout_s": self.timeout, "wall_s": self.wall, "xuid": uid,
                 "s": self.ctx.sessions, "stop_on_first_failure": self.stop_on_failure}
         try:
             extra = {"suite": self.suite, **spec} if self.trust == "in_process" else {}
@@ -203,11 +215,14 @@ class Run:
         pid: int | None = None
         try:
             t0 = time.monotonic()
+            orphans0 = process_cpu_ms(1)  # what init has reaped so far (orphans' CPU lands there)
             pid = self._spawn("stdio", uid, [stdin, files.out, files.err, theirs.fileno()], 1)
             theirs.close()
             chan = Channel(mine, limit=1 << 20)
             report, status, cpu_s, timed_out = self._await_stdio(chan, pid, t0)
             pid = None if status is not None else pid
+            if cpu_s is not None:  # wait4 counts X and what it reaped; its other descendants too:
+                cpu_s += (self._leftover_cpu_ms(uid) + max(0.0, process_cpu_ms(1) - orphans0)) / 1e3
             elapsed_ms = (time.monotonic() - t0) * 1e3
             self.cpu_s += cpu_s or 0.0
             return self._judge_stdio(case, files, report, status, cpu_s, timed_out, elapsed_ms)
@@ -216,6 +231,28 @@ class Run:
             mine.close()
             self._finish(pid, uid)
             files.close()
+
+    def _beating(self, work: Any, long: bool) -> Any:
+        """``work()``; when it may take seconds (a comparison of megabytes), in a thread
+        while this one keeps the worker's heartbeat going."""
+        if not long:
+            return work()
+        import threading  # not at import time: the zygote, forked from P, stays free of it
+
+        out: list[Any] = []
+        thread = threading.Thread(target=lambda: out.append(work()), daemon=True)
+        thread.start()
+        while thread.is_alive():
+            thread.join(0.2)
+            self.hub.beat()
+        return out[0] if out else False
+
+    def _leftover_cpu_ms(self, uid: int) -> float:
+        """CPU of the run's processes still alive (only looked for when the task count says
+        some are)."""
+        if not self.ctx.janitor.dirty_besides(len(self.hub.unreaped)):
+            return 0.0
+        return uid_cpu_ms(uid)
 
     def _await_stdio(self, chan: Channel, pid: int, t0: float) -> tuple[Any, int | None, float | None, bool]:
         """X's error report (if it sent one), its wait status and CPU time, and whether P
@@ -268,10 +305,13 @@ class Run:
             return record("timeout", elapsed_ms, out, err, timeout(self.timeout, wall=False, used_s=cpu_s))
         if status is not None and os.WIFEXITED(status) and os.WEXITSTATUS(status) == 0:
             got = files.text(self.cap + 1)
-            ok = compare_text(got, str(case.get("output") or ""), str(self.suite.get("compare") or "tokens"))
+            want = str(case.get("output") or "")
+            ok = self._beating(lambda: compare_text(got, want, str(self.suite.get("compare") or "tokens")),
+                               len(got) + len(want) > _LONG_COMPARE)
             return record("pass" if ok else "fail", elapsed_ms, out, err)
-        if type(report) is dict:
-            mro = report.get("mro") or []
+        report = clean_error(report)  # X's own words: any shape, made well-formed first
+        if report is not None:
+            mro = report["mro"]
             kind = "crash" if "SystemExit" in mro else "memory" if "MemoryError" in mro else "error"
             return record(kind, elapsed_ms, out, err, report)
         kind, error = death(status, cpu_s=cpu_s, timeout_s=self.timeout, oom=oom_killed(),

@@ -82,6 +82,8 @@ class Agent:
                 self.hub.reply(self.one(run, suites, group))
         finally:
             self.hub.busy = False
+        if self.ctx.uids.exhausted:
+            os._exit(0)  # too many uids could not be cleaned: the worker starts a fresh container
 
     def one(self, run: Any, suites: dict[str, Any], group: str) -> dict[str, Any]:
         if type(run) is not dict:

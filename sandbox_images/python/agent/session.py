@@ -124,7 +124,7 @@ class Follower:
 
     def _record(self, event: dict[str, Any], out: str, err: str, size: int) -> Record:
         r = self.run_
-        time_ms = float(event.get("time_ms") or 0.0) if isinstance(event.get("time_ms"), (int, float)) else 0.0
+        time_ms = event.get("time_ms", 0.0)  # record() keeps it only if it is a sane number
         if event.get("status") == "gone":
             kind, error = self._death(size > r.cap)
             return record(kind, time_ms, out, err, error)
@@ -148,7 +148,7 @@ class Follower:
         elif status not in ("error", "memory", "crash", "timeout"):
             status = "error"
         for i in range(self.start, self.stop):
-            r.tests[i] = record(status, float(load.get("time_ms") or 0.0), out, err, error)
+            r.tests[i] = record(status, load.get("time_ms", 0.0), out, err, error)
 
     def _death(self, over: bool) -> tuple[str, dict[str, Any]]:
         r = self.run_

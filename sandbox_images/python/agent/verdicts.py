@@ -10,7 +10,7 @@ from typing import Any
 
 from agent.describe import synthetic
 
-__all__ = ["Record", "death", "from_event", "over_limit", "record", "timeout"]
+__all__ = ["Record", "clean_error", "death", "from_event", "over_limit", "record", "timeout"]
 
 Record = dict[str, Any]
 
@@ -18,10 +18,64 @@ Record = dict[str, Any]
 _CASE_STATUSES = frozenset({"pass", "fail", "error", "timeout", "memory", "crash", "gone"})
 
 
-def record(status: str, time_ms: float = 0.0, stdout: str = "", stderr: str = "",
+def record(status: str, time_ms: Any = 0.0, stdout: str = "", stderr: str = "",
            error: dict[str, Any] | None = None) -> Record:
-    return {"status": status, "time_ms": round(float(time_ms), 3), "stdout": stdout, "stderr": stderr,
-            "error": error}
+    time_ms = float(time_ms) if type(time_ms) in (int, float) and 0 <= time_ms < 1e9 else 0.0
+    return {"status": status, "time_ms": round(time_ms, 3), "stdout": stdout, "stderr": stderr,
+            "error": clean_error(error)}
+
+
+_SOURCES = frozenset({"program", "prompt", "setup", "case", "other"})
+_LIMITS = {"type": 200, "message": 2000, "traceback": 8192, "file": 500, "function": 200, "msg": 500}
+
+
+def _text(value: Any, limit: int) -> str:
+    """A string that serialises anywhere: clipped, lone surrogates replaced."""
+    if type(value) is not str:
+        return ""
+    if len(value) > limit:
+        value = value[:limit] + "\n...[truncated]"
+    return str(value.encode("utf-8", "surrogatepass").decode("utf-8", "replace"))
+
+
+def _int(value: Any) -> int | None:
+    return value if type(value) is int and -(10**9) < value < 10**9 else None
+
+
+def _frame(value: Any) -> dict[str, Any]:
+    frame = value if type(value) is dict else {}
+    src = frame.get("src")
+    out: dict[str, Any] = {"file": _text(frame.get("file"), _LIMITS["file"]),
+                           "src": src if src in _SOURCES else "other",
+                           "function": _text(frame.get("function"), _LIMITS["function"])}
+    for key in ("line", "end_line", "col", "end_col"):
+        out[key] = _int(frame.get(key))
+    return out
+
+
+def clean_error(error: Any) -> dict[str, Any] | None:
+    """An error record every field of which has the type and size the service expects.
+
+    Parts of errors come from the program's process (its exception's class, message and
+    frames): whatever they hold, here they become well-formed and bounded."""
+    if type(error) is not dict:
+        return None
+    mro = error.get("mro")
+    frames = error.get("frames")
+    out: dict[str, Any] = {
+        "type": _text(error.get("type"), _LIMITS["type"]) or "Error",
+        "mro": [_text(m, _LIMITS["type"]) for m in mro[:64] if type(m) is str] if type(mro) is list else [],
+        "message": _text(error.get("message"), _LIMITS["message"]),
+        "frames": [_frame(f) for f in frames[:1200]] if type(frames) is list else [],
+        "traceback": _text(error.get("traceback"), _LIMITS["traceback"]),
+    }
+    for key in ("exit_code", "signal"):
+        if _int(error.get(key)) is not None:
+            out[key] = error[key]
+    syntax = error.get("syntax")
+    if type(syntax) is dict:
+        out["syntax"] = {**_frame(syntax), "msg": _text(syntax.get("msg"), _LIMITS["msg"])}
+    return out
 
 
 def timeout(limit_s: float, *, wall: bool, used_s: float | None = None) -> dict[str, Any]:
@@ -68,12 +122,9 @@ def from_event(event: dict[str, Any], stdout: str, stderr: str) -> Record:
     """The record of a case the harness (or, in legacy mode, the program) reported."""
     status = event.get("status")
     error = event.get("error") if type(event.get("error")) is dict else None
-    time_ms = event.get("time_ms")
-    if not isinstance(time_ms, (int, float)):
-        time_ms = 0.0
     if status not in _CASE_STATUSES or status == "gone":
         status = "crash"
-    test = record(str(status), float(time_ms), stdout, stderr, error)
+    test = record(str(status), event.get("time_ms", 0.0), stdout, stderr, error)
     if status == "pass" and "value" in event:
         test["value"] = event["value"]  # a probe's return value (wire form, decoded by the service)
     return test

@@ -1,5 +1,6 @@
-"""The harness's clock for what it waits on in X: a wall-clock deadline and X's CPU time
-as the kernel counts it (``/proc/<pid>/stat``, readable across uids, never X's word)."""
+"""The harness's clock for what it waits on in X: a wall-clock deadline and the CPU time
+of the program's processes as the kernel counts it (``/proc``, readable across uids,
+never the program's word)."""
 
 from __future__ import annotations
 
@@ -9,31 +10,79 @@ import select
 import time
 from collections.abc import Callable
 
-__all__ = ["ENDED", "READY", "CpuClock", "Watch"]
+__all__ = ["ENDED", "READY", "CpuClock", "Watch", "process_cpu_ms", "uid_cpu_ms"]
+
+
+_TICK_MS = 1000.0 / os.sysconf("SC_CLK_TCK")
+
+
+def _read(path: str) -> bytes:
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        return os.read(fd, 4096)
+    finally:
+        os.close(fd)
+
+
+def process_cpu_ms(pid: int | str) -> float:
+    """A process's CPU (user + system) and that of the children it reaped, in ms; 0 if gone."""
+    try:
+        fields = _read(f"/proc/{pid}/stat").rsplit(b")", 1)[1].split()
+        return sum(int(f) for f in fields[11:15]) * _TICK_MS
+    except (OSError, IndexError, ValueError):
+        return 0.0
+
+
+def uid_cpu_ms(uid: int, *, besides: int | None = None) -> float:
+    """The CPU of every live process of ``uid`` (but ``besides``), counted as above."""
+    total = 0.0
+    for name in os.listdir("/proc"):
+        if not name.isdigit() or (besides is not None and int(name) == besides):
+            continue
+        try:
+            status = _read(f"/proc/{name}/status")
+            uids = status.split(b"\nUid:", 1)[1].split(None, 1)[0]
+        except (OSError, IndexError):
+            continue
+        if int(uids) == uid:
+            total += process_cpu_ms(name)
+    return total
 
 
 class CpuClock:
-    """X's CPU time (user + system, whole process) as the kernel accounts it."""
+    """The CPU time of a program's processes as the kernel accounts it: X's own (with
+    the children it reaped), and, once any show up, every other live process of the
+    run's uid and what init reaped of its orphans since the clock began. Reading X alone
+    costs one read; the wide count is taken only when the narrow one cannot settle it.
+    Counting a child's time in the case it ran across only ever charges the program."""
 
-    def __init__(self, pid: int | None) -> None:
-        self.path = f"/proc/{pid}/stat" if pid else None
-        self.tick_ms = 1000.0 / os.sysconf("SC_CLK_TCK")
+    def __init__(self, pid: int | None, uid: int | None = None) -> None:
+        self.pid = pid
+        self.uid = uid
+        self.wide = False
+        self.init0 = process_cpu_ms(1)
         self.last = 0.0
 
     def ms(self) -> float:
-        if self.path is None:
+        """The count this clock keeps (X alone until other processes were seen)."""
+        if self.pid is None:
             return time.process_time() * 1e3  # legacy mode: the process's own word
-        try:
-            fd = os.open(self.path, os.O_RDONLY)
-            try:
-                raw = os.read(fd, 4096)
-            finally:
-                os.close(fd)
-            fields = raw.rsplit(b")", 1)[1].split()
-            self.last = (int(fields[11]) + int(fields[12])) * self.tick_ms
-        except (OSError, IndexError, ValueError):
-            pass  # gone: the last reading stands
+        return self.deep() if self.wide else self._own()
+
+    def _own(self) -> float:
+        own = process_cpu_ms(self.pid) if self.pid else 0.0
+        self.last = max(self.last, own)
         return self.last
+
+    def deep(self) -> float:
+        """Every process of the run, and the orphans init reaped."""
+        own = self._own()
+        if self.uid is None:
+            return own
+        others = uid_cpu_ms(self.uid, besides=self.pid) + max(0.0, process_cpu_ms(1) - self.init0)
+        if others > 0:
+            self.wide = True
+        return own + others
 
 
 READY, ENDED = "ready", "ended"
@@ -47,8 +96,10 @@ class Watch:
     X); X's CPU time is read from the kernel only when it could be over its limit. X's
     end is seen on a pidfd, not on its channel (a child X forked may hold that open)."""
 
-    def __init__(self, cpu_ms: Callable[[], float], expire: Callable[[str], None], pid: int | None = None) -> None:
+    def __init__(self, cpu_ms: Callable[[], float], expire: Callable[[str], None], pid: int | None = None,
+                 deep_ms: Callable[[], float] | None = None) -> None:
         self.cpu_ms = cpu_ms
+        self.deep_ms = deep_ms or cpu_ms
         self.expire = expire
         self.deadline = float("inf")
         self.limit_ms = float("inf")
@@ -74,7 +125,7 @@ class Watch:
         self.expired = None
 
     def used_ms(self) -> float:
-        return self.cpu_ms() - self.cpu0
+        return self.deep_ms() - self.cpu0
 
     def wait(self, fd: int) -> str:
         """Until ``fd`` is readable (READY), X ended (ENDED), or the budget is spent

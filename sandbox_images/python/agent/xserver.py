@@ -158,6 +158,10 @@ class Server:
     def _add_states(self, reply: dict[str, Any], registry: list[Any], snapshot: list[Any]) -> None:
         """New contents of the arguments the program changed, and the reply's values
         encoded with references to the arguments they contain."""
+        value = reply.get("value", reply)
+        if _bare(value) and not any(_changed(o, s) for o, s in zip(registry, snapshot, strict=True)):
+            reply["ok"] = reply.pop("value")  # the common case: a scalar, nothing mutated
+            return
         memo = {id(obj): k for k, obj in enumerate(registry)}
         encoder = Encoder(self.to_wire, memo=memo, start=len(registry))
         states = []
@@ -197,6 +201,13 @@ class Server:
                 err = message["err"]
                 raise TypeError(f"{err.get('type')}: {err.get('message')}")
             return self._decoder().decode(message.get("ok"))
+
+
+_BARE = (str, bool, float, int, type(None))  # cross as bare JSON
+
+
+def _bare(value: Any) -> bool:
+    return type(value) in _BARE and (type(value) is not int or -(1 << 60) < value < (1 << 60))
 
 
 def _refuse_handles(value: Any) -> Any:

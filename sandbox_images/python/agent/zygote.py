@@ -25,17 +25,15 @@ marshalled, with the request.
 
 from __future__ import annotations
 
-import contextlib
 import gc
 import marshal
 import os
 import select
-import signal
 import socket
-import stat
 from typing import Any
 
 from agent import harness, program, proxy, xserver  # noqa: F401  (imported for the children)
+from agent.clean import clean
 from agent.frames import Channel, ChannelError
 from agent.rlimits import CHAN_FD, enter, preload
 
@@ -97,7 +95,7 @@ class Zygote:
             elif op == "clean":
                 paths = [str(p) for p in message.get("paths") or []]
                 home = message.get("home")
-                self._fork(message, [], lambda: _cleaner_main(paths, str(home) if home else None))
+                self._fork(message, [], lambda: clean(paths, str(home) if home else None))
         finally:
             for fd in fds:
                 os.close(fd)
@@ -111,7 +109,12 @@ class Zygote:
         pids, theirs = [], []
         for _ in range(max(1, min(int(spec.get("n", 1)), 16))):
             mine, other = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
-            pid = os.fork()
+            try:
+                pid = os.fork()
+            except OSError:  # the container's pids limit (a fork bomb being cleaned up): fewer
+                mine.close()
+                other.close()
+                break
             if pid == 0:
                 other.close()
                 _blank_main(mine, self.chan.fileno())
@@ -145,7 +148,11 @@ class Zygote:
         self._fork(spec, fds, main)
 
     def _fork(self, spec: dict[str, Any], fds: list[int], body: Any) -> None:
-        pid = os.fork()
+        try:
+            pid = os.fork()
+        except OSError as exc:
+            self._send({"id": spec["id"], "error": f"fork failed: {exc}"})
+            return
         if pid == 0:
             _child(spec, fds, body)
         self.children += 1
@@ -208,68 +215,6 @@ def _blank_main(sock: socket.socket, zygote_fd: int) -> None:
 
 def _harness_main() -> None:
     harness.Harness(Channel(socket.socket(fileno=CHAN_FD), fds=True)).serve()
-
-
-def _cleaner_main(paths: list[str], home: str | None) -> None:
-    """Runs as the uid to clean: end all its processes (``kill(-1)`` reaches exactly the
-    processes of this uid, and a fork cannot slip past it), remove ``paths`` (what P found
-    it left in the shared directories), and empty and reset its work directory ``home``."""
-    for _ in range(3):
-        try:
-            os.kill(-1, signal.SIGKILL)
-        except ProcessLookupError:
-            break
-    uid = os.getuid()
-    for path in paths:
-        if os.path.isdir(path) and not os.path.islink(path):
-            _remove_tree(path)
-        else:
-            _unlink(path)
-    if home:
-        try:
-            os.mkdir(home, 0o700)
-        except FileExistsError:
-            os.chmod(home, 0o700)
-        _remove_owned(home, uid, keep=None)
-
-
-def _remove_owned(path: str, uid: int, keep: str | None) -> None:
-    """Remove every entry directly below ``path`` that ``uid`` owns, with its contents."""
-    try:
-        entries = list(os.scandir(path))
-    except OSError:
-        return
-    for entry in entries:
-        try:
-            est = entry.stat(follow_symlinks=False)
-        except OSError:
-            continue
-        if est.st_uid != uid or entry.path == keep:
-            continue
-        if stat.S_ISDIR(est.st_mode):
-            _remove_tree(entry.path)
-        else:
-            _unlink(entry.path)
-
-
-def _remove_tree(path: str) -> None:
-    try:
-        os.chmod(path, 0o700)
-        entries = list(os.scandir(path))
-    except OSError:
-        entries = []
-    for entry in entries:
-        if entry.is_dir(follow_symlinks=False):
-            _remove_tree(entry.path)
-        else:
-            _unlink(entry.path)
-    with contextlib.suppress(OSError):
-        os.rmdir(path)
-
-
-def _unlink(path: str) -> None:
-    with contextlib.suppress(OSError):
-        os.unlink(path)
 
 
 def start() -> tuple[int, Channel]:

@@ -5,8 +5,8 @@ from __future__ import annotations
 from fastapi import APIRouter, Depends, Response
 
 from client.models import EvaluateRequest, EvaluateResponse
-from service.api.deps import BatchesDep, require_api_key
-from service.api.responses import REFUSALS, json_response
+from service.api.deps import BatchesDep, TenantDep, require_api_key
+from service.api.responses import REFUSALS, raw_json
 
 __all__ = ["router"]
 
@@ -14,10 +14,10 @@ router = APIRouter(prefix="/v1", tags=["evaluate"], dependencies=[Depends(requir
 
 
 @router.post("/evaluate", response_model=EvaluateResponse, responses=REFUSALS)
-async def evaluate(request: EvaluateRequest, batches: BatchesDep) -> Response:
+async def evaluate(request: EvaluateRequest, batches: BatchesDep, tenant: TenantDep) -> Response:
     """Evaluate a batch and wait for it (up to ``wait_s``).
 
-    Items not finished within ``wait_s`` come back as ``infra_error``; the batch keeps
-    running and ``job_id`` can be polled.
+    Items not finished within ``wait_s`` come back ``pending``; the batch keeps running
+    and ``job_id`` can be polled. Lane: ``interactive`` unless the request names one.
     """
-    return json_response(await batches.evaluate(request))
+    return raw_json((await batches.evaluate(request, tenant=tenant)).body())

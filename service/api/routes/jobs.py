@@ -1,12 +1,15 @@
-"""POST /v1/jobs (queue a batch, return at once) and GET /v1/jobs/{job_id} (poll it)."""
+"""POST /v1/jobs (queue a batch, return at once), GET /v1/jobs/{job_id} (poll it) and
+DELETE /v1/jobs/{job_id} (cancel what has not started)."""
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Depends, Response
+from typing import Annotated
 
-from client.models import EvaluateRequest, JobCreated, JobStatus
-from service.api.deps import BatchesDep, require_api_key
-from service.api.responses import REFUSALS, json_response
+from fastapi import APIRouter, Depends, Header, Response
+
+from client.models import EvaluateRequest, JobCancelled, JobCreated, JobStatus
+from service.api.deps import BatchesDep, TenantDep, require_api_key
+from service.api.responses import REFUSALS, json_response, raw_json
 
 __all__ = ["router"]
 
@@ -14,14 +17,31 @@ router = APIRouter(prefix="/v1", tags=["evaluate"], dependencies=[Depends(requir
 
 
 @router.post("/jobs", status_code=202, response_model=JobCreated, responses=REFUSALS)
-async def create_job(request: EvaluateRequest, batches: BatchesDep) -> Response:
+async def create_job(
+    request: EvaluateRequest,
+    batches: BatchesDep,
+    tenant: TenantDep,
+    idempotency_header: Annotated[
+        str | None, Header(alias="Idempotency-Key", min_length=1, max_length=128)
+    ] = None,
+) -> Response:
     """Queue a batch and return at once (same body as /v1/evaluate; ``wait_s`` is
-    ignored); poll GET /v1/jobs/{job_id}."""
-    plan = await batches.submit(request)
-    return json_response(JobCreated(job_id=plan.batch_id), status_code=202)
+    ignored; lane ``bulk`` unless the request names one); poll GET /v1/jobs/{job_id}.
+    A retry with the same ``idempotency_key`` (body) or ``Idempotency-Key`` header (the
+    body's wins when both are sent) answers the same job id."""
+    if request.idempotency_key is None and idempotency_header is not None:
+        request = request.model_copy(update={"idempotency_key": idempotency_header})
+    job_id = await batches.create(request, tenant=tenant)
+    return json_response(JobCreated(job_id=job_id), status_code=202)
 
 
 @router.get("/jobs/{job_id}", response_model=JobStatus, responses={404: {"description": "unknown"}})
 async def get_job(job_id: str, batches: BatchesDep) -> Response:
     """Status, progress (``done``/``total``) and the results so far."""
-    return json_response(await batches.status(job_id), exclude_unset=True)
+    return raw_json(await batches.status(job_id))
+
+
+@router.delete("/jobs/{job_id}", response_model=JobCancelled, responses={404: {"description": "unknown"}})
+async def cancel_job(job_id: str, batches: BatchesDep) -> Response:
+    """Cancel what of the job has not started; what runs finishes (``started``)."""
+    return json_response(await batches.cancel(job_id))
