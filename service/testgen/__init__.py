@@ -2,9 +2,19 @@
 wire test suites out; everything a reference does runs in the sandbox.
 
 ``testgen(items, pools, settings)`` is the whole feature as a pure function of its
-pools (``POST /v1/testgen`` and the jobs API wire it in phase 2); ``python -m
-service.testgen CORPUS --out dataset.jsonl`` is the corpus pipeline. See docs/testgen.md.
+pools (the workers run it for ``POST /v1/testgen`` and testgen jobs); ``python -m
+service.testgen CORPUS --out dataset.jsonl`` is the corpus pipeline on local pools, and
+``utrs testgen`` the same over HTTP. See docs/testgen.md.
+
+``testgen``, ``open_pools`` and ``OraclePools`` are loaded on first use: the parts that
+only parse (extraction, filters, rows; ``utrs testgen`` on a client machine) never load
+the sandbox's Docker SDK.
 """
+
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
 
 from service.testgen.models import (
     Reason,
@@ -16,8 +26,10 @@ from service.testgen.models import (
     TestgenStatus,
 )
 from service.testgen.options import Prefer, TestgenOptions
-from service.testgen.pipeline import testgen
-from service.testgen.pools import OraclePools, open_pools
+
+if TYPE_CHECKING:
+    from service.testgen.pipeline import testgen
+    from service.testgen.pools import OraclePools, open_pools
 
 __all__ = [
     "OraclePools",
@@ -33,3 +45,12 @@ __all__ = [
     "open_pools",
     "testgen",
 ]
+
+_LAZY = {"testgen": "service.testgen.pipeline", "OraclePools": "service.testgen.pools",
+         "open_pools": "service.testgen.pools"}
+
+
+def __getattr__(name: str) -> Any:
+    if name in _LAZY:
+        return getattr(importlib.import_module(_LAZY[name]), name)
+    raise AttributeError(f"module 'service.testgen' has no attribute {name!r}")

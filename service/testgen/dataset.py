@@ -23,16 +23,16 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from service.settings import Settings
 from service.testgen.decontam import Decontaminator
 from service.testgen.extract import Instance
 from service.testgen.language import LanguageFilter, length_ok
 from service.testgen.models import TestgenItem, TestgenResult, TestgenStatus
-from service.testgen.options import TestgenOptions
-from service.testgen.pipeline import testgen
-from service.testgen.pools import OraclePools
 
-__all__ = ["Filters", "Funnel", "build_dataset", "row_of"]
+__all__ = ["Filters", "Funnel", "Generate", "build_dataset", "item_of", "row_of"]
+
+#: What generates a batch's tests: ``testgen`` on local pools (``python -m
+#: service.testgen``) or ``RewardClient.testgen`` over HTTP (``utrs testgen``).
+Generate = Callable[[list[TestgenItem]], list[TestgenResult]]
 
 log = logging.getLogger(__name__)
 
@@ -107,10 +107,18 @@ def row_of(instance: Instance, result: TestgenResult, *, keep_reference: bool) -
     return row
 
 
-def build_dataset(instances: Iterable[Instance], out: Path, pools: OraclePools, settings: Settings, *,
-                  options: TestgenOptions, filters: Filters, batch: int = 32, keep_reference: bool = True,
+def item_of(instance: Instance, *, n_tests: int | None = None) -> TestgenItem:
+    """The test-generation item of an instance."""
+    return TestgenItem(id=instance.id, code=instance.code, fn_name=instance.fn_name, class_name=instance.class_name,
+                       description=instance.description, n_tests=n_tests)
+
+
+def build_dataset(instances: Iterable[Instance], out: Path, generate: Generate, *, filters: Filters,
+                  batch: int = 32, keep_reference: bool = True, n_tests: int | None = None,
                   progress: Callable[[int], object] | None = None) -> Funnel:
-    """Run the pipeline over ``instances`` into ``out`` (appending; resumable)."""
+    """Run the pipeline over ``instances`` into ``out`` (appending; resumable); the text
+    filters run here (they only parse), ``generate`` runs the references."""
+    run = _Batches(generate, keep_reference, n_tests, progress)
     state = out.with_name(out.name + ".state.jsonl")
     done = _done_ids(out, state)
     pending: list[Instance] = []
@@ -126,10 +134,10 @@ def build_dataset(instances: Iterable[Instance], out: Path, pools: OraclePools, 
                 continue
             pending.append(instance)
             if len(pending) >= batch:
-                _run_batch(pending, rows, decisions, pools, settings, options, keep_reference, progress)
+                run(pending, rows, decisions)
                 pending = []
         if pending:
-            _run_batch(pending, rows, decisions, pools, settings, options, keep_reference, progress)
+            run(pending, rows, decisions)
     return Funnel.of(_read(state))
 
 
@@ -146,25 +154,30 @@ def _text_stage(instance: Instance, filters: Filters) -> tuple[str, str] | None:
     return None
 
 
-def _run_batch(batch: list[Instance], rows: Any, decisions: Any, pools: OraclePools, settings: Settings,
-               options: TestgenOptions, keep_reference: bool, progress: Callable[[int], object] | None) -> None:
-    items = [TestgenItem(id=i.id, code=i.code, fn_name=i.fn_name, class_name=i.class_name,
-                         description=i.description) for i in batch]
-    results = testgen(items, pools, settings, options)
-    for instance, result in zip(batch, results, strict=True):
+@dataclass
+class _Batches:
+    generate: Generate
+    keep_reference: bool
+    n_tests: int | None
+    progress: Callable[[int], object] | None
+
+    def __call__(self, batch: list[Instance], rows: Any, decisions: Any) -> None:
+        results = self.generate([item_of(i, n_tests=self.n_tests) for i in batch])
+        for instance, result in zip(batch, results, strict=True):
+            _write(decisions, self._decide(instance, result, rows))
+        rows.flush()
+        decisions.flush()
+        if self.progress:
+            self.progress(len(batch))
+
+    def _decide(self, instance: Instance, result: TestgenResult, rows: Any) -> dict[str, Any]:
         if result.status is TestgenStatus.OK:
-            _write(rows, row_of(instance, result, keep_reference=keep_reference))
-            decision = {"id": instance.id, "stage": "ok", "reason": "", "tests": result.stats.tests}
-        elif result.status is TestgenStatus.REJECTED:
-            decision = {"id": instance.id, "stage": "testgen", "reason": result.reason.value if result.reason else ""}
-        else:
-            log.warning("infra_error on %s: %s", instance.id, result.detail)
-            decision = {"id": instance.id, "stage": "infra_error", "reason": result.detail or ""}
-        _write(decisions, decision)
-    rows.flush()
-    decisions.flush()
-    if progress:
-        progress(len(batch))
+            _write(rows, row_of(instance, result, keep_reference=self.keep_reference))
+            return {"id": instance.id, "stage": "ok", "reason": "", "tests": result.stats.tests}
+        if result.status is TestgenStatus.REJECTED:
+            return {"id": instance.id, "stage": "testgen", "reason": result.reason.value if result.reason else ""}
+        log.warning("%s on %s: %s", result.status.value, instance.id, result.detail)  # retried on the next run
+        return {"id": instance.id, "stage": "infra_error", "reason": result.detail or ""}
 
 
 def _write(handle: Any, record: dict[str, Any]) -> None:

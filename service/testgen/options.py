@@ -1,12 +1,14 @@
-"""The knobs of test generation, with their defaults (phase 2 makes the service-wide ones
-``Settings`` fields: see docs/testgen.md)."""
+"""The knobs of test generation, with their defaults; the service's come from its
+``testgen_*`` settings (:func:`options_of`)."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from enum import StrEnum
 
-__all__ = ["Prefer", "TestgenOptions"]
+from service.settings import Settings
+
+__all__ = ["Prefer", "TestgenOptions", "options_of"]
 
 
 class Prefer(StrEnum):
@@ -51,3 +53,10 @@ class TestgenOptions:
     keep_raises: bool = True  # "raises X" tests when the description names X
     prefer: Prefer = Prefer.AUTO
     seed: int = 0
+
+
+def options_of(settings: Settings) -> TestgenOptions:
+    """The service's test-generation options (its ``testgen_*`` settings)."""
+    return TestgenOptions(n_tests=settings.testgen_n_tests, max_candidates=settings.testgen_max_candidates,
+                          mutants=settings.testgen_mutants, call_budget_s=settings.testgen_call_budget_s,
+                          timeout_s=settings.testgen_timeout_s, reseed=settings.testgen_reseed)

@@ -14,6 +14,7 @@ from typing import Any
 import pytest
 
 from client.models import Result, Status, Tests
+from service.testgen import TestgenItem, TestgenResult, testgen
 from service.testgen.corpus import read_corpus
 from service.testgen.dataset import Filters, build_dataset
 from tests.support.paths import ROOT
@@ -53,8 +54,12 @@ def dataset(pools: Any, tmp_path_factory: pytest.TempPathFactory) -> Path:
     root = tmp_path_factory.mktemp("tg_data")
     (root / "funcs.py").write_text(FUNCTIONS)
     out = root / "rows.jsonl"
-    funnel = build_dataset(read_corpus(root / "funcs.py"), out, pools, pools.main.settings,
-                           options=options(max_candidates=50), filters=Filters(language=None))
+    opts = options(max_candidates=50)
+
+    def generate(items: list[TestgenItem]) -> list[TestgenResult]:
+        return testgen(items, pools, pools.main.settings, opts)
+
+    funnel = build_dataset(read_corpus(root / "funcs.py"), out, generate, filters=Filters(language=None))
     assert funnel.kept == 4
     return out
 
