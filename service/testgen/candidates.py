@@ -75,6 +75,8 @@ def plan_inputs(fn: ast.FunctionDef, description: str, inputs: list[list[Any]] |
     drawn = draw_inputs(params, options.hypothesis_examples)
     for args in _boundaries(fn, (positional or drawn)[:3]):
         add(Candidate(args, {}, "boundary"))
+    for args in _swaps(positional[:3]):
+        add(Candidate(args, {}, "boundary"))
     for args in mutate_inputs(positional, options.mutations, seed=rng_seed):
         add(Candidate(args, {}, "mutant"))
     for args in drawn:
@@ -91,7 +93,7 @@ def _boundaries(fn: ast.FunctionDef, bases: list[tuple[Any, ...]]) -> list[tuple
     argument of a few base inputs (a boundary mutant ``<`` → ``<=`` is told apart only there)."""
     ints = sorted({n.value for n in ast.walk(fn) if isinstance(n, ast.Constant) and type(n.value) is int})[:12]
     strs = sorted({n.value for n in ast.walk(fn) if isinstance(n, ast.Constant) and type(n.value) is str
-                   and len(n.value) <= 20})[:8]
+                   and len(n.value) <= 20})[:12]
     if fn.body and isinstance(fn.body[0], ast.Expr) and isinstance(fn.body[0].value, ast.Constant):
         strs = [s for s in strs if s != fn.body[0].value.value]  # not the docstring
     out: list[tuple[Any, ...]] = []
@@ -101,8 +103,29 @@ def _boundaries(fn: ast.FunctionDef, bases: list[tuple[Any, ...]]) -> list[tuple
             if type(value) is int:
                 options = [v for c in ints for v in (c - 1, c, c + 1)]
             elif type(value) is str:
-                options = strs
+                options = strs + _substituted(value, strs)
             out += [(*base[:position], v, *base[position + 1:]) for v in options]
+    return out
+
+
+def _substituted(value: str, constants: list[str]) -> list[str]:
+    """``value`` with one constant of the function that occurs in it replaced by another
+    (``"example.txt"`` → ``"example.exe"``; ``"three one five"`` → ``"three two five"``):
+    a constant mutant is told apart only where its constant meets the others."""
+    found = [c for c in constants if c and c in value]
+    return [value.replace(old, new, 1) for old in found for new in constants if new != old][:24]
+
+
+def _swaps(bases: list[tuple[Any, ...]]) -> list[tuple[Any, ...]]:
+    """Seeds with two arguments of the same type swapped (``f(3, 4, 5)`` → ``f(5, 4, 3)``):
+    a reference that treats its arguments alike differs from a mutant only when the
+    telling value moves."""
+    out = []
+    for base in bases:
+        for i in range(len(base)):
+            for j in range(i + 1, len(base)):
+                if type(base[i]) is type(base[j]) and base[i] != base[j]:
+                    out.append((*base[:i], base[j], *base[i + 1: j], base[i], *base[j + 1:]))
     return out
 
 

@@ -74,6 +74,11 @@ def _str(x: str, rng: random.Random, depth: int) -> str:
     char = rng.choice(_CHARS + tuple(x))
     options = ["", x + x, x[1:], x[:-1], x[::-1], x.upper(), x.swapcase(), x[:index] + char + x[index:],
                x[:index] + char + x[index + 1:], x + " " + x, char * rng.randint(1, 5)]
+    words = x.split(" ")
+    if len(words) > 1:  # words in another order, one dropped, one repeated
+        drop = rng.randrange(len(words))
+        options += [" ".join(rng.sample(words, len(words))), " ".join(words[:drop] + words[drop + 1:]),
+                    " ".join([*words, rng.choice(words)])]
     return rng.choice(options)[:MAX_LEN * 2]
 
 

@@ -14,7 +14,8 @@ from typing import Any
 import pytest
 
 from client.models import Result, Status, Tests
-from service.testgen import TestgenItem, TestgenResult, testgen
+from service.testgen import TestgenItem, TestgenResult
+from service.testgen import testgen as run_testgen
 from service.testgen.corpus import read_corpus
 from service.testgen.dataset import Filters, build_dataset
 from tests.support.paths import ROOT
@@ -57,7 +58,7 @@ def dataset(pools: Any, tmp_path_factory: pytest.TempPathFactory) -> Path:
     opts = options(max_candidates=50)
 
     def generate(items: list[TestgenItem]) -> list[TestgenResult]:
-        return testgen(items, pools, pools.main.settings, opts)
+        return run_testgen(items, pools, pools.main.settings, opts)
 
     funnel = build_dataset(read_corpus(root / "funcs.py"), out, generate, filters=Filters(language=None))
     assert funnel.kept == 4
