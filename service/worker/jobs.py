@@ -30,13 +30,13 @@ from client.models import Result
 from service.errors import SandboxUnavailable
 from service.metrics import PROGRAMS_PREFIX, WorkerCounter
 from service.queue.cache import ResultCache
-from service.queue.claims import settle
+from service.queue.claims import Settlement, settle
 from service.queue.envelope import ChunkDone, ChunkJob, failed_chunk
 from service.queue.keys import RedisKeys, chunk_job_id
 from service.queue.lines import result_line, served_line
 from service.queue.plan import infra_error
 from service.queue.producer import count_inflight
-from service.queue.redis import Pipeline, SyncRedis, translate_redis_errors, worker_client
+from service.queue.redis import Pipeline, SyncRedis, translate_redis_errors, while_full, worker_client
 from service.queue.results import publish_chunk
 from service.sandbox.executor import evaluate_items
 from service.settings import get_settings
@@ -83,13 +83,25 @@ def run_chunk(**kwargs: Any) -> dict[str, Any]:
         ttl_s=settings.cache_ttl_s,
         enabled=settings.cache_enabled and version == job.image,
     )
-    with translate_redis_errors("publishing a chunk"), connection.pipeline() as pipe:
-        cached = cache.store(pipe, job.cache_keys, data, lines)
-        publish_chunk(pipe, job.reply, job.field, lines)
-        settled = settle(pipe, keys, job.batch_id, job.cache_keys, lines)
-        count_inflight(pipe, keys, job.tenant, -len(lines))
-        _count(pipe, keys.stats, data, elapsed, worker.take_restarts())
-        settled.finish(connection, pipe.execute())
+    restarts = worker.take_restarts()
+
+    def publish() -> tuple[int, Settlement, list[Any]]:
+        # One MULTI/EXEC: Redis refuses all of it or none (at maxmemory it refuses the
+        # transaction before running any of it), so trying again counts nothing twice.
+        with translate_redis_errors("publishing a chunk"), connection.pipeline() as pipe:
+            cached = cache.store(pipe, job.cache_keys, data, lines)
+            publish_chunk(pipe, job.reply, job.field, lines)
+            settled = settle(pipe, keys, job.batch_id, job.cache_keys, lines)
+            count_inflight(pipe, keys, job.tenant, -len(lines))
+            _count(pipe, keys.stats, data, elapsed, restarts)
+            return cached, settled, pipe.execute()
+
+    for attempt in while_full():
+        with attempt:
+            cached, settled, replies = publish()
+    for attempt in while_full():  # the copies to followers: a script of its own, idempotent
+        with attempt, translate_redis_errors("copying results to followers"):
+            settled.finish(connection, replies)
     log.info("job %s: %d programs in %.3f s (%d cached for later)", job_id, len(data), elapsed, cached)
     return ChunkDone(programs=len(data), seconds=round(elapsed, 4), image=version).model_dump()
 
