@@ -42,11 +42,12 @@ import time
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from trainer_example import demo_report
 from trainer_example.demo_data import POOLS, Split, write_pools
 
-__all__ = ["ARMS", "FULL", "QUICK", "Preset", "main"]
+__all__ = ["ARMS", "FULL", "QUICK", "Preset", "main", "train_command", "warm_command"]
 
 ARMS: dict[str, tuple[str, ...]] = {
     "sl_only": ("--components", "sl"),
@@ -68,6 +69,7 @@ class Preset:
     problems_per_step: int = 8
     samples_per_problem: int = 4
     lr: float = 1e-4
+    lr_actor_critic: float = 1e-4  # the actor-critic arm's policy lr
     critic_lr: float = 2e-4
     max_new_tokens: int = 48
     eval_samples: int = 10
@@ -75,11 +77,13 @@ class Preset:
     tiny_layers: int = 4
     tiny_dim: int = 128
 
-    def train_args(self) -> list[str]:
+    def train_args(self, arm: str) -> list[str]:
+        """The trainer's options for ``arm`` (all but the data, model, seed and outputs)."""
+        lr = self.lr_actor_critic if arm == "actor_critic" else self.lr
         return [
             *("--problems-per-step", str(self.problems_per_step)),
             *("--samples-per-problem", str(self.samples_per_problem)),
-            *("--lr", str(self.lr), "--critic-lr", str(self.critic_lr)),
+            *("--lr", str(lr), "--critic-lr", str(self.critic_lr)),
             *("--max-new-tokens", str(self.max_new_tokens)),
             *("--eval-every", str(self.eval_every), "--eval-samples", str(self.eval_samples)),
             *("--eval-problems", str(self.eval_problems)),
@@ -145,13 +149,27 @@ def _service(url: str | None) -> Iterator[str]:
         yield stack.url
 
 
+def warm_command(preset: Preset, pools: dict[str, Path], seed: int, warm: Path) -> list[str]:
+    """The SL warm-up of one seed: the labelled pool only (``--eval-problems 0``: all of it)."""
+    command = [sys.executable, "-m", "trainer_example.pretrain", "--data", str(pools["labelled"])]
+    command += ["--eval-problems", "0", "--steps", str(preset.warm_steps), "--seed", str(seed)]
+    command += ["--tiny-layers", str(preset.tiny_layers), "--tiny-dim", str(preset.tiny_dim)]
+    return [*command, "--out", str(warm)]
+
+
+def train_command(
+    arm: str, seed: int, *, warm: Path, preset: Preset, pools: dict[str, Path], url: str, run: Path
+) -> list[str]:
+    """One arm of one seed: labelled + unlabelled problems, the held-out pool as ``--eval-data``."""
+    command = [sys.executable, "-m", "trainer_example.train", "--model", str(warm), "--seed", str(seed)]
+    command += ["--data", str(pools["train"]), "--eval-data", str(pools["heldout"])]
+    return [*command, *preset.train_args(arm), *ARMS[arm], "--service-url", url, "--out-dir", str(run)]
+
+
 def _warm(preset: Preset, pools: dict[str, Path], seed: int, out: Path) -> Path:
     warm = out / f"warm_s{seed}"
     if not (warm / "config.json").exists():
-        command = [sys.executable, "-m", "trainer_example.pretrain", "--data", str(pools["labelled"])]
-        command += ["--eval-problems", "0", "--steps", str(preset.warm_steps), "--seed", str(seed)]
-        command += ["--tiny-layers", str(preset.tiny_layers), "--tiny-dim", str(preset.tiny_dim), "--out", str(warm)]
-        _run(command, out / "logs" / f"warm_s{seed}.log")
+        _run(warm_command(preset, pools, seed, warm), out / "logs" / f"warm_s{seed}.log")
     return warm
 
 
@@ -159,10 +177,8 @@ def _train(arm: str, seed: int, *, warm: Path, preset: Preset, pools: dict[str, 
     run = out / f"{arm}_s{seed}"
     if (run / "final" / "config.json").exists():
         return run
-    command = [sys.executable, "-m", "trainer_example.train", "--model", str(warm), "--seed", str(seed)]
-    command += ["--data", str(pools["train"]), "--eval-data", str(pools["heldout"])]
-    command += [*preset.train_args(), *ARMS[arm], "--service-url", url, "--out-dir", str(run)]
     started = time.monotonic()
+    command = train_command(arm, seed, warm=warm, preset=preset, pools=pools, url=url, run=run)
     _run(command, out / "logs" / f"{arm}_s{seed}.log")
     print(f"  {arm} seed {seed}: {time.monotonic() - started:.0f} s", flush=True)
     return run
@@ -182,6 +198,7 @@ def _parser() -> argparse.ArgumentParser:
     for field in ("tiny_layers", "tiny_dim", "max_new_tokens", "eval_samples"):
         parser.add_argument("--" + field.replace("_", "-"), type=int)
     parser.add_argument("--lr", type=float)
+    parser.add_argument("--lr-actor-critic", type=float)
     parser.add_argument("--critic-lr", type=float)
     return parser
 
@@ -195,10 +212,16 @@ def _preset(args: argparse.Namespace) -> Preset:
     return dataclasses.replace(base, **given)
 
 
-def _check_settings(out: Path, preset: Preset, data: Path | None) -> None:
-    """Refuse to mix runs of different settings in one output folder."""
+def _settings(preset: Preset, data: Path | None) -> dict[str, Any]:
+    """What every run of an output folder shares: the preset (less the seeds) and the data."""
     settings = dataclasses.asdict(preset) | {"data": str(data) if data else "synthetic"}
     settings.pop("seeds")
+    return settings
+
+
+def _check_settings(out: Path, preset: Preset, data: Path | None) -> None:
+    """Refuse to mix runs of different settings in one output folder."""
+    settings = _settings(preset, data)
     path = out / "demo.json"
     if path.exists() and json.loads(path.read_text()) != settings:
         raise SystemExit(f"{out} holds runs with other settings ({path}); use another --out")
@@ -223,15 +246,15 @@ def main(argv: Sequence[str] | None = None) -> int:
             warm = _warm(preset, pools, seed, out)
             for arm in arms:
                 runs[arm][seed] = _train(arm, seed, warm=warm, preset=preset, pools=pools, url=url, out=out)
-    stats = demo_report.collect(runs)
-    table = demo_report.markdown(stats)
+    curves = demo_report.load_runs(runs)
+    settings = _settings(preset, args.data) | {"seeds": list(preset.seeds), "arms": {a: list(ARMS[a]) for a in arms}}
+    demo_report.write_results(out / "results.json", curves, settings=settings)
+    figures = [out / "demo.png", *([args.figure] if args.figure else [])]
+    table, printed = demo_report.report(curves, settings, figures=figures)
     (out / "summary.md").write_text(table + "\n")
-    title = f"{len(preset.seeds)} seed(s), {preset.steps} steps, {preset.problems_per_step} problems x "
-    title += f"{preset.samples_per_problem} samples per step"
-    for figure in [out / "demo.png", *([args.figure] if args.figure else [])]:
-        demo_report.plot_arms(runs, figure, title=title)
-    print("\n".join(demo_report.lines(stats)))
-    print(f"wall time {time.monotonic() - started:.0f} s; table in {out / 'summary.md'}, plot {out / 'demo.png'}")
+    print("\n".join(printed))
+    print(f"wall time {time.monotonic() - started:.0f} s; per-seed results in {out / 'results.json'}, ", end="")
+    print(f"table in {out / 'summary.md'}, plot {out / 'demo.png'}")
     return 0
 
 

@@ -173,7 +173,7 @@ class Split:
     """Constants per family and how many of each family go to each pool."""
 
     ks: range = range(2, 21)
-    labelled: int = 2
+    labelled: int = 4
     heldout: int = 4
     seed: int = 0
 
@@ -183,10 +183,11 @@ class Split:
         for index, family in enumerate(FAMILIES):
             ks = list(self.ks)
             random.Random(self.seed * 1000 + index).shuffle(ks)
-            held_end = self.labelled + self.heldout
-            out["labelled"][family.name] = sorted(ks[: self.labelled])
-            out["heldout"][family.name] = sorted(ks[self.labelled : held_end])
-            out["unlabelled"][family.name] = sorted(ks[held_end:])
+            # held-out first, so that the held-out problems do not depend on the labelled size
+            labelled_end = self.heldout + self.labelled
+            out["heldout"][family.name] = sorted(ks[: self.heldout])
+            out["labelled"][family.name] = sorted(ks[self.heldout : labelled_end])
+            out["unlabelled"][family.name] = sorted(ks[labelled_end:])
         return out
 
 
