@@ -44,15 +44,19 @@ def test_the_demo_entry_runs_two_arms_for_two_steps(live_service: str, tmp_path:
     command = [sys.executable, "-m", "trainer_example.demo", *SMOKE, "--service-url", live_service, "--out", str(out)]
     done = subprocess.run(command, cwd=ROOT, env=_env(), capture_output=True, text=True, timeout=240, check=False)
     assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
-    lines = [line for line in done.stdout.splitlines() if "held-out pass@1" in line]
+    lines = [line for line in done.stdout.splitlines() if "held-out pass@1" in line and "syntax-error share" in line]
     assert [line.split()[0] for line in lines] == ["sl_only", "rltf_full"]
-    assert all("syntax-error share" in line and "(1 seed;" in line for line in lines)
+    assert all("pass@10" in line and "(1 seed;" in line for line in lines)
+    assert "rltf_full vs sl_only" in done.stdout and "one seed: no standard error, untested" in done.stdout
     for arm in ("sl_only", "rltf_full"):
         with (out / f"{arm}_s0" / "eval.csv").open() as handle:
             rows = list(csv.DictReader(handle))
         assert [row["step"] for row in rows] == ["0", "1", "2"]
         assert all(row["eval_problems"] == "2.0" and row["eval_unscored"] == "0.0" for row in rows)
     assert "| rltf_full | 1 |" in (out / "summary.md").read_text()
+    results = json.loads((out / "results.json").read_text())
+    assert sorted(results["runs"]) == ["rltf_full", "sl_only"] and results["settings"]["seeds"] == [0]
+    assert results["runs"]["rltf_full"]["0"]["step"] == [0, 1, 2]
     assert (out / "demo.png").stat().st_size > 0
     assert (out / "warm_s0" / "config.json").exists()  # the warm start both arms began from
     held = {row["id"] for row in _rows(out / "data" / "heldout.jsonl")}
