@@ -15,11 +15,14 @@ unlabelled problems against the service:
   solutions, then every program that passes).
 
 Each run evaluates the held-out problems before, during and after training; the demo
-prints one line per arm (final held-out pass@1 and syntax-error share, mean ± s.e. over
-the seeds), writes ``OUT/summary.md`` and a plot::
+prints one line per arm (final held-out pass@1, syntax-error share, pass@5 and pass@10,
+mean ± s.e. over the seeds) and the verdict on the claim (:func:`demo_report.verdict`),
+and writes ``OUT/results.json`` (every evaluation of every run), ``OUT/summary.md`` and a
+plot::
 
-    python -m trainer_example.demo --quick                     # 1 seed, starts its own stack
-    python -m trainer_example.demo --service-url URL --out runs/demo_full --seeds 0,1,2
+    python -m trainer_example.demo --quick                 # 1 seed, 60 steps; its own stack
+    python -m trainer_example.demo --out runs/demo         # seeds 0, 1, 2, 120 steps
+    python -m trainer_example.demo --service-url URL --seeds 0,1,2,3 --steps 200 --out ...
 
 Without ``--service-url`` a private stack is started for the run (a ``redis-server``,
 the API and one worker with the real sandbox, from ``tests/support``; a repository
