@@ -112,6 +112,11 @@ class ArmStats:
     def final_estimate(self, metric: str) -> Estimate:
         return estimate(self.final[metric])
 
+    def final_text(self, metric: str) -> str:
+        """The final estimate as text, ``-`` where a seed lacks the metric (NaN)."""
+        values = self.final[metric]
+        return "-" if any(v != v for v in values) else str(estimate(values))
+
     def start_estimate(self, metric: str) -> Estimate:
         return estimate(self.start[metric])
 
@@ -121,8 +126,10 @@ class ArmStats:
 
 
 def _value(values: Sequence[float], index: int, metric: str) -> float:
+    """One evaluation's value; pass@1 and the syntax share must be there (NaN: nothing
+    was scored), the others may be NaN (pass@k with fewer than k samples)."""
     value = values[index]
-    if value != value:  # NaN: nothing was scored
+    if value != value and metric in (PASS1, SYNTAX):
         raise ValueError(f"{metric} is missing")
     return value
 
@@ -172,7 +179,7 @@ def lines(stats: Mapping[str, ArmStats]) -> list[str]:
     out = []
     for arm, s in stats.items():
         p, e = s.final_estimate(PASS1), s.final_estimate(SYNTAX)
-        k5, k10 = s.final_estimate("eval_pass_at_5"), s.final_estimate("eval_pass_at_10")
+        k5, k10 = s.final_text("eval_pass_at_5"), s.final_text("eval_pass_at_10")
         out.append(
             f"{arm:<{width}}  held-out pass@1 {p}  syntax-error share {e}  pass@5 {k5}  pass@10 {k10}  "
             f"({p.n} seed{'s' if p.n > 1 else ''}; warm start pass@1 {s.start_estimate(PASS1).mean:.3f})"
@@ -200,7 +207,7 @@ def markdown(stats: Mapping[str, ArmStats], reference: str = "sl_only") -> str:
             cells += [_signed(c.diff), _z(c), _signed(c.paired)]
         else:
             cells += ["-", "-", "-"]
-        cells += [str(s.final_estimate("eval_pass_at_10"))]
+        cells += [s.final_text("eval_pass_at_10")]
         cells += [str(s.start_estimate(SYNTAX)), str(s.final_estimate(SYNTAX))]
         rows.append("| " + " | ".join(cells) + " |")
     return "\n".join(rows)

@@ -138,6 +138,16 @@ def test_arms_are_compared_with_sl_only_over_the_seeds(tmp_path: Path) -> None:
     assert "pass@5 0.900 ± 0.058  pass@10 1.000 ± 0.000" in lines[2]
 
 
+def test_pass_at_k_may_be_missing_pass_at_1_may_not(tmp_path: Path) -> None:
+    curves = demo_report.load_runs(_runs(tmp_path))
+    few = {a: {s: dict(c, eval_pass_at_5=[math.nan] * 2) for s, c in r.items()} for a, r in curves.items()}
+    stats = demo_report.collect(few)  # with fewer than 5 samples per problem
+    assert "pass@5 -  pass@10 1.000 ± 0.000" in demo_report.lines(stats)[2]
+    none = {a: {s: dict(c, eval_pass_at_1=[0.1, math.nan]) for s, c in r.items()} for a, r in curves.items()}
+    with pytest.raises(ValueError, match="eval_pass_at_1 is missing"):
+        demo_report.collect(none)
+
+
 def test_the_verdict_applies_the_two_standard_error_bar(tmp_path: Path) -> None:
     stats = _stats(_runs(tmp_path))
     verdict = demo_report.verdict(stats)
