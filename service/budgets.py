@@ -89,6 +89,10 @@ RQ_MAINTENANCE_S = 120
 #: An RQ worker's TTL (RQ blocks in BLPOP for it minus 15 s between jobs; then it feeds
 #: the lanes again, a backstop of the feeding after every dequeue).
 RQ_WORKER_TTL_S = 20
+#: A worker whose results Redis refuses (at its maxmemory) keeps them and tries again,
+#: with backoff, this long before it gives the chunk up to RQ's retries (inside the
+#: chunk's job timeout: its margin is JOB_MARGIN_S).
+PUBLISH_WHILE_FULL_S = 20.0
 #: Docker engine API calls (an HTTP read timeout; never a bound on a program's run).
 DOCKER_API_TIMEOUT_S = 60
 #: An idle container's health-check ping.

@@ -2,7 +2,8 @@
 
 The problems are split once (``--seed``): ``--eval-problems`` of them are held out for the
 evaluation and never trained on (nor used for the tiny tokenizer, SL or the replay
-buffer's seeds); the rest are shared out over the ranks.
+buffer's seeds); the rest are shared out over the ranks. With ``--eval-data`` the
+held-out problems come from that source instead and all of ``--data`` is trained on.
 """
 
 from __future__ import annotations
@@ -34,7 +35,7 @@ from trainer_example.rltf_update import RltfUpdate
 from trainer_example.rollout import Scored
 from trainer_example.train import Trainer
 
-__all__ = ["build_trainer", "split_problems"]
+__all__ = ["build_trainer", "load_split", "split_problems"]
 
 Update = Callable[[list[Scored]], dict[str, float]]
 
@@ -47,6 +48,24 @@ def split_problems(problems: list[Problem], config: TrainConfig) -> tuple[list[P
     chosen = set(random.Random(config.seed).sample(range(len(problems)), max(held, 0)))
     train = [p for i, p in enumerate(problems) if i not in chosen]
     return train, [p for i, p in enumerate(problems) if i in chosen]
+
+
+def load_split(config: TrainConfig) -> tuple[list[Problem], list[Problem]]:
+    """(training problems, held-out problems) of ``--data`` and ``--eval-data``.
+
+    Raises:
+        ValueError: a held-out problem's id is also a training problem's.
+    """
+    problems = load_problems(config.data, limit=config.max_problems, seed=config.seed)
+    if config.eval_data is None:
+        return split_problems(problems, config)
+    held: list[Problem] = []
+    if config.eval_every > 0 and config.eval_problems > 0:
+        held = load_problems(config.eval_data, limit=config.eval_problems, seed=config.seed)
+    shared = {p.id for p in problems} & {p.id for p in held}
+    if shared:
+        raise ValueError(f"held-out problems are also training problems: {sorted(shared)[:5]}")
+    return problems, held
 
 
 def _prepare_lm(config: TrainConfig, problems: list[Problem]) -> tuple[PreTrainedModel, PreTrainedTokenizerFast]:
@@ -101,7 +120,7 @@ def build_trainer(config: TrainConfig) -> Trainer:
     """Load problems and the policy, start DeepSpeed, and resume if asked."""
     ds.init_distributed()
     torch.manual_seed(config.seed)  # the same initial weights on every rank
-    train, held = split_problems(load_problems(config.data, limit=config.max_problems, seed=config.seed), config)
+    train, held = load_split(config)
     lm, tokenizer = _prepare_lm(config, train)
     engine = ds.build_engine(lm, config, micro_batch=config.batch_size, lr=config.lr)
     device = torch.device(engine.device)

@@ -57,6 +57,7 @@ class TrainConfig:
     tiny_vocab: int = 1024
     # data
     data: str = "synthetic"
+    eval_data: str | None = None  # held-out problems from here (else a split of --data)
     max_problems: int | None = None
     seed: int = 0
     # service (or the recorded results that stand in for it)

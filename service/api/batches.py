@@ -87,13 +87,23 @@ class BatchService:
         lane = request.lane or lane
         limit = bulk_chunk_size(probe.program_ms, self.settings) if lane is Lane.BULK else None
         batch_id = batch_id or uuid.uuid4().hex
-        follows = await self._follows(batch_id, [k for k in dict.fromkeys(keys) if k not in hits])
-        plan, unique, unique_keys = plan_batch(
-            items, keys, hits, settings=self.settings, chunk_limit=limit, follows=follows, batch_id=batch_id
-        )
-        plan.repaired, plan.lane, plan.tenant = clean.repaired, lane.value, tenant
-        self.queue.admit(probe, plan.n_unique)
-        await anyio.to_thread.run_sync(self.queue.enqueue, plan, unique, unique_keys, image)
+        candidates = [k for k in dict.fromkeys(keys) if k not in hits]
+        follows = await self._follows(batch_id, candidates)
+        try:
+            plan, unique, unique_keys = plan_batch(
+                items, keys, hits, settings=self.settings, chunk_limit=limit, follows=follows, batch_id=batch_id
+            )
+            plan.repaired, plan.lane, plan.tenant = clean.repaired, lane.value, tenant
+            self.queue.admit(probe, plan.n_unique)
+            await anyio.to_thread.run_sync(self.queue.enqueue, plan, unique, unique_keys, image)
+        except BaseException:
+            # Refused (429/503) or failed after claiming: a retry must not follow runs that
+            # never come.
+            claimed = [k for k in candidates if k not in follows]
+            detail = "the identical item it waited for was refused; resubmit it"
+            with anyio.CancelScope(shield=True):
+                await anyio.to_thread.run_sync(self.queue.unclaim, batch_id, claimed, detail)
+            raise
         self.metrics.observe_batch(items=plan.total, reused=plan.n_reused())
         return plan
 

@@ -9,6 +9,7 @@
     P:idem:<t>:<sha256>    the batch made by tenant <t> for an idempotency key (POST /v1/jobs)
     P:workers              zset worker name -> time of its last heartbeat
     P:running              hash worker name -> RQ id of the chunk job it runs (recovery)
+    P:probe:<worker>       string, 5 s: a worker's probe of whether Redis takes writes (at maxmemory)
     P:image                the sandbox image version the workers run
     P:lane:<lane>:ring     list of tenants with chunks waiting in that lane (round robin)
     P:lane:<lane>:t:<t>    list of chunk job ids of tenant <t> waiting in that lane
@@ -81,6 +82,10 @@ class RedisKeys:
     @property
     def running(self) -> str:
         return f"{self.prefix}:running"
+
+    def worker_probe(self, worker: str) -> str:
+        """A worker's small expiring write that tells whether Redis takes writes again."""
+        return f"{self.prefix}:probe:{worker}"
 
     @property
     def image(self) -> str:

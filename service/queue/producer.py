@@ -186,6 +186,21 @@ class ChunkQueue:
                     settled = settle(pipe, self.keys, batch_id, keys, [line] * len(keys))
                     settled.finish(self.sync, pipe.execute())
 
+    def unclaim(self, batch_id: str, cache_keys: Sequence[str], detail: str) -> None:
+        """Drop the claims of a batch that was refused after it claimed its programs (so a
+        retry of it does not follow a run that never comes); a follower that came in
+        between gets ``infra_error`` with ``detail`` (blocking).
+
+        Raises:
+            BackendUnavailable: Redis failed.
+        """
+        if not cache_keys:
+            return
+        line = result_line(infra_error(detail))
+        with translate_redis_errors("releasing a refused batch's claims"), self.sync.pipeline() as pipe:
+            settled = settle(pipe, self.keys, batch_id, list(cache_keys), [line] * len(cache_keys))
+            settled.finish(self.sync, pipe.execute())
+
     async def cancel(self, plan: BatchPlan, done: set[int]) -> tuple[int, int, list[str]]:
         """Cancel what of a batch has not started: its queued chunk jobs leave their queue
         and the batch is marked cancelled, so that no worker runs any chunk of it it has

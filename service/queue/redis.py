@@ -9,6 +9,7 @@ connects at import time; the factories make clients that connect on first use.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
@@ -19,8 +20,10 @@ import redis.asyncio.retry as aioretry
 from redis.backoff import ExponentialBackoff
 from redis.client import Pipeline
 from redis.retry import Retry
+from tenacity import Retrying, retry_if_exception_type, stop_after_delay, wait_exponential
 
 from service.budgets import (
+    PUBLISH_WHILE_FULL_S,
     REDIS_COMMAND_TIMEOUT_S,
     REDIS_CONNECT_TIMEOUT_S,
     REDIS_HEALTH_CHECK_S,
@@ -31,7 +34,11 @@ from service.budgets import (
 from service.errors import BackendUnavailable, ConnectionLost, RedisFull
 from service.settings import Settings
 
-__all__ = ["AsyncRedis", "Pipeline", "SyncRedis", "api_clients", "translate_redis_errors", "worker_client"]
+__all__ = [
+    "AsyncRedis", "Pipeline", "SyncRedis", "api_clients", "translate_redis_errors", "while_full", "worker_client",
+]
+
+log = logging.getLogger(__name__)
 
 # redis-py's types, for the modules that hold clients or queue commands on a pipeline.
 SyncRedis = redis.Redis
@@ -94,3 +101,18 @@ def api_clients(settings: Settings) -> tuple[SyncRedis, AsyncRedis]:
 def worker_client(settings: Settings) -> SyncRedis:
     """A worker's client: RQ blocks on it in BLPOP between jobs, so no socket timeout."""
     return redis.Redis.from_url(settings.redis_url, socket_connect_timeout=REDIS_CONNECT_TIMEOUT_S, **_resilience())
+
+
+def while_full() -> Retrying:
+    """Attempts (``for attempt in while_full(): with attempt: ...``) of a write that Redis
+    may refuse for a while at its maxmemory (:class:`RedisFull`, from
+    :func:`translate_redis_errors` inside the block): tried again with backoff for up to
+    ``PUBLISH_WHILE_FULL_S``, then the error is raised. For writes that are safe to send
+    twice or are refused whole (one MULTI/EXEC)."""
+    return Retrying(
+        retry=retry_if_exception_type(RedisFull),
+        wait=wait_exponential(multiplier=0.1, max=1.0),
+        stop=stop_after_delay(PUBLISH_WHILE_FULL_S),
+        before_sleep=lambda state: log.warning("redis is full; writing again (attempt %d)", state.attempt_number),
+        reraise=True,
+    )

@@ -31,13 +31,13 @@ from client.models import Result
 from service.errors import SandboxUnavailable
 from service.metrics import PROGRAMS_PREFIX, WorkerCounter
 from service.queue.cache import ResultCache
-from service.queue.claims import settle
+from service.queue.claims import Settlement, settle
 from service.queue.envelope import ChunkDone, ChunkJob, failed_chunk
 from service.queue.keys import RedisKeys, chunk_job_id
 from service.queue.lines import result_line, served_line
 from service.queue.plan import infra_error
 from service.queue.producer import count_inflight
-from service.queue.redis import Pipeline, SyncRedis, translate_redis_errors, worker_client
+from service.queue.redis import Pipeline, SyncRedis, translate_redis_errors, while_full, worker_client
 from service.queue.results import publish_chunk
 from service.queue.testgen import TestgenJob
 from service.sandbox.executor import evaluate_items
@@ -88,13 +88,25 @@ def run_chunk(**kwargs: Any) -> dict[str, Any]:
         ttl_s=settings.cache_ttl_s,
         enabled=settings.cache_enabled and version == job.image,
     )
-    with translate_redis_errors("publishing a chunk"), connection.pipeline() as pipe:
-        cached = cache.store(pipe, job.cache_keys, data, lines)
-        publish_chunk(pipe, job.reply, job.field, lines)
-        settled = settle(pipe, keys, job.batch_id, job.cache_keys, lines)
-        count_inflight(pipe, keys, job.tenant, -len(lines))
-        _count(pipe, keys.stats, data, elapsed, worker.take_restarts())
-        settled.finish(connection, pipe.execute())
+    restarts = worker.take_restarts()
+
+    def publish() -> tuple[int, Settlement, list[Any]]:
+        # One MULTI/EXEC: Redis refuses all of it or none (at maxmemory it refuses the
+        # transaction before running any of it), so trying again counts nothing twice.
+        with translate_redis_errors("publishing a chunk"), connection.pipeline() as pipe:
+            cached = cache.store(pipe, job.cache_keys, data, lines)
+            publish_chunk(pipe, job.reply, job.field, lines)
+            settled = settle(pipe, keys, job.batch_id, job.cache_keys, lines)
+            count_inflight(pipe, keys, job.tenant, -len(lines))
+            _count(pipe, keys.stats, data, elapsed, restarts)
+            return cached, settled, pipe.execute()
+
+    for attempt in while_full():
+        with attempt:
+            cached, settled, replies = publish()
+    for attempt in while_full():  # the copies to followers: a script of its own, idempotent
+        with attempt, translate_redis_errors("copying results to followers"):
+            settled.finish(connection, replies)
     log.info("job %s: %d programs in %.3f s (%d cached for later)", job_id, len(data), elapsed, cached)
     return ChunkDone(programs=len(data), seconds=round(elapsed, 4), image=version).model_dump()
 
@@ -132,11 +144,12 @@ def run_testgen(**kwargs: Any) -> dict[str, Any]:
         results = testgen(job.items, OraclePools(pool, second), pool.settings, options_of(settings))
     lines = [result.model_dump_json().encode() for result in results]
     elapsed = time.perf_counter() - started
-    with translate_redis_errors("publishing a testgen chunk"), connection.pipeline() as pipe:
-        publish_chunk(pipe, job.reply, job.field, lines)
-        count_inflight(pipe, keys, job.tenant, -len(lines))
-        pipe.hincrby(keys.stats, WorkerCounter.CHUNKS, 1)
-        pipe.execute()
+    for attempt in while_full():  # one MULTI/EXEC: refused whole at maxmemory, so safe to send again
+        with attempt, translate_redis_errors("publishing a testgen chunk"), connection.pipeline() as pipe:
+            publish_chunk(pipe, job.reply, job.field, lines)
+            count_inflight(pipe, keys, job.tenant, -len(lines))
+            pipe.hincrby(keys.stats, WorkerCounter.CHUNKS, 1)
+            pipe.execute()
     statuses = Counter(result.status.value for result in results)
     log.info("job %s: tests for %d references in %.1f s (%s)", job_id, len(results), elapsed, dict(statuses))
     return ChunkDone(programs=len(results), seconds=round(elapsed, 4), image=worker.image_version).model_dump()

@@ -22,6 +22,7 @@ removed on the way out.
 from __future__ import annotations
 
 import argparse
+import itertools
 import logging
 import os
 import signal
@@ -37,10 +38,10 @@ from rq.job import Job
 from rq.serializers import JSONSerializer
 
 from service.budgets import POOL_RETRY_PAUSE_S, POOL_START_ATTEMPTS, RQ_MAINTENANCE_S, RQ_WORKER_TTL_S
-from service.errors import BackendUnavailable, SandboxError
+from service.errors import BackendUnavailable, RedisFull, SandboxError
 from service.queue.dispatch import LANES, feed, lane_queue
 from service.queue.keys import RedisKeys
-from service.queue.redis import SyncRedis, translate_redis_errors, worker_client
+from service.queue.redis import SyncRedis, translate_redis_errors, while_full, worker_client
 from service.sandbox.pool import SandboxPool
 from service.settings import Settings, get_settings
 from service.worker.context import WorkerContext, using
@@ -65,6 +66,19 @@ class PoolWorker(SimpleWorker):
         """RQ's work loop, with this worker's context current for its jobs and callbacks."""
         with using(self.context):
             return bool(super().work(*args, **kwargs))
+
+    def heartbeat(self, timeout: int | None = None, pipeline: Any = None) -> None:
+        """RQ's heartbeat, skipped (logged) while Redis is at its maxmemory instead of
+        quitting the work loop: the service's own presence heartbeat keeps this worker
+        known, and it serves again as soon as memory is freed."""
+        if pipeline is not None:  # queued on RQ's own pipeline: RQ handles its errors
+            super().heartbeat(timeout, pipeline)
+            return
+        try:
+            with translate_redis_errors("sending RQ's worker heartbeat"):
+                super().heartbeat(timeout, pipeline)
+        except RedisFull as exc:
+            log.warning("worker %s: %s; still serving", self.name, exc)
 
     def get_heartbeat_ttl(self, job: Job, working_time: float = 0.0) -> int:
         return self.heartbeat_ttl_s
@@ -91,16 +105,18 @@ class PoolWorker(SimpleWorker):
         """Run ``job``, recorded in ``P:running`` for the recovery of dead workers' chunks
         (:mod:`service.worker.recovery`) for as long as it runs."""
         running = RedisKeys(self.context.settings.key_prefix).running
-        with translate_redis_errors("recording the running chunk"):
-            self.connection.hset(running, self.name, job.id)
+        for attempt in while_full():
+            with attempt, translate_redis_errors("recording the running chunk"):
+                self.connection.hset(running, self.name, job.id)
         self.running = job
         try:
             super().execute_job(job, queue)
         finally:
             self.running = None
             try:
-                with translate_redis_errors("clearing the running chunk"):
-                    self.connection.hdel(running, self.name)
+                for attempt in while_full():
+                    with attempt, translate_redis_errors("clearing the running chunk"):
+                        self.connection.hdel(running, self.name)
             except BackendUnavailable:
                 log.warning("worker %s: could not clear its running chunk (Redis unavailable)", self.name)
 
@@ -245,14 +261,33 @@ def main(argv: list[str] | None = None) -> int:
     name = args.name or f"{socket.gethostname()}.{os.getpid()}.{uuid.uuid4().hex[:6]}"
     pool = _open_pool(settings)
     try:
-        worker = build_worker(settings, worker_client(settings), name, pool=pool)
-        version = worker.context.image_version
-        log.info("worker %s: pool ready (image %s); listening on %r", name, version, settings.queue_name)
-        with Presence(worker, RedisKeys(settings.key_prefix), version, settings):
-            worker.work(burst=args.burst, logging_level=args.log_level.upper(), with_scheduler=False)
+        for incarnation in itertools.count():
+            # RQ's work loop quits when Redis refuses one of its writes (at maxmemory): the
+            # pool stays warm, and a fresh RQ worker takes over once Redis takes writes again.
+            current = name if not incarnation else f"{name}.r{incarnation}"
+            worker = build_worker(settings, worker_client(settings), current, pool=pool)
+            version = worker.context.image_version
+            log.info("worker %s: pool ready (image %s); listening on %r", current, version, settings.queue_name)
+            try:
+                with Presence(worker, RedisKeys(settings.key_prefix), version, settings), translate_redis_errors(
+                    "running RQ's work loop"
+                ):
+                    worker.work(burst=args.burst, logging_level=args.log_level.upper(), with_scheduler=False)
+                break
+            except RedisFull as exc:
+                log.warning("worker %s: %s; starting again once Redis takes writes", current, exc)
+                _await_writes(worker.connection, RedisKeys(settings.key_prefix).worker_probe(current))
     finally:
         pool.close()
     return 0
+
+
+def _await_writes(connection: SyncRedis, probe: str) -> None:
+    """Return once Redis takes a (small, expiring) write; raise RedisFull if it does not
+    within ``PUBLISH_WHILE_FULL_S``."""
+    for attempt in while_full():
+        with attempt, translate_redis_errors("probing whether Redis takes writes"):
+            connection.set(probe, b"1", ex=5)
 
 
 if __name__ == "__main__":

@@ -16,18 +16,11 @@ from tests.support.stack import Stack
 Json = dict[str, Any]
 
 
-def _programs_run(stack: Stack) -> int:
-    conn = stack.redis()
-    stats = conn.hgetall(f"{stack.env['UTRS_KEY_PREFIX']}:stats")
-    conn.close()
-    return sum(int(float(v)) for k, v in stats.items() if k.startswith(b"programs:"))
-
-
 def test_identical_items_in_flight_run_once(live_stack: Stack) -> None:
     tag = uuid.uuid4().hex
     items = [{"id": f"{n}", "code": f"import time\ntime.sleep(0.4)\nx = {n}  # {tag}\n",
               "tests": {"kind": "assert", "cases": [{"code": f"assert x == {n}"}]}} for n in range(4)]  # fmt: skip
-    before = _programs_run(live_stack)
+    before = live_stack.programs_run()
     answers: list[Json] = []
 
     def send(body: Json) -> None:
@@ -45,4 +38,4 @@ def test_identical_items_in_flight_run_once(live_stack: Stack) -> None:
     assert [r["id"] for r in second["results"]] == ["again-3", "again-2", "again-1", "again-0"]
     assert second["stats"]["executed"] == 0 and all(r["cached"] for r in second["results"])
     time.sleep(1.0)
-    assert _programs_run(live_stack) == before + 4  # each ran once
+    assert live_stack.programs_run() == before + 4  # each ran once

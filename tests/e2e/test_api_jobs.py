@@ -23,17 +23,10 @@ def _sleepy(n: int, tag: str, sleep_s: float) -> Json:
             "tests": {"kind": "assert", "cases": [{"code": f"assert x == {n}"}]}}  # fmt: skip
 
 
-def _programs_run(stack: Stack) -> int:
-    conn = stack.redis()
-    stats = conn.hgetall(f"{stack.env['UTRS_KEY_PREFIX']}:stats")
-    conn.close()
-    return sum(int(float(v)) for k, v in stats.items() if k.startswith(b"programs:"))
-
-
 def test_pending_items_are_finished_by_polling_not_resubmitting(live_stack: Stack) -> None:
     tag = uuid.uuid4().hex
     items = [_sleepy(n, tag, 0.5) for n in range(4)]
-    before = _programs_run(live_stack)
+    before = live_stack.programs_run()
     raw = httpx.post(f"{live_stack.url}/v1/evaluate", json={"items": items, "wait_s": 0.2}, timeout=60).json()
     assert {r["status"] for r in raw["results"]} == {"pending"}
     assert all(r["rewards"] == {} and raw["job_id"] in r["detail"] for r in raw["results"])
@@ -41,10 +34,10 @@ def test_pending_items_are_finished_by_polling_not_resubmitting(live_stack: Stac
         results = rc.evaluate([_sleepy(n, tag + "c", 0.5) for n in range(4)], wait_s=0.2)
     assert [r.status for r in results] == [Status.PASS] * 4 and [r.id for r in results] == ["0", "1", "2", "3"]
     deadline = time.monotonic() + 30
-    while _programs_run(live_stack) < before + 8 and time.monotonic() < deadline:
+    while live_stack.programs_run() < before + 8 and time.monotonic() < deadline:
         time.sleep(0.1)
     time.sleep(1.0)
-    assert _programs_run(live_stack) == before + 8  # each program ran exactly once
+    assert live_stack.programs_run() == before + 8  # each program ran exactly once
 
 
 def test_delete_cancels_what_has_not_started(live_stack: Stack) -> None:

@@ -244,6 +244,9 @@ def test_429_from_the_high_water_mark_is_retried_after_retry_after(small_stack: 
     assert refused.value.status_code == 429
     assert refused.value.retry_after == 1.0
 
+    # Each refused attempt claimed its programs before admission said no: the claims must
+    # go with the refusal, or the retry follows a run that never comes (it hung until
+    # wait_s before the fix).
     client, requests = counted_client(small_stack.url, max_batch=8, max_retries=30)
     started = time.monotonic()
     with client:

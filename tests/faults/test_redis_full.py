@@ -1,7 +1,8 @@
 """Redis at its maxmemory (policy noeviction, as deployed): the API refuses new work with
 429 once Redis passes ``UTRS_REDIS_MEMORY_HIGH_WATER`` of it, before Redis refuses writes;
 at the limit itself requests get 429/503, never a 500; the batch in flight when Redis
-filled up loses nothing, and the service serves again once memory is freed."""
+filled up loses nothing (its worker keeps the results Redis refused and writes them once
+memory is freed), and the service serves again."""
 
 from __future__ import annotations
 
@@ -52,7 +53,7 @@ def test_redis_at_maxmemory_refuses_before_it_breaks_and_loses_nothing() -> None
         full = [httpx.post(f"{stack.url}/v1/jobs", json={"items": _items(tag + f"b{i}", 1, 0)}, timeout=30)
                 for i in range(5)]  # fmt: skip
         assert {r.status_code for r in full} <= {429, 503}, [r.text for r in full]
-        time.sleep(2)
+        time.sleep(6)  # the batch in flight (12 x 0.3 s) finishes while Redis is full
         freed = time.monotonic()
         for key in conn.scan_iter(f"{JUNK}:*", count=1000):
             conn.delete(key)
@@ -65,6 +66,9 @@ def test_redis_at_maxmemory_refuses_before_it_breaks_and_loses_nothing() -> None
             time.sleep(0.2)
         print(f"\nredis at maxmemory: the batch in flight done {time.monotonic() - freed:.1f} s after memory was freed")
         assert state["status"] == "done" and [r["status"] for r in state["results"]] == ["pass"] * 12
+        # Its results were kept and written once memory was freed, not judged again.
+        log = "".join(path.read_text() for path in stack.logdir.glob("w*.log"))
+        assert "redis is full; writing again" in log and "attempt failed" not in log, log[-3000:]
         served = httpx.post(f"{stack.url}/v1/evaluate", json={"items": _items(tag + "c", 2, 0)}, timeout=60)
         assert served.status_code == 200 and [r["status"] for r in served.json()["results"]] == ["pass"] * 2
         conn.close()

@@ -58,6 +58,20 @@ def test_assert_cases_see_pristine_state(pool: SandboxPool) -> None:
     assert result.status is Status.PASS
 
 
+def test_one_harness_serves_more_sessions_than_it_has_descriptors(pool: SandboxPool) -> None:
+    """One request is one harness group: with a program process per case, 2,600 sessions
+    go through the harnesses of at most two containers, past the 1,024 descriptors of
+    select() (a pidfd left open per session turned every later case into a ValueError
+    'error' charged to the program)."""
+    cases = [{"code": "assert f(1) == 2"}, {"code": "assert f(2) == 3"}]
+    items = [Item.model_validate({"id": str(i), "code": f"def f(x):\n    return x + 1  # {i}\n",
+                                  "isolate_cases": True, "tests": {"kind": "assert", "cases": cases}})
+             for i in range(1300)]  # fmt: skip
+    results = evaluate_items(pool, items)
+    assert [r.status for r in results] == [Status.PASS] * len(items), next(
+        r.tests for r in results if r.status is not Status.PASS)
+
+
 def test_call_cases_see_pristine_state_and_fresh_instances(pool: SandboxPool) -> None:
     code = (
         "class Solution:\n    calls = 0\n    def count(self):\n        Solution.calls += 1\n"

@@ -19,6 +19,7 @@ import pytest
 
 from client.builders import from_humaneval, from_mbpp
 from client.models import Item, Result, Status, TestStatus, Trust
+from service.queue.lines import served_line
 from service.sandbox.executor import evaluate_items
 from service.sandbox.pool import SandboxPool
 from tests.support.attacks import (
@@ -818,6 +819,9 @@ def test_lone_surrogate_in_exception_message(pool: SandboxPool) -> None:
     result = _isolated(pool, hostile, ADD_ONE_OK, ADD_ONE_BAD)
     _judged(result, (ERROR,))
     try:
-        result.model_dump_json()
+        line = served_line(result.model_copy(deep=True))  # what the worker writes to Redis
     except ValueError as exc:
         pytest.fail(f"the result does not serialise: {exc}")
+    served = Result.model_validate_json(line)  # and the client reads back
+    assert served.error is not None and "\ufffd never encodable" in served.error.message
+    assert "error.message" in (served.surrogates_replaced or [])

@@ -53,6 +53,13 @@ class Stack:
     def redis(self) -> redis.Redis:  # type: ignore[type-arg]
         return redis.Redis.from_url(self.redis_url)
 
+    def programs_run(self) -> int:
+        """Programs the workers have judged so far (their stats hash, by status)."""
+        conn = self.redis()
+        stats = conn.hgetall(f"{self.env['UTRS_KEY_PREFIX']}:stats")
+        conn.close()
+        return sum(int(float(v)) for k, v in stats.items() if k.startswith(b"programs:"))
+
     def start_worker(
         self, *, wait: bool = True, docker_socket: Path | None = None, cpus: str | None = None, **env: str
     ) -> subprocess.Popen[bytes]:

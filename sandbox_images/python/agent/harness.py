@@ -234,6 +234,7 @@ class Harness:
             with contextlib.suppress(ChannelError):
                 chan.send({"op": "bye"})
             chan.close()
+            watch.close()  # its pidfd: H serves a whole group, thousands of sessions
             for fd in fds[1:]:
                 os.close(fd)
         self.send(session.done)

@@ -30,12 +30,13 @@ _LIMITS = {"type": 200, "message": 2000, "traceback": 8192, "file": 500, "functi
 
 
 def _text(value: Any, limit: int) -> str:
-    """A string that serialises anywhere: clipped, lone surrogates replaced."""
+    """A string of bounded size (lone surrogates are kept: our JSON escapes them, and the
+    service replaces and reports them by its one text rule, service/text.py)."""
     if type(value) is not str:
         return ""
     if len(value) > limit:
         value = value[:limit] + "\n...[truncated]"
-    return str(value.encode("utf-8", "surrogatepass").decode("utf-8", "replace"))
+    return str(value)
 
 
 def _int(value: Any) -> int | None:
