@@ -12,14 +12,24 @@ from typing import Any, TypeVar
 import httpx
 from pydantic import BaseModel
 
-from client import _batch
+from client import _batch, _testgen
 from client._http import parse_response, translating
 from client._options import IDEMPOTENCY_HEADER, Options, job_outcome
 from client._pending import Answer, Polling, open_pending
 from client._progress import StatusBar, open_progress
 from client._retry import RetryPolicy
 from client.errors import ClientError, ClientTimeout, RequestRejected
-from client.models import Item, JobCreated, JobStatus, Result, ServerLimits
+from client.models import (
+    Item,
+    JobCreated,
+    JobStatus,
+    Result,
+    ServerLimits,
+    TestgenItem,
+    TestgenJobStatus,
+    TestgenResponse,
+    TestgenResult,
+)
 
 __all__ = ["AsyncRewardClient"]
 
@@ -236,6 +246,54 @@ class AsyncRewardClient:
             await asyncio.sleep(poll_s)
 
     # --- transport -------------------------------------------------------------------
+
+    # --- test generation -------------------------------------------------------------
+
+    async def testgen(
+        self, items: Sequence[TestgenItem | Mapping[str, Any]], *, wait_s: float | None = None,
+        batch: int = _testgen.DEFAULT_BATCH,
+    ) -> list[TestgenResult]:
+        """See :meth:`RewardClient.testgen`."""
+        valid = _testgen.to_items(items)
+        wait_s = _batch.server_wait(self._options.timeout_s, wait_s)
+        out: list[TestgenResult] = []
+        for start in range(0, len(valid), batch):
+            out += await self._testgen_chunk(valid[start : start + batch], wait_s)
+        return out
+
+    async def _testgen_chunk(self, items: list[TestgenItem], wait_s: float) -> list[TestgenResult]:
+        results: list[TestgenResult | None] = [None] * len(items)
+        todo = list(range(len(items)))
+
+        async def send() -> list[int]:
+            nonlocal todo
+            again = await self._post_testgen([items[i] for i in todo], wait_s)
+            for index, result in zip(todo, again, strict=True):
+                results[index] = result
+            todo = [todo[i] for i in _testgen.unjudged(again)]
+            return todo
+
+        await self._policy.async_resends()(send)
+        return _testgen.complete(results, items)
+
+    async def _post_testgen(self, items: list[TestgenItem], wait_s: float) -> list[TestgenResult]:
+        try:
+            answer = await self._request("POST", "/v1/testgen", TestgenResponse, json=_testgen.body(items, wait_s))
+        except RequestRejected as exc:
+            if exc.status_code != 413 or len(items) < 2:
+                raise
+            half = len(items) // 2
+            return await self._post_testgen(items[:half], wait_s) + await self._post_testgen(items[half:], wait_s)
+        results = _testgen.checked(answer, len(items), self.base_url)
+        deadline = time.monotonic() + self._options.timeout_s
+        while answer.job_id and _testgen.unfinished(results):
+            if time.monotonic() >= deadline:
+                raise ClientTimeout(f"testgen job {answer.job_id} not done after {self._options.timeout_s} s",
+                                    timeout_s=self._options.timeout_s)
+            await asyncio.sleep(self._options.poll_s)
+            state = await self._request("GET", f"/v1/jobs/{answer.job_id}", TestgenJobStatus)
+            _testgen.fill(results, state, items)
+        return _testgen.complete(results, items)
 
     async def _request(
         self, method: str, path: str, model: type[M], *, headers: Mapping[str, str] | None = None,

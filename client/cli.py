@@ -1,6 +1,8 @@
-"""``utrs``: evaluate a JSONL file of programs against a running service.
+"""``utrs``: evaluate a JSONL file of programs against a running service, or generate
+unit tests for a code corpus with it.
 
     utrs evaluate problems.jsonl --url http://127.0.0.1:8000 --format mbpp -o results.jsonl
+    utrs testgen corpus/ --out dataset.jsonl --url http://127.0.0.1:8000   (client/_testgen_cli.py)
 
 Each input line is one record; ``--format`` says how to read it:
 
@@ -28,6 +30,7 @@ from enum import IntEnum
 from pathlib import Path
 from typing import TextIO
 
+from client import _testgen_cli
 from client._jsonl import BadRecord, Format, read_items, resume_point, write_result
 from client._summary import Summary
 from client.client import RewardClient
@@ -74,6 +77,8 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("--timeout", type=_bounded(float, 0, strict=True), default=600.0,
                      help="per request, seconds")
     run.add_argument("--no-progress", action="store_true", help="no progress bar")
+    with contextlib.suppress(ImportError):  # the testgen extra's corpus tools
+        _testgen_cli.add_parser(commands)
     return parser
 
 
@@ -133,6 +138,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         return int(exc.code) if isinstance(exc.code, int) else int(ExitCode.BAD_INPUT)
     if args.command == "evaluate":
         return int(_evaluate(args))
+    if args.command == "testgen":
+        return _testgen_cli.run(args)
     return int(ExitCode.BAD_INPUT)  # pragma: no cover - argparse requires a command
 
 

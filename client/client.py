@@ -13,14 +13,24 @@ from typing import Any, TypeVar
 import httpx
 from pydantic import BaseModel
 
-from client import _batch
+from client import _batch, _testgen
 from client._http import parse_response, translating
 from client._options import IDEMPOTENCY_HEADER, Options, job_outcome
 from client._pending import Answer, Polling, open_pending
 from client._progress import StatusBar, open_progress
 from client._retry import RetryPolicy
 from client.errors import ClientError, ClientTimeout, RequestRejected
-from client.models import Item, JobCreated, JobStatus, Result, ServerLimits
+from client.models import (
+    Item,
+    JobCreated,
+    JobStatus,
+    Result,
+    ServerLimits,
+    TestgenItem,
+    TestgenJobStatus,
+    TestgenResponse,
+    TestgenResult,
+)
 
 __all__ = ["RewardClient"]
 
@@ -244,6 +254,67 @@ class RewardClient:
                 message = f"job {job_id} not done after {timeout_s} s"
                 raise ClientTimeout(message, timeout_s=timeout_s)
             time.sleep(poll_s)
+
+    # --- test generation -------------------------------------------------------------
+
+    def testgen(
+        self, items: Sequence[TestgenItem | Mapping[str, Any]], *, wait_s: float | None = None,
+        batch: int = _testgen.DEFAULT_BATCH,
+    ) -> list[TestgenResult]:
+        """Generate unit tests for reference implementations (``POST /v1/testgen``, in
+        requests of ``batch`` items); one result per item, in input order. ``ok``
+        results' ``tests`` go unchanged into an :class:`Item`.
+
+        ``pending`` results (still running when ``wait_s`` ran out) are polled from
+        their job, never sent again; ``infra_error`` ones are sent again up to
+        ``max_retries`` times, then returned as such (never a rejection).
+
+        Raises:
+            InvalidItem: an item does not match the wire model (nothing was sent).
+            RequestRejected: the server refused the request (4xx; the detail names the field).
+            ServiceUnavailable, ServiceUnreachable: after every retry.
+            ClientTimeout: a pending result not finished within ``timeout_s``.
+        """
+        valid = _testgen.to_items(items)
+        wait_s = _batch.server_wait(self._options.timeout_s, wait_s)
+        out: list[TestgenResult] = []
+        for start in range(0, len(valid), batch):
+            out += self._testgen_chunk(valid[start : start + batch], wait_s)
+        return out
+
+    def _testgen_chunk(self, items: list[TestgenItem], wait_s: float) -> list[TestgenResult]:
+        results: list[TestgenResult | None] = [None] * len(items)
+        todo = list(range(len(items)))
+
+        def send() -> list[int]:
+            nonlocal todo
+            again = self._post_testgen([items[i] for i in todo], wait_s)
+            for index, result in zip(todo, again, strict=True):
+                results[index] = result
+            todo = [todo[i] for i in _testgen.unjudged(again)]
+            return todo
+
+        self._policy.resends()(send)
+        return _testgen.complete(results, items)
+
+    def _post_testgen(self, items: list[TestgenItem], wait_s: float) -> list[TestgenResult]:
+        try:
+            answer = self._request("POST", "/v1/testgen", TestgenResponse, json=_testgen.body(items, wait_s))
+        except RequestRejected as exc:
+            if exc.status_code != 413 or len(items) < 2:
+                raise
+            half = len(items) // 2
+            return self._post_testgen(items[:half], wait_s) + self._post_testgen(items[half:], wait_s)
+        results = _testgen.checked(answer, len(items), self.base_url)
+        deadline = time.monotonic() + self._options.timeout_s
+        while answer.job_id and _testgen.unfinished(results):
+            if time.monotonic() >= deadline:
+                raise ClientTimeout(f"testgen job {answer.job_id} not done after {self._options.timeout_s} s",
+                                    timeout_s=self._options.timeout_s)
+            time.sleep(self._options.poll_s)
+            state = self._request("GET", f"/v1/jobs/{answer.job_id}", TestgenJobStatus)
+            _testgen.fill(results, state, items)
+        return _testgen.complete(results, items)
 
     # --- transport -------------------------------------------------------------------
 

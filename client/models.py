@@ -10,7 +10,7 @@ from __future__ import annotations
 from enum import StrEnum
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, JsonValue, model_validator
+from pydantic import BaseModel, ConfigDict, Field, JsonValue, field_serializer, model_validator
 
 __all__ = [
     "Case",
@@ -28,6 +28,7 @@ __all__ = [
     "JobStatus",
     "Lane",
     "Limits",
+    "Reason",
     "Result",
     "RewardSpec",
     "ServerLimits",
@@ -36,6 +37,13 @@ __all__ = [
     "TestKind",
     "TestResult",
     "TestStatus",
+    "TestgenItem",
+    "TestgenJobStatus",
+    "TestgenRequest",
+    "TestgenResponse",
+    "TestgenResult",
+    "TestgenStats",
+    "TestgenStatus",
     "Tests",
     "Trust",
     "Where",
@@ -401,3 +409,123 @@ class JobStatus(BaseModel):
     results: list[Result | None] | None = None
     stats: Stats | None = None
     detail: str | None = None
+
+
+# --- test generation (POST /v1/testgen, POST /v1/testgen/jobs) ------------------------
+
+_IDENT = r"^[A-Za-z_][A-Za-z0-9_]*$"
+Identifier = Annotated[str, Field(pattern=_IDENT, max_length=128)]
+
+
+class TestgenItem(_Strict):
+    """A reference implementation to generate unit tests for."""
+
+    __test__ = False
+
+    id: str = Field(max_length=512)
+    code: str = Field(min_length=1, description="the reference implementation: module source")
+    fn_name: Identifier = Field(description="the function (or method, with class_name) under test")
+    class_name: Identifier | None = None
+    description: str | None = Field(default=None, description="its docstring/comments; examples seed inputs")
+    inputs: list[list[JsonValue]] | None = Field(default=None, description="seed positional argument lists")
+    n_tests: int | None = Field(default=None, ge=2, le=200, description="at most this many tests")
+
+
+class TestgenRequest(_Strict):
+    """``POST /v1/testgen`` (``wait_s``: how long the call may wait) and
+    ``POST /v1/testgen/jobs`` (``wait_s`` ignored)."""
+
+    __test__ = False
+
+    items: list[TestgenItem] = Field(min_length=1)
+    wait_s: float | None = Field(default=None, gt=0)
+
+
+class TestgenStatus(StrEnum):
+    __test__ = False
+
+    OK = "ok"
+    REJECTED = "rejected"  # ``reason`` names the filter
+    INFRA_ERROR = "infra_error"  # the sandbox could not run the reference: retry, never a verdict
+    PENDING = "pending"  # still running when wait_s ran out: poll GET /v1/jobs/{job_id}, do not resubmit
+
+
+class Reason(StrEnum):
+    """Why an item was rejected: the filter that left it without a usable suite."""
+
+    UNPARSABLE = "unparsable"  # the code is not valid Python
+    NO_FUNCTION = "no_function"  # fn_name (in class_name) is not defined at the top level
+    NEEDS_CONSTRUCTOR_ARGS = "needs_constructor_args"  # class_name() cannot be called without arguments
+    NO_INPUTS = "no_inputs"  # no seeds and no parameter types to generate from
+    LOAD_ERROR = "load_error"  # the reference does not load in the sandbox
+    KILLED_SANDBOX = "killed_sandbox"  # the reference broke the sandbox agent
+    TOO_FEW_TESTS = "too_few_tests"  # fewer than 2 inputs returned (the rest raised or timed out)
+    NONDETERMINISTIC = "nondeterministic"  # fewer than 2 inputs gave the same output under two hash seeds
+    CONSTANT_OUTPUT = "constant_output"  # every output is the same value
+
+
+class TestgenStats(BaseModel):
+    """Where the candidate inputs went, in the order of the filters."""
+
+    __test__ = False
+
+    seeds: int = 0  # from the description's examples and the item's inputs
+    candidates: int = 0  # distinct inputs run against the reference
+    returned: int = 0
+    raised: int = 0  # of which kept as "raises" tests: raises_kept
+    raises_kept: int = 0
+    timeouts: int = 0  # over the call budget
+    skipped: int = 0  # not run: larger than inputs that were already over budget
+    crashed: int = 0  # other outcomes: crash, memory, output limit, an unrecordable value
+    oversized: int = 0  # an output too large to be a test
+    nondeterministic: int = 0
+    distinct_outputs: int = 0
+    tests: int = 0
+    lines_total: int = 0  # executable lines of the reference the kept inputs could reach
+    lines_covered: int = 0
+    mutants: int = 0
+    mutants_killed: int = 0
+    elapsed_ms: float = 0.0
+
+
+class TestgenResult(BaseModel):
+    """One item's answer: ``tests`` (status ``ok``) go unchanged into an /v1/evaluate item."""
+
+    __test__ = False
+
+    id: str
+    status: TestgenStatus
+    reason: Reason | None = None
+    detail: str | None = None  # what exactly went wrong (rejected, infra_error, pending)
+    tests: Tests | None = None
+    stats: TestgenStats = Field(default_factory=TestgenStats)
+    signature: str | None = None  # the function's def line, as in the code
+
+    @field_serializer("tests")
+    def _tests_as_sent(self, tests: Tests | None) -> dict[str, Any] | None:
+        """The fields of the tests that were set, as an /v1/evaluate item sends them (a
+        ``call`` case must not carry ``code: null``)."""
+        return None if tests is None else tests.model_dump(mode="json", exclude_unset=True)
+
+
+class TestgenResponse(BaseModel):
+    """``200`` answer of ``POST /v1/testgen``: results in request order."""
+
+    __test__ = False
+
+    results: list[TestgenResult]
+    job_id: str | None = None  # pollable at GET /v1/jobs/{job_id} (``pending`` items)
+
+
+class TestgenJobStatus(BaseModel):
+    """``GET /v1/jobs/{job_id}`` of a test-generation job (``kind`` ``testgen``): as
+    :class:`JobStatus`, with test-generation results (``null``: not finished yet)."""
+
+    __test__ = False
+
+    job_id: str
+    kind: Literal["testgen"] = "testgen"
+    status: JobState
+    done: int = 0
+    total: int = 0
+    results: list[TestgenResult | None] | None = None

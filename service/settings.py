@@ -102,6 +102,19 @@ class Settings(BaseSettings):
     worker_maintenance_s: float = Field(default=1.0, gt=0)  # sweeps for dead workers' chunks
     log_level: str = "INFO"  # utrs-worker's default --log-level
 
+    # --- test generation (POST /v1/testgen, testgen jobs; docs/testgen.md) --------------
+    testgen_max_items: int = Field(default=256, ge=1)  # items per request (413 over it)
+    testgen_max_code_bytes: int = Field(default=256 * 1024, ge=64)  # one item's code (422 naming it)
+    testgen_chunk_items: int = Field(default=4, ge=1)  # items per worker job (run side by side in its pool)
+    testgen_item_s: float = Field(default=120.0, gt=0)  # one item's share of its job's RQ timeout
+    testgen_pool_size: int = Field(default=1, ge=1)  # containers of the second-hash-seed pool a job starts
+    testgen_reseed: int = Field(default=2_654_435_761, ge=0, le=4294967295)  # that pool's hash seed
+    testgen_call_budget_s: float = Field(default=0.2, gt=0)  # CPU per call of a reference
+    testgen_timeout_s: float = Field(default=0.5, gt=0)  # the sandbox's limit per probe run
+    testgen_max_candidates: int = Field(default=240, ge=2)  # inputs run per item
+    testgen_mutants: int = Field(default=64, ge=0)  # reference mutants that choose tests
+    testgen_n_tests: int = Field(default=10, ge=2, le=200)  # an item's default n_tests
+
     @field_validator("api_keys", mode="before")
     @classmethod
     def _split_keys(cls, value: object) -> object:
@@ -126,6 +139,10 @@ class Settings(BaseSettings):
             raise ValueError("tenant_max_inflight must be >= max_batch (an idle key's batch is admitted)")
         if self.worker_dead_after_s <= 2 * self.worker_heartbeat_s:
             raise ValueError("worker_dead_after_s must exceed two worker heartbeats")
+        if self.testgen_reseed == self.sandbox_hash_seed:
+            raise ValueError("testgen_reseed must differ from sandbox_hash_seed (the second run's hash seed)")
+        if not self.testgen_call_budget_s < self.testgen_timeout_s <= self.max_timeout_s:
+            raise ValueError("timeouts must nest: testgen_call_budget_s < testgen_timeout_s <= max_timeout_s")
         return self
 
     def _check_timeouts(self) -> None:

@@ -70,11 +70,14 @@ def _apps(row: dict[str, Any], index: int) -> Problem | None:
 
 
 def _item(row: dict[str, Any], index: int) -> Problem:
+    """A wire item (``code`` is the reference) or a test-generation row (``prompt``,
+    optional ``reference``: docs/testgen.md)."""
+    reference = row.get("code") or row.get("reference")
     return Problem(
         id=str(row.get("id", index)),
         text=row.get("text") or row.get("prompt") or "",
         tests=Tests.model_validate(row["tests"]),
-        reference=_clean(row["code"]) if row.get("code") else None,
+        reference=_clean(reference) if reference else None,
     )
 
 

@@ -14,7 +14,7 @@ from service.api.batches import BatchService
 from service.api.http_errors import install_handlers
 from service.api.keys import ApiKeys, ExposureRefused, check_exposure
 from service.api.middleware import BodyLimit, RequestMetrics
-from service.api.routes import evaluate, jobs, openrlhf, ops
+from service.api.routes import evaluate, jobs, openrlhf, ops, testgen
 from service.metrics import Metrics
 from service.queue.producer import ChunkQueue
 from service.queue.redis import api_clients
@@ -54,6 +54,7 @@ def create_app(settings: Settings) -> FastAPI:
     install_handlers(app)
     app.include_router(evaluate.router)
     app.include_router(jobs.router)
+    app.include_router(testgen.router)
     app.include_router(ops.router)
     app.include_router(openrlhf.router)
     app.add_middleware(BodyLimit, max_bytes=settings.max_body_bytes)

@@ -1,9 +1,56 @@
-"""Test generation (PanguCoder-RL section 3.3): reference code without tests in, unit tests
-out. Reserved for the test-generation work, which fills it; empty until then.
+"""Automatic unit-test generation (PanguCoder-RL §3.3): reference implementations in,
+wire test suites out; everything a reference does runs in the sandbox.
 
-It will own turning reference code (plus a description and seed inputs) into a wire
-``tests`` object per item, or a rejection naming the filter. It may import the core
-modules (settings, budgets, errors) and, when that work needs them, the stages it runs
-programs through (:mod:`service.sandbox`, :mod:`service.queue`); it extends the import
-table in docs/interfaces.md with what it uses. Only the API imports it.
+``testgen(items, pools, settings)`` is the whole feature as a pure function of its
+pools (the workers run it for ``POST /v1/testgen`` and testgen jobs); ``python -m
+service.testgen CORPUS --out dataset.jsonl`` is the corpus pipeline on local pools, and
+``utrs testgen`` the same over HTTP. See docs/testgen.md.
+
+``testgen``, ``open_pools`` and ``OraclePools`` are loaded on first use: the parts that
+only parse (extraction, filters, rows; ``utrs testgen`` on a client machine) never load
+the sandbox's Docker SDK.
 """
+
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
+from service.testgen.models import (
+    Reason,
+    TestgenItem,
+    TestgenRequest,
+    TestgenResponse,
+    TestgenResult,
+    TestgenStats,
+    TestgenStatus,
+)
+from service.testgen.options import Prefer, TestgenOptions
+
+if TYPE_CHECKING:
+    from service.testgen.pipeline import testgen
+    from service.testgen.pools import OraclePools, open_pools
+
+__all__ = [
+    "OraclePools",
+    "Prefer",
+    "Reason",
+    "TestgenItem",
+    "TestgenOptions",
+    "TestgenRequest",
+    "TestgenResponse",
+    "TestgenResult",
+    "TestgenStats",
+    "TestgenStatus",
+    "open_pools",
+    "testgen",
+]
+
+_LAZY = {"testgen": "service.testgen.pipeline", "OraclePools": "service.testgen.pools",
+         "open_pools": "service.testgen.pools"}
+
+
+def __getattr__(name: str) -> Any:
+    if name in _LAZY:
+        return getattr(importlib.import_module(_LAZY[name]), name)
+    raise AttributeError(f"module 'service.testgen' has no attribute {name!r}")

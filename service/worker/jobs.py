@@ -1,5 +1,6 @@
 """The RQ job entry points: run one chunk of a batch with this worker's sandbox pool, and
-answer a chunk that failed for good.
+answer a chunk that failed for good; and run one chunk of a test-generation job
+(:func:`run_testgen`, :mod:`service.queue.testgen`).
 
 Both are reached by import string (:data:`service.queue.envelope.RUN_CHUNK` and
 :data:`~service.queue.envelope.ON_CHUNK_FAILURE`); their arguments are a
@@ -38,11 +39,15 @@ from service.queue.plan import infra_error
 from service.queue.producer import count_inflight
 from service.queue.redis import Pipeline, SyncRedis, translate_redis_errors, while_full, worker_client
 from service.queue.results import publish_chunk
+from service.queue.testgen import TestgenJob
 from service.sandbox.executor import evaluate_items
 from service.settings import get_settings
+from service.testgen import OraclePools, testgen
+from service.testgen.options import options_of
+from service.testgen.pools import OnDemandPool, reseeded
 from service.worker import context
 
-__all__ = ["on_chunk_failure", "run_chunk"]
+__all__ = ["on_chunk_failure", "run_chunk", "run_testgen"]
 
 log = logging.getLogger(__name__)
 
@@ -104,6 +109,50 @@ def run_chunk(**kwargs: Any) -> dict[str, Any]:
             settled.finish(connection, replies)
     log.info("job %s: %d programs in %.3f s (%d cached for later)", job_id, len(data), elapsed, cached)
     return ChunkDone(programs=len(data), seconds=round(elapsed, 4), image=version).model_dump()
+
+
+def run_testgen(**kwargs: Any) -> dict[str, Any]:
+    """Generate tests for one chunk of a test-generation job and publish its results.
+
+    The worker's pool runs the references under the service's hash seed; a second pool
+    of ``testgen_pool_size`` containers under ``testgen_reseed``, started when the job
+    first needs it and removed after the job, runs them again (an output that differs
+    is nondeterministic). One more container per worker, only while a testgen job runs.
+
+    Args:
+        kwargs: a :class:`~service.queue.testgen.TestgenJob` as JSON.
+
+    Returns:
+        A :class:`~service.queue.envelope.ChunkDone` (the results are in the job's keys).
+
+    Raises:
+        SandboxUnavailable, ContainerStartError: no pool here, or the second one would
+            not start (RQ retries the chunk; after the last attempt its items are
+            ``infra_error``).
+        BackendUnavailable: publishing failed.
+    """
+    job = TestgenJob.model_validate(kwargs)
+    rq_job = get_current_job()
+    job_id = rq_job.id if rq_job else chunk_job_id(job.batch_id, job.chunk)
+    worker = context.current()
+    pool = worker.require_pool()
+    settings = worker.settings
+    connection = rq_job.connection if rq_job else worker_client(settings)
+    keys = RedisKeys(settings.key_prefix)
+    started = time.perf_counter()
+    with OnDemandPool(reseeded(pool.settings, settings.testgen_reseed), size=settings.testgen_pool_size) as second:
+        results = testgen(job.items, OraclePools(pool, second), pool.settings, options_of(settings))
+    lines = [result.model_dump_json().encode() for result in results]
+    elapsed = time.perf_counter() - started
+    for attempt in while_full():  # one MULTI/EXEC: refused whole at maxmemory, so safe to send again
+        with attempt, translate_redis_errors("publishing a testgen chunk"), connection.pipeline() as pipe:
+            publish_chunk(pipe, job.reply, job.field, lines)
+            count_inflight(pipe, keys, job.tenant, -len(lines))
+            pipe.hincrby(keys.stats, WorkerCounter.CHUNKS, 1)
+            pipe.execute()
+    statuses = Counter(result.status.value for result in results)
+    log.info("job %s: tests for %d references in %.1f s (%s)", job_id, len(results), elapsed, dict(statuses))
+    return ChunkDone(programs=len(results), seconds=round(elapsed, 4), image=worker.image_version).model_dump()
 
 
 def _needless(connection: SyncRedis, keys: RedisKeys, job: ChunkJob) -> bool:

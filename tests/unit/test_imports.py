@@ -175,6 +175,11 @@ def test_every_import_follows_the_table() -> None:
         ("service.api.app", "docker", False, True),
         ("service.worker.jobs", "redis.client", False, True),
         ("service.queue.redis", "redis.client", False, False),
+        ("service.testgen.pipeline", "service.sandbox.pool", False, False),
+        ("service.testgen.pipeline", "service.queue.plan", False, True),  # testgen stays off the queue
+        ("service.sandbox.pool", "service.testgen.pipeline", False, True),  # nothing upstream imports testgen
+        ("service.testgen.language", "lingua", False, False),
+        ("service.testgen.pipeline", "lingua", False, True),
     ],
 )
 def test_the_check_catches_what_the_table_forbids(source: str, target: str, type_only: bool, broken: bool) -> None:

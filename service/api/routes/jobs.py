@@ -7,9 +7,11 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends, Header, Response
 
-from client.models import EvaluateRequest, JobCancelled, JobCreated, JobStatus
-from service.api.deps import BatchesDep, TenantDep, require_api_key
+from client.models import EvaluateRequest, JobCancelled, JobCreated, JobStatus, TestgenJobStatus
+from service.api.deps import BatchesDep, QueueDep, TenantDep, require_api_key
 from service.api.responses import REFUSALS, json_response, raw_json
+from service.api.routes.testgen import job_status
+from service.queue.testgen import is_testgen_job
 
 __all__ = ["router"]
 
@@ -35,9 +37,12 @@ async def create_job(
     return json_response(JobCreated(job_id=job_id), status_code=202)
 
 
-@router.get("/jobs/{job_id}", response_model=JobStatus, responses={404: {"description": "unknown"}})
-async def get_job(job_id: str, batches: BatchesDep) -> Response:
-    """Status, progress (``done``/``total``) and the results so far."""
+@router.get("/jobs/{job_id}", response_model=JobStatus | TestgenJobStatus, responses={404: {"description": "unknown"}})
+async def get_job(job_id: str, batches: BatchesDep, queue: QueueDep) -> Response:
+    """Status, progress (``done``/``total``) and the results so far; a test-generation
+    job's (id ``tg-...``, ``kind`` ``testgen``) carries test-generation results."""
+    if is_testgen_job(job_id):
+        return await job_status(queue, job_id)
     return raw_json(await batches.status(job_id))
 
 

@@ -1,0 +1,5 @@
+import sys
+
+from service.testgen.cli import main
+
+sys.exit(main())

@@ -1,0 +1,289 @@
+"""``testgen(items, pools, settings)``: reference implementations in, wire test suites out.
+
+Per batch, three rounds of sandbox runs, each round one pool call for every item:
+
+1. every candidate input through the reference (the pool's hash seed);
+2. the inputs that returned, again, in reverse order under another hash seed and with
+   line tracing, while the mutants of the reference run them in the main pool;
+3. on the host: drop what differed between the runs, check the filters (≥ 2 tests,
+   outputs not all equal), choose the suite (:mod:`.select`), write it (:mod:`.wire`).
+
+Nothing of an item runs on the host; a reference that cannot be judged for want of a
+sandbox is ``infra_error`` (retry), never a rejection.
+"""
+
+from __future__ import annotations
+
+import ast
+import logging
+import re
+import time
+from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+
+from service.settings import Settings
+from service.testgen.candidates import Candidate, plan_inputs
+from service.testgen.examples import Seed
+from service.testgen.extract import constructible, function_node, signature_of, statement_lines
+from service.testgen.models import Reason, TestgenItem, TestgenResult, TestgenStats, TestgenStatus
+from service.testgen.mutants import half, mutants_of
+from service.testgen.options import TestgenOptions
+from service.testgen.oracle import Failure, Outcome, Probe, Seen, literal_chars, output_key, probe_program, run_probes
+from service.testgen.pools import OraclePools
+from service.testgen.pynguin import InputBackend
+from service.testgen.select import Evidence, choose
+from service.testgen.wire import build_tests
+
+__all__ = ["testgen"]
+
+log = logging.getLogger(__name__)
+
+_FAILURES = {"killed": Reason.KILLED_SANDBOX, "load": Reason.LOAD_ERROR}
+
+
+@dataclass
+class _Work:
+    item: TestgenItem
+    stats: TestgenStats = field(default_factory=TestgenStats)
+    result: TestgenResult | None = None
+    candidates: list[Candidate] = field(default_factory=list)
+    description: str = ""
+    body_lines: frozenset[int] = frozenset()
+    signature: str | None = None
+    first: Probe | None = None
+    first_seen: list[Outcome] = field(default_factory=list)
+    kept: list[int] = field(default_factory=list)
+    second: Probe | None = None
+    traced: Probe | None = None
+    traced_kept: list[int] = field(default_factory=list)  # the kept inputs the traced run measures
+    mutants: list[Probe] = field(default_factory=list)
+
+    def reject(self, reason: Reason, detail: str) -> None:
+        self.result = TestgenResult(id=self.item.id, status=TestgenStatus.REJECTED, reason=reason, detail=detail,
+                                    stats=self.stats, signature=self.signature)
+
+    def fail(self, failure: Failure) -> None:
+        if failure.why in _FAILURES:
+            self.reject(_FAILURES[failure.why], failure.detail)
+        else:
+            self.result = TestgenResult(id=self.item.id, status=TestgenStatus.INFRA_ERROR, detail=failure.detail,
+                                        stats=self.stats, signature=self.signature)
+
+
+def testgen(items: Sequence[TestgenItem], pools: OraclePools, settings: Settings,
+            options: TestgenOptions | None = None, *, backend: InputBackend | None = None) -> list[TestgenResult]:
+    """A result per item, in order (``settings``: the service's, for the sandbox limits
+    the pools were started with; ``options``: test generation's own knobs; ``backend``:
+    more seed inputs, e.g. :class:`~service.testgen.pynguin.PynguinBackend`)."""
+    options = options or TestgenOptions()
+    t0 = time.perf_counter()
+    proposed = backend.propose(items) if backend is not None else [[] for _ in items]
+    works = [_prepare(item, options, extra) for item, extra in zip(items, proposed, strict=True)]
+    live = [w for w in works if w.result is None]
+    _first_round(live, pools, options)
+    log.info("testgen: %d references over %d inputs in %.1f s", len(live), sum(len(w.candidates) for w in live),
+             time.perf_counter() - t0)
+    for w in live:
+        _after_first(w, options)
+    live = [w for w in live if w.result is None]
+    main_round = [p for w in live for p in ([w.traced] if w.traced else []) + w.mutants]
+    with ThreadPoolExecutor(max_workers=2) as threads:
+        second = threads.submit(run_probes, pools.reseeded, [w.second for w in live if w.second], options)
+        traced = threads.submit(run_probes, pools.main, main_round, options)
+        second.result()
+        log.info("testgen: second run of %d references at %.1f s", len(live), time.perf_counter() - t0)
+        traced.result()
+        log.info("testgen: traced runs and %d mutants at %.1f s", sum(len(w.mutants) for w in live),
+                 time.perf_counter() - t0)
+    for w in live:
+        _finish(w, options)
+    elapsed = (time.perf_counter() - t0) * 1e3
+    results = []
+    for w in works:
+        assert w.result is not None
+        w.result.stats.elapsed_ms = round(elapsed, 1)
+        results.append(w.result)
+    return results
+
+
+def _first_round(live: list[_Work], pools: OraclePools, options: TestgenOptions) -> None:
+    """Every candidate through the reference, in two rounds: the first ``first_round``
+    inputs, then the rest, except for a reference that ran past the sandbox's own limit
+    on ``max_hung`` inputs of the first (it defeats the call budget: the rest would cost
+    the whole limit each)."""
+    works = [w for w in live if w.first is not None]
+    heads = [Probe(w.first.program, w.first.candidates[: options.first_round]) for w in works if w.first]
+    run_probes(pools.main, heads, options)
+    tails: list[tuple[_Work, list[Outcome], Probe]] = []
+    for w, head in zip(works, heads, strict=True):
+        assert w.first is not None
+        rest = w.first.candidates[options.first_round:]
+        outcomes = head.outcomes
+        if not isinstance(outcomes, list) or not rest:
+            w.first.outcomes = outcomes
+        elif sum(o.seen is Seen.HUNG for o in outcomes) >= options.max_hung:
+            w.first.outcomes = outcomes + [Outcome(Seen.SKIPPED)] * len(rest)
+        else:
+            tails.append((w, outcomes, Probe(w.first.program, rest)))
+    run_probes(pools.main, [tail for *_, tail in tails], options)
+    for w, outcomes, tail in tails:
+        assert w.first is not None
+        w.first.outcomes = outcomes + tail.outcomes if isinstance(tail.outcomes, list) else tail.outcomes
+
+
+def _prepare(item: TestgenItem, options: TestgenOptions, proposed: list[Seed]) -> _Work:
+    w = _Work(item)
+    try:
+        tree = ast.parse(item.code)
+    except (SyntaxError, ValueError, MemoryError, RecursionError) as exc:
+        w.reject(Reason.UNPARSABLE, f"code: {exc}")
+        return w
+    fn = function_node(tree, item.fn_name, item.class_name)
+    if fn is None:
+        where = f"class {item.class_name}" if item.class_name else "the module's top level"
+        w.reject(Reason.NO_FUNCTION, f"fn_name: no function {item.fn_name!r} in {where}")
+        return w
+    owner = next((n for n in tree.body if isinstance(n, ast.ClassDef) and n.name == item.class_name), None)
+    w.signature = signature_of(fn, owner)
+    if owner is not None and not constructible(owner):
+        w.reject(Reason.NEEDS_CONSTRUCTOR_ARGS, f"class_name: {item.class_name}() needs arguments")
+        return w
+    w.description = item.description if item.description is not None else ast.get_docstring(fn) or ""
+    w.body_lines = statement_lines(fn)
+    plan = plan_inputs(fn, w.description, item.inputs, method=owner is not None, options=options, name=item.id,
+                       proposed=proposed)
+    w.stats.seeds, w.stats.candidates = plan.seeds, len(plan.candidates)
+    if not plan.candidates:
+        unknown = [p.name for p in plan.params if not p.type.known()]
+        w.reject(Reason.NO_INPUTS, f"no seed inputs, and no type known for {', '.join(unknown) or 'the parameters'}")
+        return w
+    w.candidates = plan.candidates
+    program = probe_program(item.code, item.fn_name, item.class_name, trace=False, budget_s=options.call_budget_s,
+                            max_over=options.max_over_budget)
+    w.first = Probe(program, plan.candidates)  # its program runs the second run too
+    return w
+
+
+def _outcomes(w: _Work, probe: Probe | None) -> list[Outcome] | None:
+    """The probe's outcomes; None (and the item's result set) when the run failed."""
+    outcomes = probe.outcomes if probe is not None else None
+    if isinstance(outcomes, list):
+        return outcomes
+    w.fail(outcomes or Failure("infra", "not run"))
+    return None
+
+
+def _after_first(w: _Work, options: TestgenOptions) -> None:
+    outcomes = _outcomes(w, w.first)
+    if outcomes is None or w.first is None:
+        return
+    w.first_seen = outcomes
+    s = w.stats
+    for index, outcome in enumerate(outcomes):
+        if outcome.seen in (Seen.RETURNED, Seen.ITERATED):
+            s.returned += 1
+            if literal_chars(outcome) > options.max_value_chars:
+                s.oversized += 1
+                continue
+            w.kept.append(index)
+        elif outcome.seen is Seen.RAISED:
+            s.raised += 1
+            if options.keep_raises and _described(outcome, w.description):
+                s.raises_kept += 1
+                w.kept.append(index)
+        elif outcome.seen in (Seen.TIMEOUT, Seen.HUNG):
+            s.timeouts += 1
+        elif outcome.seen is Seen.SKIPPED:
+            s.skipped += 1
+        else:
+            s.crashed += 1
+    if len(w.kept) < 2:
+        w.reject(Reason.TOO_FEW_TESTS, f"{len(w.kept)} of {len(w.candidates)} inputs gave a usable outcome")
+        return
+    item = w.item
+    kept = [w.candidates[i] for i in w.kept]
+    w.second = Probe(w.first.program, kept[::-1])
+    if options.coverage:
+        w.traced_kept = _to_trace(w, options.traced_inputs)
+        factor = options.trace_factor
+        program = probe_program(item.code, item.fn_name, item.class_name, trace=True,
+                                budget_s=options.call_budget_s * factor, max_over=options.max_over_budget)
+        w.traced = Probe(program, [w.candidates[i] for i in w.traced_kept], timeout_s=options.timeout_s * factor)
+    chosen = [m for m in mutants_of(item.code, item.fn_name, item.class_name) if half(m) == 0][: options.mutants]
+    w.mutants = [Probe(probe_program(m.source, item.fn_name, item.class_name, trace=False,
+                                     budget_s=options.call_budget_s, max_over=1, stop_on_budget=True),
+                       kept, stop_on_first=True) for m in chosen]
+    s.mutants = len(w.mutants)
+
+
+def _finish(w: _Work, options: TestgenOptions) -> None:
+    again = _outcomes(w, w.second)
+    if again is None:
+        return
+    again = again[::-1]
+    s = w.stats
+    steady = [(i, a) for i, a in zip(w.kept, again, strict=True) if w.first_seen[i].same_as(a)]
+    s.nondeterministic = len(w.kept) - len(steady)
+    if len(steady) < 2:
+        w.reject(Reason.NONDETERMINISTIC, f"{s.nondeterministic} of {len(w.kept)} outputs changed with the hash seed")
+        return
+    outputs = {output_key(w.first_seen[i]) for i, _ in steady}
+    s.distinct_outputs = len(outputs)
+    if len(outputs) < 2:
+        w.reject(Reason.CONSTANT_OUTPUT, f"every one of {len(steady)} inputs gave {next(iter(outputs))[:200]}")
+        return
+    lines = _lines(w)
+    evidence = [Evidence(i, output_key(w.first_seen[i]), lines.get(i, frozenset()), _kills(w, i),
+                         sum(map(len, w.candidates[i].literals()))) for i, _ in steady]
+    n_tests = w.item.n_tests or options.n_tests
+    picked, core = choose(evidence, n_tests)
+    chosen = [(w.candidates[i], w.first_seen[i]) for i in picked]
+    tests = build_tests(w.item.fn_name, w.item.class_name, chosen, options.prefer)
+    s.tests = len(picked)
+    s.lines_total = len(w.body_lines)
+    s.lines_covered = len(frozenset().union(*(e.lines for e in evidence if e.index in picked)))
+    s.mutants_killed = len(frozenset().union(*(e.kills for e in evidence if e.index in picked)))
+    detail = f"{core} tests chosen by coverage and mutants, {len(picked) - core} for new outputs"
+    w.result = TestgenResult(id=w.item.id, status=TestgenStatus.OK, tests=tests, stats=s, signature=w.signature,
+                             detail=detail)
+
+
+def _to_trace(w: _Work, count: int) -> list[int]:
+    """The kept inputs whose lines are measured: one per distinct output first, then more."""
+    seen: set[str] = set()
+    first: list[int] = []
+    rest: list[int] = []
+    for i in w.kept:
+        out = output_key(w.first_seen[i])
+        (rest if out in seen else first).append(i)
+        seen.add(out)
+    return (first + rest)[:count]
+
+
+def _lines(w: _Work) -> dict[int, frozenset[int]]:
+    """Reference lines each traced input ran (the body's statement lines)."""
+    outcomes = w.traced.outcomes if w.traced is not None else None
+    if not isinstance(outcomes, list):
+        return {}
+    return {i: o.lines & w.body_lines for i, o in zip(w.traced_kept, outcomes, strict=True)}
+
+
+def _kills(w: _Work, index: int) -> frozenset[int]:
+    """The mutants that input ``index`` tells apart from the reference."""
+    position = w.kept.index(index)
+    killed = set()
+    for number, probe in enumerate(w.mutants):
+        outcomes = probe.outcomes
+        if not isinstance(outcomes, list):
+            continue
+        seen = outcomes[position]
+        if seen.seen is not Seen.SKIPPED and not w.first_seen[index].same_as(seen):
+            killed.add(number)
+    return frozenset(killed)
+
+
+def _described(outcome: Outcome, description: str) -> bool:
+    """A "raises" test is kept when the description names the (builtin) exception."""
+    name = outcome.exc_type
+    return "." not in name and re.search(rf"\b{re.escape(name)}\b", description) is not None

@@ -1,0 +1,138 @@
+"""Test generation over the wire: a real API and a real worker (its sandbox pool, a second
+pool under another hash seed per job) on a private queue, driven by httpx, the client and
+``utrs testgen``. CI sizes: the stack's ``testgen_*`` settings are small."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+from client import AsyncRewardClient, RewardClient
+from client.cli import main as utrs
+from client.models import Item, Reason, Status, TestgenResult, TestgenStatus
+from tests.support.stack import Stack, run_stack
+
+SQUARE = '''def square_sum(nums):
+    """Return the sum of the squares of a list of integers.
+
+    >>> square_sum([1, 2, 3])
+    14
+    """
+    return sum(n * n for n in nums)
+'''
+CONSTANT = "def answer(x):\n    return 42\n"
+HANGS = "def spin(n: int) -> int:\n    while True:\n        n += 1\n"
+CRASHES = "import os\n\ndef die(n: int) -> int:\n    os._exit(3)\n"
+
+
+@pytest.fixture(scope="module")
+def stack(redis_server: str) -> Iterator[Stack]:
+    with run_stack(redis_server, workers=1, UTRS_TESTGEN_MAX_CANDIDATES="60", UTRS_TESTGEN_MUTANTS="8",
+                   UTRS_TESTGEN_MAX_ITEMS="8", UTRS_TESTGEN_MAX_CODE_BYTES="4096", UTRS_TESTGEN_CHUNK_ITEMS="3",
+                   UTRS_CONTAINER_MAX_RUNS="100000") as running:
+        yield running
+
+
+def _post(stack: Stack, body: Any, path: str = "/v1/testgen") -> httpx.Response:
+    return httpx.post(f"{stack.url}{path}", json=body, timeout=300)
+
+
+def test_references_come_back_ok_rejected_with_the_filter_and_hostile_ones_never_lost(stack: Stack) -> None:
+    items = [{"id": "sq", "code": SQUARE, "fn_name": "square_sum", "n_tests": 5},
+             {"id": "const", "code": CONSTANT, "fn_name": "answer", "inputs": [[1], [2], [3]]},
+             {"id": "hang", "code": HANGS, "fn_name": "spin"},
+             {"id": "crash", "code": CRASHES, "fn_name": "die"}]
+    answer = _post(stack, {"items": items, "wait_s": 240})
+    assert answer.status_code == 200, answer.text
+    results = {r["id"]: TestgenResult.model_validate(r) for r in answer.json()["results"]}
+    assert list(results) == ["sq", "const", "hang", "crash"]
+    ok = results["sq"]
+    assert ok.status is TestgenStatus.OK and ok.tests is not None and 2 <= ok.stats.tests <= 5
+    assert results["const"].status is TestgenStatus.REJECTED and results["const"].reason is Reason.CONSTANT_OUTPUT
+    for hostile in ("hang", "crash"):  # rejected (no test survived) or infra_error: never ok, never missing
+        assert results[hostile].status in (TestgenStatus.REJECTED, TestgenStatus.INFRA_ERROR), results[hostile]
+        assert results[hostile].detail
+    with RewardClient(stack.url, timeout_s=120) as rc:  # the tests go unchanged into /v1/evaluate
+        right, wrong = rc.evaluate([Item(code=SQUARE, tests=ok.tests),
+                                    Item(code=SQUARE.replace("n * n", "n + n"), tests=ok.tests)])
+    assert right.status is Status.PASS and wrong.status is not Status.PASS
+
+
+@pytest.mark.parametrize(("body", "status", "named"), [
+    ({"items": [{"id": "a", "code": SQUARE}]}, 422, "fn_name"),
+    ({"items": [{"id": "a", "code": SQUARE, "fn_name": "not a name"}]}, 422, "fn_name"),
+    ({"items": [{"id": "a", "code": SQUARE, "fn_name": "f", "n_tests": 1}]}, 422, "n_tests"),
+    ({"items": [{"id": "a", "code": SQUARE, "fn_name": "f", "colour": 1}]}, 422, "colour"),
+    ({"items": []}, 422, "items"),
+    ({"items": [{"id": str(i), "code": SQUARE, "fn_name": "f"} for i in range(9)]}, 413, "at most 8"),
+    ({"items": [{"id": "a", "code": "x = 1\n" * 1000, "fn_name": "f"}]}, 422, "testgen_max_code_bytes"),
+])
+def test_bad_bodies_and_limits_are_refused_naming_the_field(stack: Stack, body: Any, status: int, named: str) -> None:
+    answer = _post(stack, body)
+    assert answer.status_code == status, answer.text
+    assert named in answer.text
+
+
+def test_a_testgen_job_is_polled_on_the_jobs_api(stack: Stack) -> None:
+    created = _post(stack, {"items": [{"id": "j", "code": SQUARE, "fn_name": "square_sum"}]}, "/v1/testgen/jobs")
+    assert created.status_code == 202, created.text
+    job_id = created.json()["job_id"]
+    deadline = time.monotonic() + 240
+    while True:
+        state = httpx.get(f"{stack.url}/v1/jobs/{job_id}", timeout=30).json()
+        if state["status"] == "done" or time.monotonic() > deadline:
+            break
+        time.sleep(0.5)
+    assert state["kind"] == "testgen" and state["status"] == "done" and state["done"] == state["total"] == 1
+    assert state["results"][0]["id"] == "j" and state["results"][0]["status"] == "ok"
+    assert httpx.get(f"{stack.url}/v1/jobs/tg-{'0' * 32}", timeout=30).status_code == 404
+
+
+def test_pending_items_are_finished_by_the_client_from_the_job(stack: Stack) -> None:
+    item = {"id": "p", "code": SQUARE.replace("square_sum", "sq2"), "fn_name": "sq2"}
+    raw = _post(stack, {"items": [item], "wait_s": 0.05}).json()
+    assert raw["results"][0]["status"] == "pending" and raw["job_id"] in raw["results"][0]["detail"]
+    with RewardClient(stack.url, timeout_s=240) as rc:
+        [result] = rc.testgen([item], wait_s=0.05)
+    assert result.id == "p" and result.status is TestgenStatus.OK
+
+
+def test_the_async_client_generates_too(stack: Stack) -> None:
+    async def run() -> list[TestgenResult]:
+        async with AsyncRewardClient(stack.url, timeout_s=240) as rc:
+            return await rc.testgen([{"id": "a", "code": CONSTANT, "fn_name": "answer", "inputs": [[1], [2]]}])
+
+    [result] = asyncio.run(run())
+    assert result.status is TestgenStatus.REJECTED and result.reason is Reason.CONSTANT_OUTPUT
+
+
+def test_utrs_testgen_writes_the_pipeline_rows_and_resumes(stack: Stack, tmp_path: Path) -> None:
+    corpus = tmp_path / "corpus"
+    corpus.mkdir()
+    (corpus / "mod.py").write_text(SQUARE + "\n\n" + '''def shout(word):
+    """Return the word in upper case with an exclamation mark, e.g. shout("hi") == "HI!"."""
+    return word.upper() + "!"
+
+
+def tiny():
+    """Too short."""
+    return 1
+''')
+    out = tmp_path / "rows.jsonl"
+    args = [str(corpus), "--out", str(out), "--url", stack.url, "--no-language-filter", "--no-decontaminate",
+            "--min-tokens", "5", "-q"]
+    assert utrs(["testgen", *args]) == 0
+    rows = [json.loads(line) for line in out.read_text().splitlines()]
+    assert sorted(r["id"].rsplit(":", 1)[-1] for r in rows) == ["shout", "square_sum"]
+    assert {"id", "description", "signature", "prompt", "tests", "reference", "source"} <= set(rows[0])
+    funnel = json.loads(out.with_name("rows.jsonl.funnel.json").read_text())
+    assert funnel["functions_extracted"] == 3 and funnel["after_filters"] == 2
+    assert utrs(["testgen", *args]) == 0  # resumed: nothing done twice
+    assert len(out.read_text().splitlines()) == 2
