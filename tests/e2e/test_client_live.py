@@ -277,7 +277,10 @@ def test_503_with_redis_stopped_is_retried_until_it_is_back(
         assert refused.value.status_code == 503
 
         def come_back() -> None:
-            time.sleep(2.0)
+            # Longer than the API's own retries on a dropped connection (~1.8 s,
+            # service/budgets.py), which would otherwise bridge the outage: the client
+            # must see the 503 and retry it.
+            time.sleep(5.0)
             redis_proc.start()
             stack.start_worker(wait=False)  # the old worker may not survive the outage
 
