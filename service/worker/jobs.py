@@ -67,12 +67,9 @@ def run_chunk(**kwargs: Any) -> dict[str, Any]:
         BackendUnavailable: publishing failed (RQ retries the chunk).
     """
     job = ChunkJob.model_validate(kwargs)
-    rq_job = get_current_job()
-    job_id = rq_job.id if rq_job else chunk_job_id(job.batch_id, job.chunk)
-    worker = context.current()
+    job_id, worker, connection = _running(job.batch_id, job.chunk)
     pool = worker.require_pool()
     settings = worker.settings
-    connection = rq_job.connection if rq_job else worker_client(settings)
     keys = RedisKeys(settings.key_prefix)
     if _needless(connection, keys, job):
         log.info("job %s: skipped (its batch was cancelled, or it was published already)", job_id)
@@ -132,12 +129,9 @@ def run_testgen(**kwargs: Any) -> dict[str, Any]:
         BackendUnavailable: publishing failed.
     """
     job = TestgenJob.model_validate(kwargs)
-    rq_job = get_current_job()
-    job_id = rq_job.id if rq_job else chunk_job_id(job.batch_id, job.chunk)
-    worker = context.current()
+    job_id, worker, connection = _running(job.batch_id, job.chunk)
     pool = worker.require_pool()
     settings = worker.settings
-    connection = rq_job.connection if rq_job else worker_client(settings)
     keys = RedisKeys(settings.key_prefix)
     started = time.perf_counter()
     with OnDemandPool(reseeded(pool.settings, settings.testgen_reseed), size=settings.testgen_pool_size) as second:
@@ -153,6 +147,16 @@ def run_testgen(**kwargs: Any) -> dict[str, Any]:
     statuses = Counter(result.status.value for result in results)
     log.info("job %s: tests for %d references in %.1f s (%s)", job_id, len(results), elapsed, dict(statuses))
     return ChunkDone(programs=len(results), seconds=round(elapsed, 4), image=worker.image_version).model_dump()
+
+
+def _running(batch_id: str, chunk: int) -> tuple[str, context.WorkerContext, SyncRedis]:
+    """A chunk job's RQ id, this worker's context and the job's Redis connection (outside
+    RQ, as tests call the entry points: the chunk's id and a client of the settings)."""
+    rq_job = get_current_job()
+    worker = context.current()
+    if rq_job is None:
+        return chunk_job_id(batch_id, chunk), worker, worker_client(worker.settings)
+    return rq_job.id, worker, rq_job.connection
 
 
 def _needless(connection: SyncRedis, keys: RedisKeys, job: ChunkJob) -> bool:
