@@ -1,6 +1,7 @@
 """Baselines for bench_sandbox.py, run inside a throwaway container of the sandbox image
 (stdlib only; reads {"mode", "programs": [source, ...], "workers"} as JSON on stdin and
-prints {"wall_s", "latencies_ms", "passed"} as JSON).
+prints {"wall_s", "latencies_ms", "passed"} as JSON; the bare mode adds "children", the
+forked children's user and system CPU seconds and page faults, summed).
 
     bare       one loop per core; each forks one child per program, which runs the
                program and its tests and exits: no sandbox, no isolation beyond the fork
@@ -9,6 +10,7 @@ prints {"wall_s", "latencies_ms", "passed"} as JSON).
 
 import json
 import os
+import resource
 import sys
 import time
 from concurrent.futures import ThreadPoolExecutor
@@ -32,7 +34,9 @@ def _loop(sources, out_fd):
         _, status = os.waitpid(pid, 0)
         lat.append((time.perf_counter() - t0) * 1e3)
         passed += os.WIFEXITED(status) and os.WEXITSTATUS(status) == 0
-    os.write(out_fd, (json.dumps({"lat": lat, "passed": passed}) + "\n").encode())
+    kids = resource.getrusage(resource.RUSAGE_CHILDREN)
+    usage = {"user_s": kids.ru_utime, "sys_s": kids.ru_stime, "faults": kids.ru_minflt}
+    os.write(out_fd, (json.dumps({"lat": lat, "passed": passed, "children": usage}) + "\n").encode())
 
 
 def bare(programs, workers):
@@ -56,6 +60,7 @@ def bare(programs, workers):
         "wall_s": wall,
         "latencies_ms": [x for p in parts for x in p["lat"]],
         "passed": sum(p["passed"] for p in parts),
+        "children": {k: sum(p["children"][k] for p in parts) for k in ("user_s", "sys_s", "faults")},
     }
 
 

@@ -65,8 +65,9 @@ def _ask(proc: subprocess.Popen[bytes], message: dict[str, Any], n: int) -> list
     return out
 
 
-def _stats(name: str) -> dict[int, tuple[str, float, float, int, int]]:
-    """pid -> (comm, own CPU ms, reaped children's CPU ms, own faults, children's faults)."""
+def _stats(name: str) -> dict[int, tuple[str, float, float, int, int, float, float]]:
+    """pid -> (comm, own CPU ms, reaped children's CPU ms, own faults, children's faults,
+    own system CPU ms, children's system CPU ms)."""
     text = subprocess.run(["docker", "exec", name, "sh", "-c", _STATS], capture_output=True, text=True).stdout
     rows = {}
     for line in text.splitlines():
@@ -75,7 +76,8 @@ def _stats(name: str) -> dict[int, tuple[str, float, float, int, int]]:
         head, _, tail = line.rpartition(")")
         f = tail.split()
         rows[int(head.split()[0])] = (head.split("(", 1)[1], (int(f[11]) + int(f[12])) * 10.0,
-                                      (int(f[13]) + int(f[14])) * 10.0, int(f[7]), int(f[8]))
+                                      (int(f[13]) + int(f[14])) * 10.0, int(f[7]), int(f[8]),
+                                      int(f[12]) * 10.0, int(f[14]) * 10.0)
     return rows
 
 
@@ -109,7 +111,7 @@ def profile(items: list[Any], settings: Settings) -> tuple[float, dict[int, tupl
         assert proc.stdin is not None
         proc.stdin.close()
         proc.wait(timeout=60)
-    delta = {pid: (row[0], *(a - b for a, b in zip(row[1:], before.get(pid, (row[0], 0, 0, 0, 0))[1:],
+    delta = {pid: (row[0], *(a - b for a, b in zip(row[1:], before.get(pid, (row[0], 0, 0, 0, 0, 0, 0))[1:],
                                                    strict=True)))
              for pid, row in after.items()}
     return wall, delta, failed
@@ -132,18 +134,20 @@ def main() -> None:
           f"trust={'in_process' if args.legacy else 'harness'}, image {settings.sandbox_image}; {failed} not passing")
     print(f"agent: {wall / n * 1e3:.2f} ms/program wall (one container, one CPU)")
     total = 0.0
-    for pid, (_comm, own, kids, faults, kid_faults) in sorted(delta.items()):
+    for pid, (_comm, own, kids, faults, kid_faults, own_sys, kids_sys) in sorted(delta.items()):
         if own <= 0 and kids <= 0:
             continue
         role = {1: "init"}.get(pid, "P (agent)" if pid == min(p for p in delta if p > 1) else "")
         role = role or ("Z (zygote) + its reaped children" if kids else "H (harness)")
         total += own + kids
-        print(f"  {role:34s} own {own / n:5.2f} ms {faults / n:5.0f} faults | children {kids / n:5.2f} ms "
-              f"{kid_faults / n:5.0f} faults  (per program)")
+        print(f"  {role:34s} own {own / n:5.2f} ms (sys {own_sys / n:4.2f}) {faults / n:5.0f} faults | "
+              f"children {kids / n:5.2f} ms (sys {kids_sys / n:4.2f}) {kid_faults / n:5.0f} faults  (per program)")
     print(f"  {'all of the agent':34s} {total / n:5.2f} ms CPU per program")
     bare = in_container("bare", [source_of(r) for r in rows], 1, settings)
+    kids = bare["children"]
     print(f"bare loop, same image, one loop: {bare['wall_s'] / n * 1e3:.2f} ms/program "
-          f"({bare['passed']} of {n} passed)")
+          f"({bare['passed']} of {n} passed); each child {(kids['user_s'] + kids['sys_s']) / n * 1e3:.2f} ms CPU "
+          f"(sys {kids['sys_s'] / n * 1e3:.2f}), {kids['faults'] / n:.0f} faults")
 
 
 if __name__ == "__main__":

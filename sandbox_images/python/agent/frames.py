@@ -22,7 +22,7 @@ import struct
 from collections import deque
 from typing import Any
 
-__all__ = ["MAX_FRAME", "Channel", "ChannelError"]
+__all__ = ["MAX_FRAME", "Channel", "ChannelError", "unix_socket"]
 
 MAX_FRAME = 256 * 1024 * 1024
 _HEADER = struct.Struct("!II")
@@ -31,6 +31,12 @@ _FDS = 16
 _CMSG = socket.CMSG_SPACE(_FDS * array.array("i").itemsize)
 _dumps = json.JSONEncoder(separators=(",", ":"), allow_nan=True).encode
 _loads = json.loads
+
+
+def unix_socket(fd: int) -> socket.socket:
+    """A socket object over ``fd``, a unix stream socket (said, so that Python does not
+    ask the kernel three times what it is)."""
+    return socket.socket(socket.AF_UNIX, socket.SOCK_STREAM, 0, fd)
 
 
 class ChannelError(Exception):

@@ -20,7 +20,6 @@ import contextlib
 import copy
 import os
 import signal
-import socket
 import time
 from collections.abc import Callable
 from typing import Any
@@ -28,7 +27,7 @@ from typing import Any
 from agent.codec import CodecError, Encoder, Opaque
 from agent.compare import compare_value, json_value
 from agent.describe import synthetic
-from agent.frames import Channel, ChannelError
+from agent.frames import Channel, ChannelError, unix_socket
 from agent.namespace import plain_deep, proxy_namespace
 from agent.outcomes import HarnessTimeout, case_outcome, load_event, timed_out
 from agent.proxy import LoadFailed, ProgramGone, Remote
@@ -221,7 +220,7 @@ class Harness:
 
     def session(self, spec: dict[str, Any], fds: list[int]) -> None:
         self.current = spec.get("s")
-        chan = Channel(socket.socket(fileno=fds[0]), fds=False)
+        chan = Channel(unix_socket(fds[0]), fds=False)
         cpu = CpuClock(spec.get("xpid"), spec.get("xuid"))
         watch = Watch(cpu.ms, lambda reason: self.send({"ev": "kill", "why": reason}), spec.get("xpid"), cpu.deep)
         remote = Remote(chan, watch)

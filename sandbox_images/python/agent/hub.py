@@ -14,12 +14,11 @@ import json
 import os
 import select
 import signal
-import socket
 import time
 from collections import deque
 from typing import Any
 
-from agent.frames import Channel, ChannelError
+from agent.frames import Channel, ChannelError, unix_socket
 
 __all__ = ["HEARTBEAT_S", "Hub", "ZygoteGone"]
 
@@ -126,7 +125,7 @@ class Hub:
             fds = self.zchan.take_fds(len(pids))
             for pid, fd in zip(pids, fds, strict=True):
                 self.unreaped.add(int(pid))
-                self.blanks.append((int(pid), Channel(socket.socket(fileno=fd), fds=False)))
+                self.blanks.append((int(pid), Channel(unix_socket(fd), fds=False)))
             if not pids:  # no fork was possible (pids limit): let the clean-up catch up
                 self.wait([], time.monotonic() + _POKE_S)
         raise ZygoteGone("the zygote cannot fork")

@@ -61,6 +61,16 @@ class Uids:
         self.exhausted = len(self.uids) < _MIN_UIDS
 
 
+
+_DEVNULL: list[int] = []
+
+
+def devnull() -> int:
+    """P's /dev/null, opened once: the standard input of every assert-mode program."""
+    if not _DEVNULL:
+        _DEVNULL.append(os.open(os.devnull, os.O_RDONLY))
+    return _DEVNULL[0]
+
 @dataclass
 class Context:
     hub: Hub
@@ -171,7 +181,6 @@ class Run:
         uid = self.ctx.uids.take()
         files = Outputs()
         mine, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
-        devnull = os.open(os.devnull, os.O_RDONLY)
         pid: int | None = None
         self.ctx.sessions += 1
         spec = {"start": start, "stop": stop, "timeout_s": self.timeout, "wall_s": self.wall, "xuid": uid,
@@ -179,7 +188,7 @@ class Run:
         try:
             extra = {"suite": self.suite, **spec} if self.trust == "in_process" else {}
             mode = "legacy" if self.trust == "in_process" else "serve"
-            pid = self._spawn(mode, uid, [devnull, files.out, files.err, theirs.fileno()], stop - start, **extra)
+            pid = self._spawn(mode, uid, [devnull(), files.out, files.err, theirs.fileno()], stop - start, **extra)
             theirs.close()
             if self.trust == "in_process":
                 follower = Follower(self, Channel(mine), None, pid, files, spec)
@@ -191,7 +200,6 @@ class Run:
                 follower = Follower(self, harness.chan, harness, pid, files, spec)
             return follower.run()
         finally:
-            os.close(devnull)
             theirs.close()
             self._finish(pid, uid)
             files.close()

@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import json
 import os
-import signal
 import sys
 import time
 import traceback
@@ -29,10 +28,10 @@ from typing import Any
 
 from agent import VERSION
 from agent.cleanup import WORK_ROOT, Janitor
+from agent.frames import Channel
 from agent.harnesses import Harnesses
 from agent.hub import Hub, ZygoteGone
 from agent.outputs import IODIR, oom_killed
-from agent.rlimits import no_dump
 from agent.run import Context, Run, Uids
 
 __all__ = ["Agent", "main"]
@@ -113,25 +112,13 @@ def _directories() -> None:
         os.chmod(path, mode)
 
 
-def main() -> None:
-    """Entry point of the container (``python -m agent``)."""
-    from agent import zygote
-
-    signal.signal(signal.SIGPIPE, signal.SIG_DFL)
-    no_dump()
-    sys.path[0] = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-    os.chdir("/")
+def main(zpid: int, zchan: Channel, infd: int, outfd: int) -> None:
+    """P's serve loop, once :func:`agent.boot.boot` set the process up and forked the
+    zygote (``python -m agent``)."""
     _directories()
     base = int(os.environ.get("UTRS_UID_BASE", "20000"))
     run_uids = [base + i for i in range(RUN_UIDS)]
     harness_uids = [base + 32 + i for i in range(HARNESS_UIDS)]
-    infd, outfd = os.dup(0), os.dup(1)
-    devnull = os.open(os.devnull, os.O_RDWR)
-    os.dup2(devnull, 0)  # no child ever inherits the protocol stream
-    os.dup2(devnull, 1)
-    os.set_inheritable(infd, False)
-    os.set_inheritable(outfd, False)
-    zpid, zchan = zygote.start()
     hub = Hub(zchan, zpid, infd, outfd)
     oom_killed()  # the count so far
     janitor = Janitor(hub)

@@ -34,7 +34,7 @@ from typing import Any
 
 from agent import harness, program, proxy, xserver  # noqa: F401  (imported for the children)
 from agent.clean import clean
-from agent.frames import Channel, ChannelError
+from agent.frames import Channel, ChannelError, unix_socket
 from agent.rlimits import CHAN_FD, enter, preload
 
 __all__ = ["Zygote", "start"]
@@ -42,6 +42,7 @@ __all__ = ["Zygote", "start"]
 
 
 _REAP_EVERY_S = 0.05  # while children are unreaped and no request comes
+_DEVNULL: list[int] = []  # the zygote's /dev/null, opened once: a child's missing standard fds
 
 
 class Zygote:
@@ -143,7 +144,7 @@ class Zygote:
 
         def main() -> None:
             code = marshal.loads(blob) if blob else None
-            program.main(spec, code, source, Channel(socket.socket(fileno=CHAN_FD), chunk=program.CHUNK))
+            program.main(spec, code, source, Channel(unix_socket(CHAN_FD), chunk=program.CHUNK))
 
         self._fork(spec, fds, main)
 
@@ -174,7 +175,7 @@ class Zygote:
 def _child(spec: dict[str, Any], fds: list[int], body: Any) -> None:
     """In the forked child: jail, then the child's body. Never returns."""
     try:
-        devnull = os.open(os.devnull, os.O_RDWR)
+        devnull = _DEVNULL[0]
         given = list(fds)
         layout = given[:3] + [devnull] * (3 - len(given[:3])) + given[3:4]
         if spec.get("op") == "h" and given:
@@ -208,24 +209,28 @@ def _blank_main(sock: socket.socket, zygote_fd: int) -> None:
 
     def main() -> None:
         code = marshal.loads(blob) if blob else None
-        program.main(spec, code, source, Channel(socket.socket(fileno=CHAN_FD), chunk=program.CHUNK))
+        program.main(spec, code, source, Channel(unix_socket(CHAN_FD), chunk=program.CHUNK))
 
     _child(spec, fds, main)
 
 
 def _harness_main() -> None:
-    harness.Harness(Channel(socket.socket(fileno=CHAN_FD), fds=True)).serve()
+    harness.Harness(Channel(unix_socket(CHAN_FD), fds=True)).serve()
 
 
-def start() -> tuple[int, Channel]:
-    """Fork the zygote; its pid and P's end of its channel."""
+def start(close: tuple[int, ...] = ()) -> tuple[int, Channel]:
+    """Fork the zygote (closing ``close`` in it: P's descriptors); its pid and P's end
+    of its channel."""
     mine, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
     pid = os.fork()
     if pid == 0:
         mine.close()
+        for fd in close:
+            os.close(fd)
         preload()
         program.prepare()
         program.warm_up()
+        _DEVNULL.append(os.open(os.devnull, os.O_RDWR))
         gc.collect()
         gc.freeze()
         try:
