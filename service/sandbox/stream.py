@@ -27,6 +27,7 @@ __all__ = ["AgentConn"]
 _STDOUT = 1
 _HEADER = 8
 _MAX_LINE = 256 * 1024 * 1024
+_READ = 1 << 16  # one read's buffer, reused: a fresh 1 MiB bytes per recv cost ~5x the read itself
 
 
 class AgentConn:
@@ -39,6 +40,7 @@ class AgentConn:
         self.runs = 0
         self._raw = bytearray()
         self._lines = bytearray()
+        self._view = memoryview(bytearray(_READ))
 
     def send(self, message: Mapping[str, Any]) -> None:
         """Write one request line.
@@ -85,14 +87,14 @@ class AgentConn:
             raise AgentTimeout(why, container=self.id)
         self.sock.settimeout(remaining)
         try:
-            chunk = self.sock.recv(1 << 20)
+            size = self.sock.recv_into(self._view)
         except TimeoutError as exc:
             raise AgentTimeout(why, container=self.id) from exc
         except OSError as exc:
             raise AgentDied(f"agent stream broke: {exc}", container=self.id) from exc
-        if not chunk:
+        if not size:
             raise AgentDied("agent stream closed", container=self.id)
-        self._raw += chunk
+        self._raw += self._view[:size]
         self._demux()
 
     def _demux(self) -> None:
