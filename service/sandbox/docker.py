@@ -77,6 +77,9 @@ def owner_id() -> str:
     return f"{socket.gethostname()}:{pid}:{_proc_start_time(pid)}"
 
 
+_ENDED = frozenset({"exited", "dead"})  # container states that never run again
+
+
 def _owner_alive(owner: str) -> bool:
     host, _, rest = owner.partition(":")
     pid, _, started = rest.partition(":")
@@ -205,9 +208,13 @@ class Engine:
         return len(doomed)
 
     def remove_orphans(self) -> int:
-        """Remove sandbox containers that stopped or whose worker process is gone."""
+        """Remove sandbox containers that ended or whose worker process is gone.
+
+        A live worker's container that is only ``created`` (between create and start:
+        another worker starting its pool at the same moment) is left alone; removing it
+        closed that worker's stream before its agent answered."""
         key = f"{self.settings.pool_label}.owner"
-        return self.remove_where(lambda c: c["State"] != "running" or not _owner_alive(c["Labels"].get(key, "")))
+        return self.remove_where(lambda c: c["State"] in _ENDED or not _owner_alive(c["Labels"].get(key, "")))
 
     def processes(self, container_id: str) -> list[tuple[int, str]]:
         """(uid, command line) of the processes running in one container (``docker top``)."""

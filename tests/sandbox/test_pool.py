@@ -13,6 +13,7 @@ import docker
 import pytest
 
 from client.models import Item, Status
+from service.sandbox.docker import owner_id
 from service.sandbox.executor import evaluate_items
 from service.sandbox.pool import SandboxPool
 from service.settings import Settings
@@ -112,6 +113,29 @@ def test_orphans_of_a_dead_worker_are_removed_at_start() -> None:
     finally:
         with contextlib.suppress(docker.errors.NotFound):
             orphan.remove(force=True)
+
+
+def test_a_live_workers_container_being_started_is_not_an_orphan() -> None:
+    """A container between create and start (state ``created``) of a live worker is that
+    worker's pool starting; another worker's start-up sweep must leave it (it used to
+    remove it, and the starting worker lost its first container), while an exited one of
+    the same live owner goes."""
+    client = docker.from_env()
+    live_owner = owner_id()  # this very process
+    starting = client.containers.create(Settings().sandbox_image, labels={LABEL: live_owner}, network_mode="none")
+    ended = client.containers.run(Settings().sandbox_image, ["true"], detach=True, labels={LABEL: live_owner},
+                                  network_mode="none")
+    try:
+        ended.wait(timeout=30)
+        with SandboxPool(Settings(pool_size=1)):
+            mine = client.containers.list(all=True, filters={"label": f"{LABEL}={live_owner}"})
+            left = {c.id: c.status for c in mine}
+            assert left.get(starting.id) == "created"
+            assert ended.id not in left
+    finally:
+        for c in (starting, ended):
+            with contextlib.suppress(docker.errors.NotFound):
+                c.remove(force=True)
 
 
 def _of_pool(client: docker.DockerClient, pool: SandboxPool) -> list[str]:
