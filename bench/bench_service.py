@@ -189,9 +189,35 @@ def container_cpu_seconds(owner_pids: list[int]) -> float:
     return total
 
 
+def engine_cpu_seconds(owner_pids: list[int]) -> dict[str, float]:
+    """CPU seconds so far of what relays the pool's streams: ``dockerd`` (engine-wide: any
+    other container's traffic counts too) and the containerd shims of these workers'
+    containers (one per container, found by its ``-id``)."""
+    import docker
+
+    client = docker.from_env()
+    ids = [c.id for c in client.containers.list(filters={"label": "utrs.sandbox.owner"})
+           if any(f":{pid}:" in c.labels.get("utrs.sandbox.owner", "") for pid in owner_pids)]  # fmt: skip
+    client.close()
+    out = {"dockerd": 0.0, "shims": 0.0}
+    for proc in Path("/proc").iterdir():
+        if not proc.name.isdigit():
+            continue
+        try:
+            argv = (proc / "cmdline").read_bytes().split(b"\0")
+            if argv[0].endswith(b"dockerd"):
+                out["dockerd"] += cpu_seconds(int(proc.name))
+            elif argv[0].endswith(b"containerd-shim-runc-v2") and any(i.encode() in argv for i in ids):
+                out["shims"] += cpu_seconds(int(proc.name))
+        except (OSError, IndexError):
+            continue
+    return out
+
+
 def cost(rows: list[Json], repeats: int) -> None:
     """The service layer's CPU per program (API, workers, Redis) beside the sandbox
-    containers' (the pool's work), on cold batches of ``rows``."""
+    containers' (the pool's work) and Docker's relay of the agents' streams (dockerd and
+    the containers' shims), on cold batches of ``rows``."""
     env = {"UTRS_POOL_SIZE": "1", "UTRS_LOG_LEVEL": "WARNING"}
     with start_redis() as server, run_stack(server.url, workers=2, **env) as stack:
         assert server.proc is not None
@@ -202,13 +228,17 @@ def cost(rows: list[Json], repeats: int) -> None:
             for _ in range(repeats):
                 before = {name: cpu_seconds(pid) for name, pid in pids.items()}
                 boxes = container_cpu_seconds(workers)
+                relay = engine_cpu_seconds(workers)
                 figures, _ = cold_batch(http, rows, f"cost {time.time_ns()}")
                 used = {name: cpu_seconds(pid) - before[name] for name, pid in pids.items()}
                 box_ms = 1000 * (container_cpu_seconds(workers) - boxes) / len(rows)
+                after = engine_cpu_seconds(workers)
+                relay_ms = {k: round(1000 * (after[k] - relay[k]) / len(rows), 3) for k in relay}
                 per = {name: round(1000 * s / len(rows), 3) for name, s in used.items()}
                 layer = per["api"] + sum(v for k, v in per.items() if k.startswith("worker")) + per["redis"]
                 print(f"{figures.rate:.0f} programs/s; CPU ms per program: {per}; service layer {layer:.3f}; "
-                      f"sandbox containers {box_ms:.3f} ({layer / box_ms:.0%} of the pool's)", flush=True)  # fmt: skip
+                      f"sandbox containers {box_ms:.3f} ({layer / box_ms:.0%} of the pool's); Docker's relay "
+                      f"{relay_ms}", flush=True)  # fmt: skip
 
 
 def cpu_seconds(pid: int) -> float:

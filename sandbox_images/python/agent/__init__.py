@@ -3,8 +3,8 @@
 Processes of a container (docs/security.md has the guarantees and the attacks that test
 them):
 
-    P  agent      root + CAP_SETUID/SETGID/KILL, not dumpable   serve, hub, run, verdicts
-    Z  zygote     forked by P before any request                zygote, rlimits
+    P  agent      root + CAP_SETUID/SETGID/KILL, not dumpable   boot, serve, hub, run, verdicts
+    Z  zygote     forked by P before any request or P import    zygote, rlimits
     H  harness    one per test suite, uid of its own            harness, suite, proxy
     X  program    one per session or stdio case, run uid        program, xserver
 
