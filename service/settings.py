@@ -37,6 +37,9 @@ class Settings(BaseSettings):
     container_tmpfs_mb: int = Field(default=512, ge=16)
     container_max_runs: int = Field(default=5000, ge=1)
     container_start_timeout_s: float = Field(default=30.0, gt=0)
+    # How long a chunk waits for a container when none can be started (the Docker engine
+    # restarting): its programs then run, instead of coming back infra_error at once.
+    engine_wait_s: float = Field(default=20.0, ge=0)
     agent_inflight: int = Field(default=16, ge=1, le=256)  # programs queued at an agent
     agent_max_procs: int = Field(default=64, ge=4)
     agent_slack_s: float = Field(default=5.0, gt=0)

@@ -16,6 +16,7 @@ from __future__ import annotations
 import collections
 import logging
 import threading
+import time
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -30,6 +31,9 @@ from service.settings import Settings
 __all__ = ["Slots", "Task", "batch_request", "run_tasks"]
 
 log = logging.getLogger(__name__)
+
+_FIRST_PAUSE_S = 0.25  # between tries to start a container while none can be (doubling)
+_MAX_PAUSE_S = 2.0
 
 
 @dataclass
@@ -90,22 +94,34 @@ def run_tasks(pool: Slots, tasks: Sequence[Task], group: str | None = None) -> l
     ``group`` (one request's, by default those of this call): in an agent, a group's
     tests share a harness.
 
-    A task no container could take (none could be started) is
-    :attr:`RunOutcome.UNSERVED`: the caller's ``infra_error``.
+    While no container can be started (the engine is down), the tasks wait for one up to
+    ``engine_wait_s``; a task no container took by then is :attr:`RunOutcome.UNSERVED`:
+    the caller's ``infra_error``.
     """
     for slot, task in enumerate(tasks):
         task.slot = slot
     batch = _Batch(collections.deque(tasks), [None] * len(tasks), group or uuid.uuid4().hex)
-    pool.refill()
-    if not pool.slots:  # none could be started (the engine is down): no use waiting for one
-        log.error("no sandbox container: %d tasks unserved", len(tasks))
-        return [RunResult(RunOutcome.UNSERVED) for _ in tasks]
-    drivers = min(pool.slots, len(tasks))
-    threads = [threading.Thread(target=_Driver(pool, batch).drive) for _ in range(drivers)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
+    deadline = time.monotonic() + pool.settings.engine_wait_s
+    pause = _FIRST_PAUSE_S
+    while True:
+        pool.refill()
+        if pool.slots:
+            drivers = min(pool.slots, len(batch.tasks))
+            threads = [threading.Thread(target=_Driver(pool, batch).drive) for _ in range(drivers)]
+            for t in threads:
+                t.start()
+            for t in threads:
+                t.join()
+        left = deadline - time.monotonic()
+        if not batch.tasks or left <= 0 or pool.slots:
+            break  # done, out of time, or the drivers stopped with containers left (closed)
+        # Every container was lost and none starts (the engine is down or restarting):
+        # wait for one rather than answer infra_error at once; tasks keep their attempts.
+        log.warning("no sandbox container can be started: %d tasks wait (up to %.0f s more)", len(batch.tasks), left)
+        time.sleep(min(pause, left))
+        pause = min(2 * pause, _MAX_PAUSE_S)
+    if batch.tasks:
+        log.error("no sandbox container for %.0f s: %d tasks unserved", pool.settings.engine_wait_s, len(batch.tasks))
     return [r if r is not None else RunResult(RunOutcome.UNSERVED) for r in batch.results]
 
 

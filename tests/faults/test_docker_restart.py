@@ -1,8 +1,9 @@
 """The Docker engine restarted under a running worker (a private ``dockerd``, the
 worker's ``DOCKER_HOST``, so the machine's engine
-and its containers are never touched): the batch in flight loses nothing (each item its
-verdict or ``infra_error``), and the worker serves again once the engine is back,
-without being restarted itself. Recovery times printed.
+and its containers are never touched): the batch in flight loses nothing, and since the
+engine was back within ``engine_wait_s`` every program of it gets its verdict (the
+chunks wait for a container instead of answering ``infra_error``); the worker serves
+again once the engine is back, without being restarted itself. Recovery times printed.
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ from tests.support.stack import Stack, run_stack
 
 Json = dict[str, Any]
 SERVE_AGAIN_S = 45  # one chunk's container wait (30 s) and a container start, with room
+ENGINE_WAIT_S = 60  # the worker's engine_wait_s: far longer than the engine's restart
 
 
 def _items(tag: str, n: int, sleep_s: float) -> list[Json]:
@@ -37,7 +39,8 @@ def engine() -> Iterator[PrivateDockerd]:
 
 @pytest.fixture(scope="module")
 def stack(engine: PrivateDockerd) -> Iterator[Stack]:
-    with start_redis() as server, run_stack(server.url, workers=0, UTRS_POOL_SIZE="1") as s:
+    with start_redis() as server, run_stack(server.url, workers=0, UTRS_POOL_SIZE="1",
+                                            UTRS_ENGINE_WAIT_S=str(ENGINE_WAIT_S)) as s:
         s.start_worker(docker_socket=engine.socket)  # this worker's engine is the private one
         yield s
 
@@ -67,8 +70,8 @@ def restarted(engine: PrivateDockerd, stack: Stack) -> float:
           f"{time.monotonic() - back:.1f} s later: {statuses.count('pass')} pass, "
           f"{statuses.count('infra_error')} infra_error, {statuses.count(None)} lost")  # fmt: skip
     assert None not in statuses, statuses  # nothing lost
-    assert set(statuses) <= {"pass", "infra_error"}, statuses
-    assert all(r["detail"] for r in state["results"] if r["status"] == "infra_error")
+    assert back - stopping < ENGINE_WAIT_S / 2, "the engine's restart took too long for this test"
+    assert statuses == ["pass"] * 24, statuses  # the chunks waited for the engine: no infra_error
     return back
 
 
