@@ -142,6 +142,8 @@ class Settings(BaseSettings):
             raise ValueError("tenant_max_inflight must be >= max_batch (an idle key's batch is admitted)")
         if self.worker_dead_after_s <= 2 * self.worker_heartbeat_s:
             raise ValueError("worker_dead_after_s must exceed two worker heartbeats")
+        if self.engine_wait_s >= self.job_timeout_s:
+            raise ValueError("engine_wait_s must be < job_timeout_s (RQ would end a chunk waiting for the engine)")
         if self.testgen_reseed == self.sandbox_hash_seed:
             raise ValueError("testgen_reseed must differ from sandbox_hash_seed (the second run's hash seed)")
         if not self.testgen_call_budget_s < self.testgen_timeout_s <= self.max_timeout_s:
