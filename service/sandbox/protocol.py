@@ -6,7 +6,7 @@ One JSON object per line each way over the container's attached stdin/stdout
 
     {"op": "ping"}   -> {"op": "pong", "version": "2", "pid", "runs", "python", ...}
     {"op": "batch", "group": G, "suites": {SID: Suite}, "runs": [RunSpec, ...]}
-                     -> one Reply per run, in order, each as soon as it is judged:
+                     -> one Reply per run, in order, each within 20 ms of being judged:
                         {"rid", "tests": [RawTest, ...], "trust", "agent_ms", "cpu_ms"}
                         or {"rid", "agent_error": "..."}   (a bug of the agent)
                      and {"hb": t} at least every 0.5 s while the agent works

@@ -8,7 +8,7 @@ per line on stdout:
     {"op": "ping"}  ->  {"op": "pong", "version": "2", "pid", "runs", "python", "trust": [...]}
     {"op": "batch", "group": G, "suites": {SID: SUITE}, "runs": [RUN, ...]}
         ->  one {"rid", "tests": [TEST, ...], "trust", "agent_ms", "cpu_ms"} per run, in
-            order, each as soon as it is judged; {"hb": t} at least every 0.5 s meanwhile
+            order, each within 20 ms of being judged; {"hb": t} at least every 0.5 s meanwhile
     {"op": "run", "rid", "suite": SUITE, ...RUN}   (a batch of one, a group of its own)
 
 A group's suites share one harness (the worker sends one group per chunk of one request).
@@ -81,6 +81,7 @@ class Agent:
                 self.hub.reply(self.one(run, suites, group))
         finally:
             self.hub.busy = False
+            self.hub.flush()
         if self.ctx.uids.exhausted:
             os._exit(0)  # too many uids could not be cleaned: the worker starts a fresh container
 
@@ -98,6 +99,7 @@ class Agent:
             tests = job.execute()
         except ZygoteGone as exc:
             self.hub.reply({"rid": rid, "agent_error": f"the zygote died: {exc}"})
+            self.hub.flush()
             os._exit(3)  # nothing can run here any more: the worker replaces the container
         except Exception:
             return {"rid": rid, "agent_error": traceback.format_exc()[-4000:]}
