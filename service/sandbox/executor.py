@@ -18,7 +18,7 @@ import hashlib
 import json
 import logging
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 from client.models import ErrorInfo, Frame, Item, Result, Status, TestResult, TestStatus, Trust, Where
 from service.budgets import item_budget_s, wall_bound_s
@@ -55,8 +55,9 @@ def build_suite(item: Item) -> tuple[str, Suite]:
     return hashlib.sha256(text.encode("utf-8", "surrogatepass")).hexdigest()[:32], suite
 
 
-def build_task(item: Item, settings: Settings) -> Task:
-    """The agent's run for one item (``sandbox_images/python/agent``), with its suite."""
+def build_task(item: Item, settings: Settings, on_answer: Callable[[RunResult], None] | None = None) -> Task:
+    """The agent's run for one item (``sandbox_images/python/agent``), with its suite
+    (``on_answer``: see :class:`~service.sandbox.scheduler.Task`)."""
     sid, suite = build_suite(item)
     spec: RunSpec = {
         "rid": "",
@@ -72,22 +73,38 @@ def build_task(item: Item, settings: Settings) -> Task:
         "stop_on_first_failure": item.stop_on_first_failure,
         "isolate_cases": item.isolate_cases,
     }
-    return Task(spec=spec, suite=suite, budget_s=item_budget_s(item, settings))
+    return Task(spec=spec, suite=suite, budget_s=item_budget_s(item, settings), on_answer=on_answer)
 
 
 def evaluate_items(pool: SandboxPool, items: Sequence[Item]) -> list[Result]:
-    """Judge every item and annotate it (feedback, rewards); results in the same order."""
+    """Judge every item and annotate it (feedback, rewards); results in the same order.
+
+    A result is read and annotated as soon as its agent answered, while the agent runs
+    the next programs (so the container does not idle through that work after the last
+    answer); what was not read then (unserved, or a failure there) is read at the end."""
     settings = pool.settings
+    done: list[Result | None] = [None] * len(items)
+
+    def reader(index: int) -> Callable[[RunResult], None]:
+        def read(run: RunResult) -> None:
+            item = items[index]
+            done[index] = annotate(item, to_result(item, run, image=pool.image_version, settings=settings))
+
+        return read
+
     runnable = [i for i, item in enumerate(items) if item.tests.cases]
-    tasks = [build_task(items[i], settings) for i in runnable]
+    tasks = [build_task(items[i], settings, reader(i)) for i in runnable]
     runs = dict(zip(runnable, pool.run(tasks) if tasks else [], strict=True))
     results = []
     for index, item in enumerate(items):
-        if index in runs:
-            result = to_result(item, runs[index], image=pool.image_version, settings=settings)
-        else:
-            result = Result(id=item.id, status=Status.NO_TESTS, image=pool.image_version)
-        results.append(annotate(item, result))
+        result = done[index]
+        if result is None:
+            if index in runs:
+                result = to_result(item, runs[index], image=pool.image_version, settings=settings)
+            else:
+                result = Result(id=item.id, status=Status.NO_TESTS, image=pool.image_version)
+            result = annotate(item, result)
+        results.append(result)
     return results
 
 

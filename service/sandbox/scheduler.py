@@ -18,7 +18,7 @@ import logging
 import threading
 import time
 import uuid
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Protocol
 
@@ -40,13 +40,16 @@ _MAX_PAUSE_S = 2.0
 class Task:
     """One program for an agent, with its suite (``spec["suite"]`` is the suite's id).
     ``slot`` is its position in the list given to :func:`run_tasks` (set there; it is also
-    the request id sent to the agent)."""
+    the request id sent to the agent). ``on_answer``, if given, is called with the task's
+    result as soon as its agent answered (in the driver's thread, while the agent goes on
+    with the next programs): the caller's work on a result then overlaps the runs."""
 
     spec: RunSpec
     suite: Suite
     budget_s: float
     slot: int = -1
     attempts: int = 0
+    on_answer: Callable[[RunResult], None] | None = field(default=None, repr=False)
 
 
 def batch_request(tasks: Sequence[Task], group: str) -> BatchRequest:
@@ -185,7 +188,7 @@ class _Driver:
                 continue
             inflight.popleft()
             conn.runs += 1
-            self.batch.results[head.slot] = RunResult(RunOutcome.ANSWERED, reply=reply)
+            self._settle(head, RunResult(RunOutcome.ANSWERED, reply=reply))
 
     @staticmethod
     def _answer(conn: AgentConn, task: Task) -> Reply:
@@ -217,6 +220,14 @@ class _Driver:
         """The task running when the agent broke: retry it, then give it the verdict."""
         task.attempts += 1
         if task.attempts > self.settings.run_retries:
-            self.batch.results[task.slot] = RunResult(RunOutcome.KILLED_AGENT, detail=why)
+            self._settle(task, RunResult(RunOutcome.KILLED_AGENT, detail=why))
         else:
             self.batch.give_back([task])
+
+    def _settle(self, task: Task, result: RunResult) -> None:
+        self.batch.results[task.slot] = result
+        if task.on_answer is not None:
+            try:
+                task.on_answer(result)
+            except Exception:  # the caller's bug: it reads the result again itself
+                log.exception("on_answer failed for task %d", task.slot)
