@@ -39,6 +39,7 @@ class Settings(BaseSettings):
     container_start_timeout_s: float = Field(default=30.0, gt=0)
     # How long a chunk waits for a container when none can be started (the Docker engine
     # restarting): its programs then run, instead of coming back infra_error at once.
+    # At most half of job_timeout_s (RQ would end a chunk still waiting): see engine_wait().
     engine_wait_s: float = Field(default=20.0, ge=0)
     agent_inflight: int = Field(default=16, ge=1, le=256)  # programs queued at an agent
     agent_max_procs: int = Field(default=64, ge=4)
@@ -142,13 +143,16 @@ class Settings(BaseSettings):
             raise ValueError("tenant_max_inflight must be >= max_batch (an idle key's batch is admitted)")
         if self.worker_dead_after_s <= 2 * self.worker_heartbeat_s:
             raise ValueError("worker_dead_after_s must exceed two worker heartbeats")
-        if self.engine_wait_s >= self.job_timeout_s:
-            raise ValueError("engine_wait_s must be < job_timeout_s (RQ would end a chunk waiting for the engine)")
         if self.testgen_reseed == self.sandbox_hash_seed:
             raise ValueError("testgen_reseed must differ from sandbox_hash_seed (the second run's hash seed)")
         if not self.testgen_call_budget_s < self.testgen_timeout_s <= self.max_timeout_s:
             raise ValueError("timeouts must nest: testgen_call_budget_s < testgen_timeout_s <= max_timeout_s")
         return self
+
+    def engine_wait(self) -> float:
+        """How long a chunk waits for the engine: ``engine_wait_s``, but never more than
+        half the RQ job's own timeout (which is at least ``job_timeout_s``)."""
+        return min(self.engine_wait_s, self.job_timeout_s / 2)
 
     def _check_timeouts(self) -> None:
         """Timeouts nest: program < agent < RQ job < API wait (the client adds its own),

@@ -98,13 +98,13 @@ def run_tasks(pool: Slots, tasks: Sequence[Task], group: str | None = None) -> l
     tests share a harness.
 
     While no container can be started (the engine is down), the tasks wait for one up to
-    ``engine_wait_s``; a task no container took by then is :attr:`RunOutcome.UNSERVED`:
+    ``settings.engine_wait()``; a task no container took by then is :attr:`RunOutcome.UNSERVED`:
     the caller's ``infra_error``.
     """
     for slot, task in enumerate(tasks):
         task.slot = slot
     batch = _Batch(collections.deque(tasks), [None] * len(tasks), group or uuid.uuid4().hex)
-    deadline = time.monotonic() + pool.settings.engine_wait_s
+    deadline = time.monotonic() + pool.settings.engine_wait()
     pause = _FIRST_PAUSE_S
     while True:
         pool.refill()
@@ -124,7 +124,7 @@ def run_tasks(pool: Slots, tasks: Sequence[Task], group: str | None = None) -> l
         time.sleep(min(pause, left))
         pause = min(2 * pause, _MAX_PAUSE_S)
     if batch.tasks:
-        log.error("no sandbox container for %.0f s: %d tasks unserved", pool.settings.engine_wait_s, len(batch.tasks))
+        log.error("no sandbox container for %.0f s: %d tasks unserved", pool.settings.engine_wait(), len(batch.tasks))
     return [r if r is not None else RunResult(RunOutcome.UNSERVED) for r in batch.results]
 
 
