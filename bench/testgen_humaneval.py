@@ -121,7 +121,7 @@ def overlap(probs: list[dict[str, Any]]) -> int:
         reference = p["prompt"] + p["canonical_solution"]
         usual = mutants_of(reference, p["entry_point"])
         ran = {m.source for m in mutants_of(reference, p["entry_point"], family=SELECTION)}
-        ran |= {m.source for m in usual if half(m) == 0}
+        ran |= {m.source for m in usual if half(m) == 0 and not m.compared}
         count += sum(m.source in ran for m in usual if half(m) == 1)
     return count
 

@@ -11,12 +11,15 @@ Mutants are split in two halves by a hash of their text (:func:`half`). Test gen
 chooses tests with half 0 of the mutants above and with a second operator set,
 ``SELECTION``, that makes other changes at the same points:
 ``+`` → ``*``, ``-`` → ``*``, an ``and``/``or`` reduced to one operand, a condition
-negated (``if c`` → ``if not c``), ``<`` ↔ ``>`` and ``<=`` ↔ ``>=``, ``==`` → ``<``,
-``in`` → ``==``, an int one lower, a string one character shorter or longer, a statement
-done twice. Half 1 of the first set (``EVALUATION``) is what measures a suite
-(``bench/testgen_humaneval.py``): no mutant test generation runs has the text of one of
-them (the bench counts: 0), so the tests are measured on programs that did not choose
-them.
+negated (``if c`` → ``if not c``, not where that is an inverted ``==``/``in``/``is``),
+``<`` ↔ ``>`` and ``<=`` ↔ ``>=``, ``==`` → ``<``, ``in`` → ``==``, an int one lower
+(two where a comparison reads it), a string one character shorter or longer, a
+statement done twice (one whose second run changes something). Half 1 of the first set
+(``EVALUATION``) is what measures a suite (``bench/testgen_humaneval.py``): no mutant
+test generation runs has the text of one of them (the bench counts: 0), and none is
+built to be one of them under another text (:attr:`Mutant.compared`, the negations and
+the two-lower constants above), so the tests are measured on programs that did not
+choose them.
 """
 
 from __future__ import annotations
@@ -63,6 +66,11 @@ class Mutant:
     kind: str  # operator | boundary | constant | statement
     line: int
     source: str  # the whole module, mutated
+    # A constant mutant of an int a comparison reads, or a boundary mutant of such a
+    # comparison: for ints the two can be one program (x < 5 → x < 6 is x <= 5), so a
+    # mutant of the one half may be a held-out mutant of the other under another text.
+    # Test generation never runs these from the seen half.
+    compared: bool = False
 
 
 def half(mutant: Mutant) -> int:
@@ -97,7 +105,7 @@ def mutants_of(code: str, fn_name: str, class_name: str | None = None, *,
         text = ast.unparse(ast.fix_missing_locations(copied))
         if text not in seen:
             seen.add(text)
-            out.append(Mutant(mutator.applied[0], mutator.applied[1], text))
+            out.append(Mutant(*mutator.applied, text, compared=mutator.compared_hit))
 
 
 class _Mutator(ast.NodeTransformer):
@@ -107,14 +115,23 @@ class _Mutator(ast.NodeTransformer):
         self.target = target
         self.count = 0
         self.applied: tuple[str, int] | None = None
+        self.compared: set[int] = set()  # ids of the int constants comparisons read
+        self.compared_hit = False
 
-    def _point(self, kind: str, node: ast.AST, change: Callable[[], ast.AST]) -> ast.AST:
+    def _point(self, kind: str, node: ast.AST, change: Callable[[], ast.AST], *, compared: bool = False) -> ast.AST:
         hit = self.count == self.target and self.applied is None
         self.count += 1
         if not hit:
             return node
         self.applied = (kind, getattr(node, "lineno", 0))
+        self.compared_hit = compared
         return change()
+
+    def _note_compared(self, node: ast.Compare) -> bool:
+        """Record the int constants ``node`` compares with; whether there are any."""
+        ints = [n for n in (node.left, *node.comparators) if isinstance(n, ast.Constant) and type(n.value) is int]
+        self.compared.update(id(n) for n in ints)
+        return bool(ints)
 
     def generic_visit(self, node: ast.AST) -> ast.AST:
         if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.Lambda, ast.ClassDef)):
@@ -149,13 +166,15 @@ class _Mutator(ast.NodeTransformer):
         return node
 
     def visit_Compare(self, node: ast.Compare) -> ast.AST:
+        with_ints = self._note_compared(node)
         self.generic_visit(node)
         result: ast.AST = node
         for position, op in enumerate(node.ops):
             for kind, table in (("boundary", _BOUNDARY), ("operator", _COMPARE)):
                 alt = table.get(type(op))
                 if alt is not None and result is node:
-                    result = self._point(kind, node, functools.partial(_replace_op, node, position, alt()))
+                    result = self._point(kind, node, functools.partial(_replace_op, node, position, alt()),
+                                         compared=with_ints and kind == "boundary")
         return result
 
     def visit_Constant(self, node: ast.Constant) -> ast.AST:
@@ -164,7 +183,8 @@ class _Mutator(ast.NodeTransformer):
             return self._point("constant", node, lambda: ast.copy_location(ast.Constant(not value), node))
         if isinstance(value, int):
             bumped = value + 1
-            return self._point("constant", node, lambda: ast.copy_location(ast.Constant(bumped), node))
+            return self._point("constant", node, lambda: ast.copy_location(ast.Constant(bumped), node),
+                               compared=id(node) in self.compared)
         if isinstance(value, str) and len(value) < 80:
             return self._point("constant", node, lambda: ast.copy_location(ast.Constant("" if value else "x"), node))
         return node
@@ -225,6 +245,7 @@ class _SelectionMutator(_Mutator):
         return node
 
     def visit_Compare(self, node: ast.Compare) -> ast.AST:
+        self._note_compared(node)
         self.generic_visit(node)
         result: ast.AST = node
         for position, op in enumerate(node.ops):
@@ -239,7 +260,9 @@ class _SelectionMutator(_Mutator):
         if isinstance(value, bool):
             return node  # flipping it is the evaluation set's change, and the only one
         if isinstance(value, int):
-            lower = value - 1
+            # two lower where a comparison reads it: one lower is the evaluation set's
+            # boundary mutant there (x <= 5 → x <= 4 is x < 5)
+            lower = value - 2 if id(node) in self.compared else value - 1
             return self._point("constant", node, lambda: ast.copy_location(ast.Constant(lower), node))
         if isinstance(value, str) and len(value) < 80:
             other = value[:-1] if len(value) > 1 else value + value if value else " "
@@ -256,7 +279,7 @@ class _SelectionMutator(_Mutator):
         assert isinstance(node, ast.If)
         self.generic_visit(node)
         result: ast.AST = node
-        if not (isinstance(node.test, ast.UnaryOp) and isinstance(node.test.op, ast.Not)):
+        if not _negation_twin(node.test):
             result = self._point("operator", node, lambda: ast.copy_location(
                 ast.If(ast.UnaryOp(ast.Not(), node.test), node.body, node.orelse), node))
         return result
@@ -302,6 +325,15 @@ def _flatten(statements: list[ast.AST]) -> list[ast.stmt]:
             handler.body = _flatten(handler.body)
         out.append(statement)
     return out
+
+
+def _negation_twin(test: ast.expr) -> bool:
+    """Whether ``not test`` is a program of the evaluation set under another text: a
+    ``not`` removed (``not c``), or one comparison that set already inverts (``==``,
+    ``in``, ``is`` and their opposites)."""
+    if isinstance(test, ast.UnaryOp) and isinstance(test.op, ast.Not):
+        return True
+    return isinstance(test, ast.Compare) and len(test.ops) == 1 and type(test.ops[0]) in _COMPARE
 
 
 def _repeatable(node: ast.stmt) -> bool:

@@ -244,7 +244,8 @@ def _after_first(w: _Work, options: TestgenOptions) -> None:
         program = probe_program(item.code, item.fn_name, item.class_name, trace=True,
                                 budget_s=options.call_budget_s * factor, max_over=options.max_over_budget)
         w.traced = Probe(program, [w.candidates[i] for i in w.traced_kept], timeout_s=options.timeout_s * factor)
-    chosen = _spread([m for m in mutants_of(item.code, item.fn_name, item.class_name) if half(m) == 0]
+    usual = mutants_of(item.code, item.fn_name, item.class_name)
+    chosen = _spread([m for m in usual if half(m) == 0 and not m.compared]
                      + mutants_of(item.code, item.fn_name, item.class_name, family=SELECTION), options.mutants)
     w.mutants = [Probe(probe_program(m.source, item.fn_name, item.class_name, trace=False,
                                      budget_s=options.call_budget_s, max_over=1, stop_on_budget=True),

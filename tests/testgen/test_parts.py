@@ -178,6 +178,12 @@ def test_mutants_of_each_family_change_only_the_function_under_test() -> None:
     texts = "\n".join(m.source for m in chosen_with)
     assert "x < k" in texts and "t += x * 2\n            t += x * 2" in texts and "t = -1" in texts
     assert "if not (x > k and x != LIMIT)" in texts and "if x > k:" in texts
+    # x < 5 → x < 6 is x <= 5 for ints: such twins are marked, and never mirrored
+    small = "def g(x):\n    if x == 0:\n        return 1\n    return x < 5\n"
+    twins = {m.source.splitlines()[-1].strip(): m.compared for m in mutants_of(small, "g")}
+    assert twins["return x < 6"] and twins["return x <= 5"] and not twins["pass"]
+    other = "\n".join(m.source for m in mutants_of(small, "g", family=SELECTION))
+    assert "x < 3" in other and "x < 4" not in other and "if not x == 0" not in other
 
 
 def test_selection_mutants_are_disjoint_from_the_held_out_half_on_humaneval() -> None:
@@ -187,7 +193,7 @@ def test_selection_mutants_are_disjoint_from_the_held_out_half_on_humaneval() ->
     for p in problems:
         reference = p["prompt"] + p["canonical_solution"]
         usual = mutants_of(reference, p["entry_point"])
-        ran = {m.source for m in usual if half(m) == 0}
+        ran = {m.source for m in usual if half(m) == 0 and not m.compared}
         ran |= {m.source for m in mutants_of(reference, p["entry_point"], family=SELECTION)}
         assert not {m.source for m in usual if half(m) == 1} & ran, p["task_id"]
 
