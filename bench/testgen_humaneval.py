@@ -3,12 +3,16 @@ its docstring (docs/testgen.md has the figures).
 
     .venv/bin/python -m bench.testgen_humaneval                 # all 164 problems
     .venv/bin/python -m bench.testgen_humaneval --limit 20 --out /tmp/he.json
+    .venv/bin/python -m bench.testgen_humaneval --only HumanEval/19,HumanEval/141
 
 Measures: the problems that get a suite; the reference's pass rate on its own suite;
 how many wrong programs the generated suites reject against HumanEval's own tests on
 the same programs: mutants of every reference (operator, boundary, constant, statement
-deletion; all of them, and apart the half that test generation never saw), and other
-problems' solutions renamed to the entry point; the generation throughput.
+deletion: the EVALUATION operator set of service/testgen/mutants.py), and other problems'
+solutions renamed to the entry point; the generation throughput. Test generation chooses
+tests with half 0 of those mutants (``seen``) and the SELECTION set; the honest figure
+is ``held_out`` (half 1) plus the other solutions (``unseen``), and ``selection_overlap``
+counts the held-out mutants whose text is one test generation ran (0).
 Everything runs in the sandbox (a local pool), nothing of a program on the host.
 """
 
@@ -29,7 +33,7 @@ from client.models import Item, Status, TestKind, Tests
 from service.sandbox.executor import evaluate_items
 from service.settings import Settings
 from service.testgen import TestgenItem, TestgenOptions, TestgenStatus, open_pools, testgen
-from service.testgen.mutants import half, mutants_of
+from service.testgen.mutants import SELECTION, half, mutants_of
 
 OTHERS = 3  # other problems' solutions per problem
 
@@ -75,10 +79,15 @@ def original_tests(p: dict[str, Any]) -> Tests:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--limit", type=int, default=None)
+    parser.add_argument("--only", default=None, help="comma-separated task ids (e.g. HumanEval/19,HumanEval/141)")
     parser.add_argument("--pool-size", type=int, default=2)
     parser.add_argument("--out", type=Path, default=None, help="write the figures (JSON) here")
     args = parser.parse_args(argv)
-    probs = problems()[: args.limit]
+    everything = problems()
+    probs = everything[: args.limit]
+    if args.only:
+        wanted = set(args.only.split(","))
+        probs = [p for p in everything if p["task_id"] in wanted]
     settings = Settings(pool_size=args.pool_size, container_max_runs=100_000)
     options = TestgenOptions()
     items = [TestgenItem(id=p["task_id"], code=p["prompt"] + p["canonical_solution"], fn_name=p["entry_point"])
@@ -87,12 +96,14 @@ def main(argv: list[str] | None = None) -> int:
         t0 = time.perf_counter()
         results = testgen(items, pools, pools.main.settings, options)
         gen_s = time.perf_counter() - t0
-        figures = judge(probs, results, pools.main)
+        figures = judge(probs, everything, results, pools.main)
     ok = [r for r in results if r.status is TestgenStatus.OK]
     figures.update({
         "problems": len(probs), "with_tests": len(ok), "coverage_of_problems": round(len(ok) / len(probs), 4),
         "rejected": {r.id: f"{r.reason}: {r.detail}" for r in results if r.status is not TestgenStatus.OK},
         "tests_per_problem": round(sum(r.stats.tests for r in ok) / max(len(ok), 1), 2),
+        "tests_max": max((r.stats.tests for r in ok), default=0),
+        "suites_over_10": sum(r.stats.tests > 10 for r in ok),
         "call_suites": sum(r.tests is not None and r.tests.kind is TestKind.CALL for r in ok),
         "generation_s": round(gen_s, 1), "problems_per_min": round(len(probs) / gen_s * 60, 1),
     })
@@ -103,16 +114,29 @@ def main(argv: list[str] | None = None) -> int:
     return 0
 
 
-def judge(probs: list[dict[str, Any]], results: list[Any], pool: Any) -> dict[str, Any]:
+def overlap(probs: list[dict[str, Any]]) -> int:
+    """How many held-out mutants have the text of a mutant test generation may run."""
+    count = 0
+    for p in probs:
+        reference = p["prompt"] + p["canonical_solution"]
+        usual = mutants_of(reference, p["entry_point"])
+        ran = {m.source for m in mutants_of(reference, p["entry_point"], family=SELECTION)}
+        ran |= {m.source for m in usual if half(m) == 0 and not m.compared}
+        count += sum(m.source in ran for m in usual if half(m) == 1)
+    return count
+
+
+def judge(probs: list[dict[str, Any]], everything: list[dict[str, Any]], results: list[Any],
+          pool: Any) -> dict[str, Any]:
     """The reference pass rate and the wrong programs each kind of suite rejects."""
     by_id = {r.id: r for r in results}
     refs, wrong = [], []
-    for index, p in enumerate(probs):
+    for p in probs:
         generated = by_id[p["task_id"]].tests
         if generated is None:
             continue
         refs.append(Item(id=p["task_id"], code=p["prompt"] + p["canonical_solution"], tests=generated))
-        for kind, program in wrong_programs(index, probs):
+        for kind, program in wrong_programs(everything.index(p), everything):
             for suite, tests in (("original", original_tests(p)), ("generated", generated)):
                 wrong.append((p["task_id"], kind, suite, Item(code=program, tests=tests,
                                                                     entry_points=[p["entry_point"]])))
@@ -128,7 +152,7 @@ def judge(probs: list[dict[str, Any]], results: list[Any], pool: Any) -> dict[st
         verdicts.setdefault((f"{task}/{kind}", number), {})[suite] = result.status is not Status.PASS
     return {"reference_pass_rate": round(sum(r.status is Status.PASS for r in ref_results) / max(len(refs), 1), 4),
             "reference_failures": [r.id for r in ref_results if r.status is not Status.PASS],
-            "wrong_programs": _rejections(verdicts),
+            "wrong_programs": _rejections(verdicts), "selection_overlap": overlap(probs),
             "only_original": sorted(f"{k}#{n}" for (k, n), v in verdicts.items()
                                     if v.get("original") and v.get("generated") is False)}
 
@@ -139,7 +163,12 @@ def _rejections(verdicts: dict[tuple[str, int], dict[str, bool]]) -> dict[str, A
         if len(v) != 2:
             continue
         kind = key.split("/", 2)[2] if key.startswith("HumanEval/") else key
-        for name in {kind.split("/")[0], kind, "all"}:
+        names = {kind.split("/")[0], kind, "all"}
+        if kind.endswith("/held_out") or kind == "other_solution":
+            names.add("unseen")  # the honest measure: programs test generation never ran
+        if kind.endswith("/held_out"):
+            names.add("mutant/held_out")
+        for name in names:
             g = groups.setdefault(name, {"programs": 0, "original": 0, "generated": 0, "only_original": 0,
                                          "only_generated": 0})
             g["programs"] += 1

@@ -6,6 +6,8 @@ Keys (under the prefix ``P``, beside an evaluate batch's; :mod:`service.queue.ke
     P:batch:<id>:testgen   the job's TestgenPlan (JSON): item ids, chunk sizes, tenant
     P:batch:<id>:results   hash chunk index -> array of that chunk's TestgenResult lines
     P:batch:<id>:done      list of finished chunk indexes (the sync waiter pops it)
+    P:batch:<id>:cancelled set by DELETE /v1/jobs/<id> (the evaluate batches' cancel)
+    P:idem:<t>:<sha256>    the job made by tenant <t> for an Idempotency-Key ("testgen:" + key)
 
 A test-generation job's id starts with :data:`TESTGEN_ID_PREFIX`, so ``GET
 /v1/jobs/{id}`` tells it from an evaluate batch without a lookup. Its chunks wait in the
@@ -19,10 +21,11 @@ a chunk whose worker died is answered by the recovery (its envelope is not a
 
 from __future__ import annotations
 
+import hashlib
 import json
 import time
 import uuid
-from collections.abc import Mapping, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -30,19 +33,20 @@ from rq import Callback, Queue, Retry
 from rq.queue import EnqueueData
 from rq.serializers import JSONSerializer
 
-from client.models import JobState, Lane, TestgenItem, TestgenResult, TestgenStatus
+from client.models import JobCancelled, JobState, Lane, TestgenItem, TestgenResult, TestgenStatus
 from service.budgets import JOB_MARGIN_S, RQ_RESULT_TTL_S
 from service.errors import JobNotFound
 from service.queue.dispatch import add_to_backlog, feed, lane_queue
 from service.queue.envelope import ON_CHUNK_FAILURE, ReplyTo, parse_field
 from service.queue.keys import RedisKeys, chunk_job_id, rq_job_key
 from service.queue.lines import Line, unpack
+from service.queue.plan import BatchPlan
 from service.queue.producer import ChunkQueue, count_inflight, save_job
 from service.queue.redis import AsyncRedis, translate_redis_errors
 from service.settings import Settings
 
-__all__ = ["RUN_TESTGEN", "TESTGEN_ID_PREFIX", "TestgenJob", "TestgenPlan", "TestgenState", "enqueue_testgen",
-           "is_testgen_job", "read_state", "wait_for"]
+__all__ = ["RUN_TESTGEN", "TESTGEN_ID_PREFIX", "TestgenJob", "TestgenPlan", "TestgenState", "cancel_testgen",
+           "enqueue_testgen", "idempotent", "is_testgen_job", "new_batch_id", "read_state", "wait_for"]
 
 #: Import string of the worker's job function (:func:`service.worker.jobs.run_testgen`).
 RUN_TESTGEN = "service.worker.jobs.run_testgen"
@@ -68,6 +72,14 @@ class TestgenPlan(BaseModel):
             out.append(at)
             at += size
         return out
+
+    def as_batch_plan(self) -> BatchPlan:
+        """The job as the evaluate batches' plan (its chunks in the bulk lane), for what
+        both share: :meth:`~service.queue.producer.ChunkQueue.cancel`."""
+        n = len(self.ids)
+        return BatchPlan(batch_id=self.batch_id, ids=list(self.ids), slots=list(range(n)), repeats=[False] * n,
+                         hits=[], chunks=list(self.chunks), created=self.created, lane=Lane.BULK.value,
+                         tenant=self.tenant)
 
 
 class TestgenJob(BaseModel):
@@ -97,7 +109,12 @@ def plan_key(keys: RedisKeys, batch_id: str) -> str:
     return f"{keys.prefix}:batch:{batch_id}:testgen"
 
 
-def enqueue_testgen(queue: ChunkQueue, items: Sequence[TestgenItem], *, tenant: str) -> TestgenPlan:
+def new_batch_id() -> str:
+    return TESTGEN_ID_PREFIX + uuid.uuid4().hex
+
+
+def enqueue_testgen(queue: ChunkQueue, items: Sequence[TestgenItem], *, tenant: str,
+                    batch_id: str | None = None) -> TestgenPlan:
     """Store the plan, one RQ job per ``testgen_chunk_items`` items in the tenant's bulk
     backlog, count the items in flight, feed the lanes: one transaction (blocking).
 
@@ -106,7 +123,7 @@ def enqueue_testgen(queue: ChunkQueue, items: Sequence[TestgenItem], *, tenant: 
     """
     settings = queue.settings
     size = settings.testgen_chunk_items
-    batch_id = TESTGEN_ID_PREFIX + uuid.uuid4().hex
+    batch_id = batch_id or new_batch_id()
     chunks = [list(items[i: i + size]) for i in range(0, len(items), size)]
     plan = TestgenPlan(batch_id=batch_id, ids=[i.id for i in items], chunks=[len(c) for c in chunks], tenant=tenant)
     reply = queue.reply_to(batch_id)
@@ -146,6 +163,7 @@ class TestgenState(BaseModel):
     plan: TestgenPlan
     results: list[TestgenResult | None]
     status: JobState
+    published: list[int] = Field(default_factory=list)  # the chunks whose results are in
 
 
 def _results(plan: TestgenPlan, chunks: dict[int, list[Line]]) -> list[TestgenResult | None]:
@@ -187,7 +205,8 @@ async def read_state(aio: AsyncRedis, keys: RedisKeys, batch_id: str) -> Testgen
         async with aio.pipeline(transaction=False) as pipe:
             pipe.get(plan_key(keys, batch_id))
             pipe.hgetall(keys.results(batch_id))
-            text, raw = await pipe.execute()
+            pipe.exists(keys.cancelled(batch_id))
+            text, raw, cancelled = await pipe.execute()
         if text is None:
             raise JobNotFound(batch_id)
         plan = TestgenPlan.model_validate_json(text)
@@ -197,7 +216,8 @@ async def read_state(aio: AsyncRedis, keys: RedisKeys, batch_id: str) -> Testgen
             for chunk in pending:
                 pipe.hget(rq_job_key(chunk_job_id(batch_id, chunk)), "status")
             statuses = [s.decode() if s is not None else None for s in await pipe.execute()] if pending else []
-    lost = [c for c, s in zip(pending, statuses, strict=True) if s is None or s in _LOST]
+    # A cancelled job's chunks that never ran stay null (as an evaluate batch's items do).
+    lost = [] if cancelled else [c for c, s in zip(pending, statuses, strict=True) if s is None or s in _LOST]
     results = _results(plan, chunks)
     for chunk in lost:
         start = plan.starts()[chunk]
@@ -206,11 +226,55 @@ async def read_state(aio: AsyncRedis, keys: RedisKeys, batch_id: str) -> Testgen
                                            detail="its chunk was lost (worker and queue state gone); resubmit it")
     if not pending:
         status = JobState.DONE
+    elif cancelled:
+        status = JobState.CANCELLED
     elif lost:
         status = JobState.FAILED
     else:
         status = JobState.RUNNING if chunks or "started" in statuses else JobState.QUEUED
-    return TestgenState(plan=plan, results=results, status=status)
+    return TestgenState(plan=plan, results=results, status=status, published=sorted(chunks))
+
+
+async def cancel_testgen(queue: ChunkQueue, batch_id: str) -> JobCancelled:
+    """DELETE /v1/jobs/tg-...: the chunks that have not started never run (the evaluate
+    batches' cancel, :meth:`ChunkQueue.cancel`: out of the backlog and the lane's queue,
+    the job marked cancelled, its items out of the in-flight counts); what runs finishes.
+
+    Raises:
+        JobNotFound: unknown or expired id.
+        BackendUnavailable: Redis failed.
+    """
+    state = await read_state(queue.aio, queue.keys, batch_id)
+    cancelled, started, _ = await queue.cancel(state.plan.as_batch_plan(), set(state.published))
+    return JobCancelled(job_id=batch_id, cancelled=cancelled, started=started)
+
+
+async def idempotent(queue: ChunkQueue, tenant: str, key: str | None,
+                     submit: Callable[[str], Awaitable[TestgenPlan]]) -> str:
+    """The job id for ``POST /v1/testgen/jobs`` with an ``Idempotency-Key``: the one this
+    tenant's key made within the job TTL, else ``submit(new id)``'s (the evaluate jobs'
+    rule, :meth:`service.api.batches.BatchService.create`, in its own key space: a key
+    used for an evaluate job makes a new testgen job). A refused submit frees the key.
+
+    Raises:
+        as ``submit``; BackendUnavailable: Redis failed.
+    """
+    if key is None:
+        return (await submit(new_batch_id())).batch_id
+    digest = hashlib.sha256(f"testgen:{key}".encode("utf-8", "surrogatepass")).hexdigest()
+    redis_key = queue.keys.idempotency(tenant, digest)
+    batch_id = new_batch_id()
+    with translate_redis_errors("checking the idempotency key"):
+        if not await queue.aio.set(redis_key, batch_id, nx=True, ex=queue.settings.job_ttl_s):
+            existing = await queue.aio.get(redis_key)
+            if existing is not None:
+                return existing.decode() if isinstance(existing, bytes) else str(existing)
+    try:
+        return (await submit(batch_id)).batch_id
+    except BaseException:
+        with translate_redis_errors("releasing the idempotency key"):
+            await queue.aio.delete(redis_key)
+        raise
 
 
 async def wait_for(aio: AsyncRedis, keys: RedisKeys, plan: TestgenPlan, deadline: float) -> list[TestgenResult | None]:

@@ -10,13 +10,14 @@ types, without repeats, up to ``max_candidates``.
 from __future__ import annotations
 
 import ast
+import random
 import zlib
 from dataclasses import dataclass, field
 from typing import Any
 
 from service.testgen.examples import Seed, seeds_from_description
 from service.testgen.infer import Kind, Param, T, params_of
-from service.testgen.mutate import mutate_inputs
+from service.testgen.mutate import Shapes, mutate_inputs, shaped, strings_of
 from service.testgen.options import TestgenOptions
 from service.testgen.strategies import draw_inputs
 from service.testgen.values import Unrepresentable, key, to_source
@@ -30,7 +31,7 @@ class Candidate:
 
     args: tuple[Any, ...]
     kwargs: dict[str, Any] = field(default_factory=dict)
-    origin: str = "seed"  # seed | boundary | mutant | hypothesis
+    origin: str = "seed"  # input (the item's own) | seed (the description's) | boundary | mutant | hypothesis
 
     def call_source(self, callee: str) -> str:
         """``callee(1, [2], k='x')``."""
@@ -68,8 +69,8 @@ def plan_inputs(fn: ast.FunctionDef, description: str, inputs: list[list[Any]] |
             seen.add(text)
             out.append(candidate)
 
-    for s in seeds:
-        add(Candidate(s.args, s.kwargs, "seed"))
+    for n, s in enumerate(seeds):
+        add(Candidate(s.args, s.kwargs, "input" if n < len(given) else "seed"))
     rng_seed = zlib.crc32(name.encode()) ^ options.seed
     positional = [s.args for s in seeds if not s.kwargs]
     drawn = draw_inputs(params, options.hypothesis_examples)
@@ -77,35 +78,78 @@ def plan_inputs(fn: ast.FunctionDef, description: str, inputs: list[list[Any]] |
         add(Candidate(args, {}, "boundary"))
     for args in _swaps(positional[:3]):
         add(Candidate(args, {}, "boundary"))
-    for args in mutate_inputs(positional, options.mutations, seed=rng_seed):
+    shapes = Shapes.of([*(t for s in positional for t in strings_of(s)), *_str_constants(fn)])
+    for args in _shaped(positional[:3], shapes, options.shaped, rng_seed):
+        add(Candidate(args, {}, "mutant"))
+    for args in mutate_inputs(positional, options.mutations, seed=rng_seed, shapes=shapes):
         add(Candidate(args, {}, "mutant"))
     for args in drawn:
         add(Candidate(args, {}, "hypothesis"))
     # Seeds first, then the smallest inputs: the reference's time grows with its input,
     # and the probe stops trying after a few inputs over budget.
-    head = [c for c in out if c.origin == "seed"]
-    tail = sorted((c for c in out if c.origin != "seed"), key=lambda c: sum(map(len, c.literals())))
+    head = [c for c in out if c.origin in ("input", "seed")]
+    tail = sorted((c for c in out if c.origin not in ("input", "seed")), key=lambda c: sum(map(len, c.literals())))
     return Plan(head + tail, params, len(seeds))
 
 
 def _boundaries(fn: ast.FunctionDef, bases: list[tuple[Any, ...]]) -> list[tuple[Any, ...]]:
     """The constants the function compares with, and their neighbours, in each int or str
     argument of a few base inputs (a boundary mutant ``<`` → ``<=`` is told apart only there)."""
-    ints = sorted({n.value for n in ast.walk(fn) if isinstance(n, ast.Constant) and type(n.value) is int})[:12]
-    strs = sorted({n.value for n in ast.walk(fn) if isinstance(n, ast.Constant) and type(n.value) is str
-                   and len(n.value) <= 20})[:12]
-    if fn.body and isinstance(fn.body[0], ast.Expr) and isinstance(fn.body[0].value, ast.Constant):
-        strs = [s for s in strs if s != fn.body[0].value.value]  # not the docstring
+    ints = _spread(sorted({n.value for n in ast.walk(fn) if isinstance(n, ast.Constant) and type(n.value) is int}),
+                   16)
+    strs = sorted(s for s in _str_constants(fn) if len(s) <= 20)[:12]
     out: list[tuple[Any, ...]] = []
     for base in bases:
         for position, value in enumerate(base):
             options: list[Any] = []
             if type(value) is int:
-                options = [v for c in ints for v in (c - 1, c, c + 1)]
+                options = [v for c in ints for v in (c - 1, c, c + 1)] + _sums(ints, value)
             elif type(value) is str:
                 options = strs + _substituted(value, strs)
             out += [(*base[:position], v, *base[position + 1:]) for v in options]
     return out
+
+
+def _shaped(bases: list[tuple[Any, ...]], shapes: Shapes, count: int, seed: int) -> list[tuple[Any, ...]]:
+    """Up to ``count`` seeds with one string argument mutated within its shape, one or two
+    steps away from the seed (never further: a random walk leaves the grammar)."""
+    spots = [(b, i) for b in bases for i, v in enumerate(b) if type(v) is str]
+    if not spots or not shapes:
+        return []
+    rng = random.Random(seed)
+    out = []
+    for n in range(count):
+        base, position = spots[n % len(spots)]
+        value = shaped(base[position], rng, shapes)
+        if n % 3 == 2:
+            value = shaped(value, rng, shapes)
+        out.append((*base[:position], value, *base[position + 1:]))
+    return out
+
+
+def _str_constants(fn: ast.FunctionDef) -> list[str]:
+    """The function's string constants, not its docstring."""
+    doc = ast.get_docstring(fn, clean=False)
+    found = {n.value for n in ast.walk(fn) if isinstance(n, ast.Constant) and type(n.value) is str}
+    return sorted(found - {doc})
+
+
+def _spread(values: list[int], count: int) -> list[int]:
+    """At most ``count`` of ``values``, spread over the whole (sorted) range."""
+    if len(values) <= count:
+        return values
+    return [values[round(i * (len(values) - 1) / (count - 1))] for i in range(count)]
+
+
+def _sums(ints: list[int], salt: int) -> list[int]:
+    """Sums of two or three of the function's positive int constants (a table of
+    thresholds or numerals is told apart only by a number that uses several of them):
+    ``[1, 4, 5, 9, 10, 40, ...]`` → ``944``, ``49``. Deterministic per argument value."""
+    positive = [c for c in ints if c > 0]
+    if len(positive) < 3:
+        return []
+    rng = random.Random(salt)
+    return [sum(rng.sample(positive, rng.choice((2, 3)))) for _ in range(12)]
 
 
 def _substituted(value: str, constants: list[str]) -> list[str]:

@@ -5,9 +5,21 @@ Four families (the usual mutation operators): ``operator`` (``+`` and ``-``, ``*
 or unary minus), ``boundary`` (``<`` and ``<=``, ``>`` and ``>=``), ``constant`` (an
 int off by one, a bool flipped, a string emptied or filled) and ``statement``
 (a statement deleted: replaced by ``pass``). Built with :mod:`ast` on the host; the
-mutants, like the reference, only ever run in the sandbox. Mutants are split in two
-halves by a hash of their text (:func:`half`): test generation chooses tests with one
-half, so the other half measures the tests without having shaped them.
+mutants, like the reference, only ever run in the sandbox.
+
+Mutants are split in two halves by a hash of their text (:func:`half`). Test generation
+chooses tests with half 0 of the mutants above and with a second operator set,
+``SELECTION``, that makes other changes at the same points:
+``+`` → ``*``, ``-`` → ``*``, an ``and``/``or`` reduced to one operand, a condition
+negated (``if c`` → ``if not c``, not where that is an inverted ``==``/``in``/``is``),
+``<`` ↔ ``>`` and ``<=`` ↔ ``>=``, ``==`` → ``<``, ``in`` → ``==``, an int one lower
+(two where a comparison reads it), a string one character shorter or longer, a
+statement done twice (one whose second run changes something). Half 1 of the first set
+(``EVALUATION``) is what measures a suite (``bench/testgen_humaneval.py``): no mutant
+test generation runs has the text of one of them (the bench counts: 0), and none is
+built to be one of them under another text (:attr:`Mutant.compared`, the negations and
+the two-lower constants above), so the tests are measured on programs that did not
+choose them.
 """
 
 from __future__ import annotations
@@ -21,7 +33,10 @@ from dataclasses import dataclass
 
 from service.testgen.extract import function_node
 
-__all__ = ["Mutant", "half", "mutants_of"]
+__all__ = ["EVALUATION", "SELECTION", "Mutant", "half", "mutants_of"]
+
+EVALUATION = "evaluation"
+SELECTION = "selection"
 
 _BINOPS: dict[type[ast.operator], type[ast.operator]] = {
     ast.Add: ast.Sub, ast.Sub: ast.Add, ast.Mult: ast.Add, ast.Div: ast.Mult, ast.FloorDiv: ast.Mult,
@@ -32,6 +47,16 @@ _BOUNDARY: dict[type[ast.cmpop], type[ast.cmpop]] = {ast.Lt: ast.LtE, ast.LtE: a
                                                      ast.GtE: ast.Gt}
 _COMPARE: dict[type[ast.cmpop], type[ast.cmpop]] = {ast.Eq: ast.NotEq, ast.NotEq: ast.Eq, ast.In: ast.NotIn,
                                                     ast.NotIn: ast.In, ast.Is: ast.IsNot, ast.IsNot: ast.Is}
+_BINOPS_SELECTION: dict[type[ast.operator], type[ast.operator]] = {
+    ast.Add: ast.Mult, ast.Sub: ast.Mult, ast.Mult: ast.Sub, ast.Div: ast.Sub, ast.FloorDiv: ast.Sub,
+    ast.Mod: ast.Sub, ast.Pow: ast.Add, ast.BitAnd: ast.BitXor, ast.BitOr: ast.BitXor, ast.BitXor: ast.BitOr,
+    ast.LShift: ast.Add, ast.RShift: ast.Sub,
+}
+_BOUNDARY_SELECTION: dict[type[ast.cmpop], type[ast.cmpop]] = {ast.Lt: ast.Gt, ast.Gt: ast.Lt, ast.LtE: ast.GtE,
+                                                               ast.GtE: ast.LtE}
+_COMPARE_SELECTION: dict[type[ast.cmpop], type[ast.cmpop]] = {ast.Eq: ast.Lt, ast.NotEq: ast.Gt, ast.In: ast.Eq,
+                                                              ast.NotIn: ast.NotEq}
+_REPEATABLE = (ast.AugAssign, ast.Expr, ast.For)  # and an Assign that reads its own target (_repeatable)
 _DELETABLE = (ast.Assign, ast.AugAssign, ast.AnnAssign, ast.Expr, ast.Return, ast.If, ast.For, ast.While,
               ast.Break, ast.Continue)
 
@@ -41,6 +66,11 @@ class Mutant:
     kind: str  # operator | boundary | constant | statement
     line: int
     source: str  # the whole module, mutated
+    # A constant mutant of an int a comparison reads, or a boundary mutant of such a
+    # comparison: for ints the two can be one program (x < 5 → x < 6 is x <= 5), so a
+    # mutant of the one half may be a held-out mutant of the other under another text.
+    # Test generation never runs these from the seen half.
+    compared: bool = False
 
 
 def half(mutant: Mutant) -> int:
@@ -48,9 +78,11 @@ def half(mutant: Mutant) -> int:
     return zlib.crc32(mutant.source.encode("utf-8", "surrogatepass")) & 1
 
 
-def mutants_of(code: str, fn_name: str, class_name: str | None = None) -> list[Mutant]:
-    """Every single-change mutant of ``fn_name`` in ``code`` (distinct texts, none equal to
-    the reference's own)."""
+def mutants_of(code: str, fn_name: str, class_name: str | None = None, *,
+               family: str = EVALUATION) -> list[Mutant]:
+    """Every single-change mutant of ``fn_name`` in ``code`` of one operator set
+    (:data:`EVALUATION` or :data:`SELECTION`; distinct texts, none equal to the
+    reference's own)."""
     try:
         tree = ast.parse(code)
     except (SyntaxError, ValueError, RecursionError, MemoryError):
@@ -65,15 +97,15 @@ def mutants_of(code: str, fn_name: str, class_name: str | None = None) -> list[M
         copied = copy.deepcopy(tree)
         fn = function_node(copied, fn_name, class_name)
         assert fn is not None
-        mutator = _Mutator(index)
-        fn.body = [mutator.visit(statement) for statement in fn.body]
+        mutator = _Mutator(index) if family == EVALUATION else _SelectionMutator(index)
+        fn.body = _flatten([mutator.visit(statement) for statement in fn.body])
         if mutator.applied is None:
             return out
         index += 1
         text = ast.unparse(ast.fix_missing_locations(copied))
         if text not in seen:
             seen.add(text)
-            out.append(Mutant(mutator.applied[0], mutator.applied[1], text))
+            out.append(Mutant(*mutator.applied, text, compared=mutator.compared_hit))
 
 
 class _Mutator(ast.NodeTransformer):
@@ -83,14 +115,23 @@ class _Mutator(ast.NodeTransformer):
         self.target = target
         self.count = 0
         self.applied: tuple[str, int] | None = None
+        self.compared: set[int] = set()  # ids of the int constants comparisons read
+        self.compared_hit = False
 
-    def _point(self, kind: str, node: ast.AST, change: Callable[[], ast.AST]) -> ast.AST:
+    def _point(self, kind: str, node: ast.AST, change: Callable[[], ast.AST], *, compared: bool = False) -> ast.AST:
         hit = self.count == self.target and self.applied is None
         self.count += 1
         if not hit:
             return node
         self.applied = (kind, getattr(node, "lineno", 0))
+        self.compared_hit = compared
         return change()
+
+    def _note_compared(self, node: ast.Compare) -> bool:
+        """Record the int constants ``node`` compares with; whether there are any."""
+        ints = [n for n in (node.left, *node.comparators) if isinstance(n, ast.Constant) and type(n.value) is int]
+        self.compared.update(id(n) for n in ints)
+        return bool(ints)
 
     def generic_visit(self, node: ast.AST) -> ast.AST:
         if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.Lambda, ast.ClassDef)):
@@ -125,13 +166,15 @@ class _Mutator(ast.NodeTransformer):
         return node
 
     def visit_Compare(self, node: ast.Compare) -> ast.AST:
+        with_ints = self._note_compared(node)
         self.generic_visit(node)
         result: ast.AST = node
         for position, op in enumerate(node.ops):
             for kind, table in (("boundary", _BOUNDARY), ("operator", _COMPARE)):
                 alt = table.get(type(op))
                 if alt is not None and result is node:
-                    result = self._point(kind, node, functools.partial(_replace_op, node, position, alt()))
+                    result = self._point(kind, node, functools.partial(_replace_op, node, position, alt()),
+                                         compared=with_ints and kind == "boundary")
         return result
 
     def visit_Constant(self, node: ast.Constant) -> ast.AST:
@@ -140,7 +183,8 @@ class _Mutator(ast.NodeTransformer):
             return self._point("constant", node, lambda: ast.copy_location(ast.Constant(not value), node))
         if isinstance(value, int):
             bumped = value + 1
-            return self._point("constant", node, lambda: ast.copy_location(ast.Constant(bumped), node))
+            return self._point("constant", node, lambda: ast.copy_location(ast.Constant(bumped), node),
+                               compared=id(node) in self.compared)
         if isinstance(value, str) and len(value) < 80:
             return self._point("constant", node, lambda: ast.copy_location(ast.Constant("" if value else "x"), node))
         return node
@@ -166,3 +210,142 @@ def _replace_op(node: ast.Compare, position: int, op: ast.cmpop) -> ast.AST:
     ops = list(node.ops)
     ops[position] = op
     return ast.copy_location(ast.Compare(node.left, ops, node.comparators), node)
+
+
+class _SelectionMutator(_Mutator):
+    """The :data:`SELECTION` operator set: other changes at the same points."""
+
+    def visit_BinOp(self, node: ast.BinOp) -> ast.AST:
+        self.generic_visit(node)
+        alt = _BINOPS_SELECTION.get(type(node.op))
+        if alt is None:
+            return node
+        return self._point("operator", node, lambda: ast.copy_location(ast.BinOp(node.left, alt(), node.right), node))
+
+    def visit_AugAssign(self, node: ast.AugAssign) -> ast.AST:
+        self.generic_visit(node)
+        alt = _BINOPS_SELECTION.get(type(node.op))
+        result: ast.AST = node
+        if alt is not None:
+            result = self._point("operator", node,
+                                 lambda: ast.copy_location(ast.AugAssign(node.target, alt(), node.value), node))
+        return self._repeat(result) if result is node else result
+
+    def visit_BoolOp(self, node: ast.BoolOp) -> ast.AST:
+        self.generic_visit(node)
+        result: ast.AST = node
+        for position in range(len(node.values)):
+            if result is node:
+                rest = [v for i, v in enumerate(node.values) if i != position]
+                result = self._point("operator", node, functools.partial(_bool_of, node, rest))
+        return result
+
+    def visit_UnaryOp(self, node: ast.UnaryOp) -> ast.AST:
+        self.generic_visit(node)
+        return node
+
+    def visit_Compare(self, node: ast.Compare) -> ast.AST:
+        self._note_compared(node)
+        self.generic_visit(node)
+        result: ast.AST = node
+        for position, op in enumerate(node.ops):
+            for kind, table in (("boundary", _BOUNDARY_SELECTION), ("operator", _COMPARE_SELECTION)):
+                alt = table.get(type(op))
+                if alt is not None and result is node:
+                    result = self._point(kind, node, functools.partial(_replace_op, node, position, alt()))
+        return result
+
+    def visit_Constant(self, node: ast.Constant) -> ast.AST:
+        value = node.value
+        if isinstance(value, bool):
+            return node  # flipping it is the evaluation set's change, and the only one
+        if isinstance(value, int):
+            # two lower where a comparison reads it: one lower is the evaluation set's
+            # boundary mutant there (x <= 5 → x <= 4 is x < 5)
+            lower = value - 2 if id(node) in self.compared else value - 1
+            return self._point("constant", node, lambda: ast.copy_location(ast.Constant(lower), node))
+        if isinstance(value, str) and len(value) < 80:
+            other = value[:-1] if len(value) > 1 else value + value if value else " "
+            return self._point("constant", node, lambda: ast.copy_location(ast.Constant(other), node))
+        return node
+
+    def visit_Expr(self, node: ast.Expr) -> ast.AST:
+        if isinstance(node.value, ast.Constant) and isinstance(node.value.value, str):
+            return node
+        self.generic_visit(node)
+        return self._repeat(node)
+
+    def visit_If(self, node: ast.stmt) -> ast.AST:
+        assert isinstance(node, ast.If)
+        self.generic_visit(node)
+        result: ast.AST = node
+        if not _negation_twin(node.test):
+            result = self._point("operator", node, lambda: ast.copy_location(
+                ast.If(ast.UnaryOp(ast.Not(), node.test), node.body, node.orelse), node))
+        return result
+
+    def visit_stmt(self, node: ast.stmt) -> ast.AST:
+        self.generic_visit(node)
+        return self._repeat(node) if _repeatable(node) else node
+
+    visit_Assign = visit_For = visit_stmt
+
+    def _unchanged(self, node: ast.stmt) -> ast.AST:
+        self.generic_visit(node)
+        return node
+
+    visit_AnnAssign = visit_Return = visit_Break = visit_Continue = visit_While = _unchanged
+
+    def _repeat(self, node: ast.AST) -> ast.AST:
+        return self._point("statement", node, lambda: _Twice([node, copy.deepcopy(node)]))
+
+
+class _Twice(ast.AST):
+    """A statement done twice (flattened into its block by :func:`_flatten`)."""
+
+    def __init__(self, body: list[ast.AST]) -> None:
+        super().__init__()
+        self.body = body
+
+
+def _flatten(statements: list[ast.AST]) -> list[ast.stmt]:
+    """``statements`` with every :class:`_Twice` (at any depth of blocks) spread out."""
+    out: list[ast.stmt] = []
+    for statement in statements:
+        if isinstance(statement, _Twice):
+            out += _flatten(statement.body)
+            continue
+        assert isinstance(statement, ast.stmt)
+        for name in ("body", "orelse", "finalbody"):
+            block = getattr(statement, name, None)
+            if isinstance(block, list) and any(isinstance(s, (_Twice, ast.stmt)) for s in block):
+                setattr(statement, name, _flatten(block))
+        handlers = getattr(statement, "handlers", None)
+        for handler in handlers or []:
+            handler.body = _flatten(handler.body)
+        out.append(statement)
+    return out
+
+
+def _negation_twin(test: ast.expr) -> bool:
+    """Whether ``not test`` is a program of the evaluation set under another text: a
+    ``not`` removed (``not c``), or one comparison that set already inverts (``==``,
+    ``in``, ``is`` and their opposites)."""
+    if isinstance(test, ast.UnaryOp) and isinstance(test.op, ast.Not):
+        return True
+    return isinstance(test, ast.Compare) and len(test.ops) == 1 and type(test.ops[0]) in _COMPARE
+
+
+def _repeatable(node: ast.stmt) -> bool:
+    """A statement whose second run changes something: ``x += 1``, ``xs.append(x)``, a
+    loop, ``x = x * 2`` (an ``if`` whose body returns, or ``x = f(y)``, would not)."""
+    if isinstance(node, ast.Assign):
+        written = {t.id for t in node.targets if isinstance(t, ast.Name)}
+        return bool(written & {n.id for n in ast.walk(node.value) if isinstance(n, ast.Name)})
+    return isinstance(node, _REPEATABLE)
+
+
+def _bool_of(node: ast.BoolOp, rest: list[ast.expr]) -> ast.AST:
+    if len(rest) == 1:
+        return rest[0]
+    return ast.copy_location(ast.BoolOp(node.op, rest), node)

@@ -24,9 +24,15 @@ class Prefer(StrEnum):
 class TestgenOptions:
     __test__ = False
 
-    n_tests: int = 10  # an item's default n_tests: the most tests a suite keeps
+    # An item's default n_tests: a suite has up to this many tests; one whose item names
+    # no n_tests grows past it, up to max_tests, while inputs still tell new mutants of the
+    # reference apart or run new lines (an item's own n_tests is a hard cap).
+    n_tests: int = 10
+    max_tests: int = 30
+    detect: int = 2  # the suite tells each mutant apart with this many inputs where it can (select.py)
     max_candidates: int = 240  # distinct inputs run against the reference per item
     mutations: int = 120  # type-aware mutants of the seeds (EvalPlus)
+    shaped: int = 48  # seeds with a string mutated within its shape (mutate.py: Shapes)
     hypothesis_examples: int = 80  # property-based draws, where the types are known
     # CPU seconds a call of the reference may take, from a timer in its own process (an
     # input over it is dropped; after max_over_budget such inputs the larger ones are not run); the
@@ -49,7 +55,10 @@ class TestgenOptions:
     max_input_chars: int = 1000
     coverage: bool = True  # choose tests by the lines they run (settrace, in the sandbox)
     traced_inputs: int = 40  # how many kept inputs the traced run measures (distinct outputs first)
-    mutants: int = 64  # reference mutants (of the half test generation may see) that choose tests too (0: none)
+    # Mutants of the reference that choose tests too (0: none): half 0 of the usual
+    # operator set and the SELECTION set (mutants.py; never half 1 of the usual set, which
+    # the bench measures with), spread over the function.
+    mutants: int = 64
     keep_raises: bool = True  # "raises X" tests when the description names X
     prefer: Prefer = Prefer.AUTO
     seed: int = 0

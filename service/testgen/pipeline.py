@@ -27,7 +27,7 @@ from service.testgen.candidates import Candidate, plan_inputs
 from service.testgen.examples import Seed
 from service.testgen.extract import constructible, function_node, signature_of, statement_lines
 from service.testgen.models import Reason, TestgenItem, TestgenResult, TestgenStats, TestgenStatus
-from service.testgen.mutants import half, mutants_of
+from service.testgen.mutants import SELECTION, Mutant, half, mutants_of
 from service.testgen.options import TestgenOptions
 from service.testgen.oracle import Failure, Outcome, Probe, Seen, literal_chars, output_key, probe_program, run_probes
 from service.testgen.pools import OraclePools
@@ -130,6 +130,40 @@ def _first_round(live: list[_Work], pools: OraclePools, options: TestgenOptions)
     for w, outcomes, tail in tails:
         assert w.first is not None
         w.first.outcomes = outcomes + tail.outcomes if isinstance(tail.outcomes, list) else tail.outcomes
+    _rescue(works, pools, options)
+
+
+def _rescue(works: list[_Work], pools: OraclePools, options: TestgenOptions) -> None:
+    """Run again, once, the inputs a probe skipped after ``max_over_budget`` inputs over
+    budget, where those inputs have another shape (:func:`_shape`): the probe skips the
+    larger inputs because time mostly grows with size, but a reference that loops forever
+    on negative numbers runs past its budget on ``-7`` and would lose every input after it."""
+    again: list[tuple[_Work, list[int], Probe]] = []
+    for w in works:
+        outcomes = w.first.outcomes if w.first is not None else None
+        if not isinstance(outcomes, list):
+            continue
+        slow = {_shape(w.candidates[i]) for i, o in enumerate(outcomes) if o.seen in (Seen.TIMEOUT, Seen.HUNG)}
+        hung = sum(o.seen is Seen.HUNG for o in outcomes)
+        skipped = [i for i, o in enumerate(outcomes) if o.seen is Seen.SKIPPED and _shape(w.candidates[i]) not in slow]
+        if skipped and hung < options.max_hung and w.first is not None:
+            again.append((w, skipped, Probe(w.first.program, [w.candidates[i] for i in skipped])))
+    run_probes(pools.main, [probe for *_, probe in again], options)
+    for w, skipped, probe in again:
+        if isinstance(probe.outcomes, list) and w.first is not None and isinstance(w.first.outcomes, list):
+            for i, outcome in zip(skipped, probe.outcomes, strict=True):
+                w.first.outcomes[i] = outcome
+
+
+def _shape(candidate: Candidate) -> tuple[str, ...]:
+    """Each argument's type, with the sign of a number: what the rescue tells apart."""
+    out = []
+    for value in candidate.args:
+        kind = type(value).__name__
+        if type(value) in (int, float):
+            kind += "-" if value < 0 else "0" if value == 0 else "+"
+        out.append(kind)
+    return tuple(out)
 
 
 def _prepare(item: TestgenItem, options: TestgenOptions, proposed: list[Seed]) -> _Work:
@@ -210,7 +244,9 @@ def _after_first(w: _Work, options: TestgenOptions) -> None:
         program = probe_program(item.code, item.fn_name, item.class_name, trace=True,
                                 budget_s=options.call_budget_s * factor, max_over=options.max_over_budget)
         w.traced = Probe(program, [w.candidates[i] for i in w.traced_kept], timeout_s=options.timeout_s * factor)
-    chosen = [m for m in mutants_of(item.code, item.fn_name, item.class_name) if half(m) == 0][: options.mutants]
+    usual = mutants_of(item.code, item.fn_name, item.class_name)
+    chosen = _spread([m for m in usual if half(m) == 0 and not m.compared]
+                     + mutants_of(item.code, item.fn_name, item.class_name, family=SELECTION), options.mutants)
     w.mutants = [Probe(probe_program(m.source, item.fn_name, item.class_name, trace=False,
                                      budget_s=options.call_budget_s, max_over=1, stop_on_budget=True),
                        kept, stop_on_first=True) for m in chosen]
@@ -237,7 +273,8 @@ def _finish(w: _Work, options: TestgenOptions) -> None:
     evidence = [Evidence(i, output_key(w.first_seen[i]), lines.get(i, frozenset()), _kills(w, i),
                          sum(map(len, w.candidates[i].literals()))) for i, _ in steady]
     n_tests = w.item.n_tests or options.n_tests
-    picked, core = choose(evidence, n_tests)
+    picked, core = choose(evidence, n_tests, most=n_tests if w.item.n_tests else options.max_tests,
+                          detect=options.detect, pinned=[i for i, _ in steady if w.candidates[i].origin == "input"])
     chosen = [(w.candidates[i], w.first_seen[i]) for i in picked]
     tests = build_tests(w.item.fn_name, w.item.class_name, chosen, options.prefer)
     s.tests = len(picked)
@@ -247,6 +284,13 @@ def _finish(w: _Work, options: TestgenOptions) -> None:
     detail = f"{core} tests chosen by coverage and mutants, {len(picked) - core} for new outputs"
     w.result = TestgenResult(id=w.item.id, status=TestgenStatus.OK, tests=tests, stats=s, signature=w.signature,
                              detail=detail)
+
+
+def _spread(mutants: list[Mutant], count: int) -> list[Mutant]:
+    """At most ``count`` mutants, taken evenly over the function (not only its first lines)."""
+    if len(mutants) <= count:
+        return mutants
+    return [mutants[i * len(mutants) // count] for i in range(count)]
 
 
 def _to_trace(w: _Work, count: int) -> list[int]:

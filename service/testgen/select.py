@@ -1,11 +1,17 @@
 """Choosing a suite among the inputs that survived the filters (test-suite reduction in
 the spirit of EvalPlus): greedily, the input that adds the most reference lines not yet
-run and mutants not yet told apart, until none adds anything; then, if ``fill``, inputs
-whose outputs the suite does not have yet, up to ``n_tests``."""
+run and mutants not yet told apart, until none adds anything or ``most`` are chosen;
+then, if ``fill``, inputs whose outputs the suite does not have yet, up to ``n_tests``.
+``most`` (default ``n_tests``) above ``n_tests`` lets the suite grow past it while inputs
+still tell new mutants apart: the cap adapts to the function. ``detect`` (N-detect, as
+in hardware testing): a mutant counts as told apart once that many chosen inputs tell it
+apart, so the suite kills each mutant with several different inputs; a suite that does
+generalises better to the faults it was not chosen with."""
 
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 __all__ = ["Evidence", "choose"]
@@ -23,25 +29,27 @@ class Evidence:
     size: int
 
 
-def _gain(e: Evidence, lines: set[int], kills: set[int]) -> int:
-    return len(e.lines - lines) + len(e.kills - kills)
+def _gain(e: Evidence, lines: set[int], kills: Counter[int], detect: int) -> int:
+    return len(e.lines - lines) + sum(kills[m] < detect for m in e.kills)
 
 
-def choose(evidence: list[Evidence], n_tests: int, *, fill: bool = True) -> tuple[list[int], int]:
+def choose(evidence: list[Evidence], n_tests: int, *, fill: bool = True,
+           most: int | None = None, detect: int = 1, pinned: Sequence[int] = ()) -> tuple[list[int], int]:
     """The indices of the chosen inputs (in input order) and how many of them the
-    coverage/mutant criterion chose (the rest fill the suite with new outputs)."""
-    chosen: list[Evidence] = []
-    lines: set[int] = set()
-    kills: set[int] = set()
-    rest = list(evidence)
-    while rest and len(chosen) < n_tests:
-        best = max(rest, key=lambda e: (_gain(e, lines, kills), -e.size, -e.index))
-        if _gain(best, lines, kills) == 0:
+    coverage/mutant criterion chose (the rest fill the suite with new outputs);
+    ``pinned`` (indices: the caller's own inputs) are chosen first, up to ``n_tests``."""
+    chosen = [e for e in evidence if e.index in set(pinned)][:n_tests]
+    lines: set[int] = set().union(*(e.lines for e in chosen))
+    kills: Counter[int] = Counter(m for e in chosen for m in e.kills)
+    rest = [e for e in evidence if e not in chosen]
+    while rest and len(chosen) < max(most or n_tests, n_tests):
+        best = max(rest, key=lambda e: (_gain(e, lines, kills, detect), -e.size, -e.index))
+        if _gain(best, lines, kills, detect) == 0:
             break
         chosen.append(best)
         rest.remove(best)
         lines |= best.lines
-        kills |= best.kills
+        kills.update(best.kills)
     core = len(chosen)
     counts = Counter(e.output for e in chosen)
     while rest and len(chosen) < n_tests and (fill or len(counts) < 2 or len(chosen) < 2):

@@ -95,6 +95,77 @@ def test_a_testgen_job_is_polled_on_the_jobs_api(stack: Stack) -> None:
     assert httpx.get(f"{stack.url}/v1/jobs/tg-{'0' * 32}", timeout=30).status_code == 404
 
 
+def _poll(stack: Stack, job_id: str, until: set[str], timeout_s: float = 240) -> dict[str, Any]:
+    deadline = time.monotonic() + timeout_s
+    while True:
+        state: dict[str, Any] = httpx.get(f"{stack.url}/v1/jobs/{job_id}", timeout=30).json()
+        if state["status"] in until or time.monotonic() > deadline:
+            return state
+        time.sleep(0.3)
+
+
+def _numbered(n: int) -> list[dict[str, Any]]:
+    """``n`` distinct references (their own code: nothing is shared between items)."""
+    return [{"id": f"n{i}", "code": SQUARE.replace("square_sum", f"sq_{i}"), "fn_name": f"sq_{i}"} for i in range(n)]
+
+
+def test_a_testgen_job_is_cancelled_and_its_unstarted_chunks_never_run(stack: Stack) -> None:
+    # 8 items in chunks of 3 on one worker: the first chunk starts, the last has not when
+    # the DELETE comes (each chunk takes seconds).
+    created = _post(stack, {"items": _numbered(8)}, "/v1/testgen/jobs")
+    assert created.status_code == 202, created.text
+    job_id = created.json()["job_id"]
+    cancel = httpx.delete(f"{stack.url}/v1/jobs/{job_id}", timeout=30)
+    assert cancel.status_code == 200, cancel.text
+    body = cancel.json()
+    assert body["job_id"] == job_id and body["cancelled"] + body["started"] == 8 and body["cancelled"] >= 2, body
+    deadline = time.monotonic() + 240
+    while True:  # the started chunks finish; the rest never comes
+        state = httpx.get(f"{stack.url}/v1/jobs/{job_id}", timeout=30).json()
+        if state["done"] >= body["started"] or time.monotonic() > deadline:
+            break
+        time.sleep(0.3)
+    time.sleep(3)  # time enough for a chunk that would still (wrongly) run to publish
+    state = httpx.get(f"{stack.url}/v1/jobs/{job_id}", timeout=30).json()
+    assert state["kind"] == "testgen" and state["status"] == "cancelled" and state["done"] == body["started"], state
+    results = state["results"]
+    assert sum(r is None for r in results) == body["cancelled"]
+    assert all(r is None for r in results[-body["cancelled"]:])  # the last chunks, not started
+    assert all(r["status"] == "ok" for r in results if r is not None)
+    again = httpx.delete(f"{stack.url}/v1/jobs/{job_id}", timeout=30).json()
+    assert again["cancelled"] == 0  # nothing left to cancel
+    assert httpx.delete(f"{stack.url}/v1/jobs/tg-{'0' * 32}", timeout=30).status_code == 404
+    # the worker and the in-flight counts are fine: the next job runs to the end
+    after = _post(stack, {"items": _numbered(1)}, "/v1/testgen/jobs").json()["job_id"]
+    assert _poll(stack, after, {"done"})["status"] == "done"
+
+
+def test_an_idempotency_key_makes_a_testgen_job_once(stack: Stack) -> None:
+    def post(items: list[dict[str, Any]], key: str) -> str:
+        answer = httpx.post(f"{stack.url}/v1/testgen/jobs", json={"items": items}, timeout=60,
+                            headers={"Idempotency-Key": key})
+        assert answer.status_code == 202, answer.text
+        job_id: str = answer.json()["job_id"]
+        return job_id
+
+    key = f"tg-step-{time.time_ns()}"
+    first = post(_numbered(2), key)
+    assert post(_numbered(2), key) == first  # a retry: the same job, nothing queued again
+    assert post(_numbered(1), key) == first  # as POST /v1/jobs: the key answers the job it made, whatever the body
+    assert post(_numbered(2), key + "-other") != first
+    state = _poll(stack, first, {"done"})
+    assert state["status"] == "done" and state["total"] == 2 and [r["id"] for r in state["results"]] == ["n0", "n1"]
+    # the evaluate jobs' keys are their own: the same key there makes an evaluate batch
+    tests = {"kind": "assert", "cases": [{"code": "assert f() == 1"}]}
+    evaluate = httpx.post(f"{stack.url}/v1/jobs", timeout=60, headers={"Idempotency-Key": key},
+                          json={"items": [{"code": "def f():\n    return 1\n", "tests": tests}]})
+    assert evaluate.status_code == 202, evaluate.text
+    assert not evaluate.json()["job_id"].startswith("tg-")
+    too_long = httpx.post(f"{stack.url}/v1/testgen/jobs", json={"items": _numbered(1)}, timeout=60,
+                          headers={"Idempotency-Key": "k" * 129})
+    assert too_long.status_code == 422 and "Idempotency-Key" in too_long.text
+
+
 def test_pending_items_are_finished_by_the_client_from_the_job(stack: Stack) -> None:
     item = {"id": "p", "code": SQUARE.replace("square_sum", "sq2"), "fn_name": "sq2"}
     raw = _post(stack, {"items": [item], "wait_s": 0.05}).json()

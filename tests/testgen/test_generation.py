@@ -10,6 +10,7 @@ import pytest
 
 from client.models import Status, TestKind
 from service.testgen import Reason, TestgenStatus
+from tests.support.testgen import options
 
 CASES: dict[str, tuple[str, str, str]] = {
     # name: (reference, fn_name, a wrong program)
@@ -112,6 +113,17 @@ def test_coverage_and_mutants_choose_the_suite(generate: Any) -> None:
     assert s.lines_total == 7 and s.lines_covered == 7  # every branch, measured in the sandbox
     assert s.mutants > 0 and s.mutants_killed == s.mutants
     assert result.tests is not None and len(result.tests.cases) <= 10
+
+
+def test_inputs_skipped_after_slow_negatives_are_run_again(generate: Any) -> None:
+    # Loops forever on every negative number: the probe stops after max_over_budget slow
+    # inputs and skips the rest; the rescue runs the positive ones it skipped.
+    code = ("def steps(n: int) -> int:\n    '''>>> steps(5)\n    5\n    '''\n    count = 0\n"
+            "    while n != 0:\n        n -= 1\n        count += 1\n    return count\n")
+    result = generate(code, "steps", options=options(max_over_budget=2))
+    s = result.stats
+    assert result.status is TestgenStatus.OK and s.timeouts >= 2, result
+    assert s.returned > 30, s  # without the rescue: the first round's and a few more
 
 
 def test_n_tests_bounds_the_suite(generate: Any) -> None:

