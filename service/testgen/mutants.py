@@ -31,6 +31,7 @@ import zlib
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from service.testgen.edits import Twice, bool_of, flatten, negation_twin, repeatable, replace_op
 from service.testgen.extract import function_node
 
 __all__ = ["EVALUATION", "SELECTION", "Mutant", "half", "mutants_of"]
@@ -56,7 +57,6 @@ _BOUNDARY_SELECTION: dict[type[ast.cmpop], type[ast.cmpop]] = {ast.Lt: ast.Gt, a
                                                                ast.GtE: ast.LtE}
 _COMPARE_SELECTION: dict[type[ast.cmpop], type[ast.cmpop]] = {ast.Eq: ast.Lt, ast.NotEq: ast.Gt, ast.In: ast.Eq,
                                                               ast.NotIn: ast.NotEq}
-_REPEATABLE = (ast.AugAssign, ast.Expr, ast.For)  # and an Assign that reads its own target (_repeatable)
 _DELETABLE = (ast.Assign, ast.AugAssign, ast.AnnAssign, ast.Expr, ast.Return, ast.If, ast.For, ast.While,
               ast.Break, ast.Continue)
 
@@ -98,7 +98,7 @@ def mutants_of(code: str, fn_name: str, class_name: str | None = None, *,
         fn = function_node(copied, fn_name, class_name)
         assert fn is not None
         mutator = _Mutator(index) if family == EVALUATION else _SelectionMutator(index)
-        fn.body = _flatten([mutator.visit(statement) for statement in fn.body])
+        fn.body = flatten([mutator.visit(statement) for statement in fn.body])
         if mutator.applied is None:
             return out
         index += 1
@@ -173,7 +173,7 @@ class _Mutator(ast.NodeTransformer):
             for kind, table in (("boundary", _BOUNDARY), ("operator", _COMPARE)):
                 alt = table.get(type(op))
                 if alt is not None and result is node:
-                    result = self._point(kind, node, functools.partial(_replace_op, node, position, alt()),
+                    result = self._point(kind, node, functools.partial(replace_op, node, position, alt()),
                                          compared=with_ints and kind == "boundary")
         return result
 
@@ -206,12 +206,6 @@ class _Mutator(ast.NodeTransformer):
         return self._point("statement", node, lambda: ast.copy_location(ast.Pass(), node))
 
 
-def _replace_op(node: ast.Compare, position: int, op: ast.cmpop) -> ast.AST:
-    ops = list(node.ops)
-    ops[position] = op
-    return ast.copy_location(ast.Compare(node.left, ops, node.comparators), node)
-
-
 class _SelectionMutator(_Mutator):
     """The :data:`SELECTION` operator set: other changes at the same points."""
 
@@ -237,7 +231,7 @@ class _SelectionMutator(_Mutator):
         for position in range(len(node.values)):
             if result is node:
                 rest = [v for i, v in enumerate(node.values) if i != position]
-                result = self._point("operator", node, functools.partial(_bool_of, node, rest))
+                result = self._point("operator", node, functools.partial(bool_of, node, rest))
         return result
 
     def visit_UnaryOp(self, node: ast.UnaryOp) -> ast.AST:
@@ -252,7 +246,7 @@ class _SelectionMutator(_Mutator):
             for kind, table in (("boundary", _BOUNDARY_SELECTION), ("operator", _COMPARE_SELECTION)):
                 alt = table.get(type(op))
                 if alt is not None and result is node:
-                    result = self._point(kind, node, functools.partial(_replace_op, node, position, alt()))
+                    result = self._point(kind, node, functools.partial(replace_op, node, position, alt()))
         return result
 
     def visit_Constant(self, node: ast.Constant) -> ast.AST:
@@ -279,14 +273,14 @@ class _SelectionMutator(_Mutator):
         assert isinstance(node, ast.If)
         self.generic_visit(node)
         result: ast.AST = node
-        if not _negation_twin(node.test):
+        if not negation_twin(node.test, _COMPARE):
             result = self._point("operator", node, lambda: ast.copy_location(
                 ast.If(ast.UnaryOp(ast.Not(), node.test), node.body, node.orelse), node))
         return result
 
     def visit_stmt(self, node: ast.stmt) -> ast.AST:
         self.generic_visit(node)
-        return self._repeat(node) if _repeatable(node) else node
+        return self._repeat(node) if repeatable(node) else node
 
     visit_Assign = visit_For = visit_stmt
 
@@ -297,55 +291,4 @@ class _SelectionMutator(_Mutator):
     visit_AnnAssign = visit_Return = visit_Break = visit_Continue = visit_While = _unchanged
 
     def _repeat(self, node: ast.AST) -> ast.AST:
-        return self._point("statement", node, lambda: _Twice([node, copy.deepcopy(node)]))
-
-
-class _Twice(ast.AST):
-    """A statement done twice (flattened into its block by :func:`_flatten`)."""
-
-    def __init__(self, body: list[ast.AST]) -> None:
-        super().__init__()
-        self.body = body
-
-
-def _flatten(statements: list[ast.AST]) -> list[ast.stmt]:
-    """``statements`` with every :class:`_Twice` (at any depth of blocks) spread out."""
-    out: list[ast.stmt] = []
-    for statement in statements:
-        if isinstance(statement, _Twice):
-            out += _flatten(statement.body)
-            continue
-        assert isinstance(statement, ast.stmt)
-        for name in ("body", "orelse", "finalbody"):
-            block = getattr(statement, name, None)
-            if isinstance(block, list) and any(isinstance(s, (_Twice, ast.stmt)) for s in block):
-                setattr(statement, name, _flatten(block))
-        handlers = getattr(statement, "handlers", None)
-        for handler in handlers or []:
-            handler.body = _flatten(handler.body)
-        out.append(statement)
-    return out
-
-
-def _negation_twin(test: ast.expr) -> bool:
-    """Whether ``not test`` is a program of the evaluation set under another text: a
-    ``not`` removed (``not c``), or one comparison that set already inverts (``==``,
-    ``in``, ``is`` and their opposites)."""
-    if isinstance(test, ast.UnaryOp) and isinstance(test.op, ast.Not):
-        return True
-    return isinstance(test, ast.Compare) and len(test.ops) == 1 and type(test.ops[0]) in _COMPARE
-
-
-def _repeatable(node: ast.stmt) -> bool:
-    """A statement whose second run changes something: ``x += 1``, ``xs.append(x)``, a
-    loop, ``x = x * 2`` (an ``if`` whose body returns, or ``x = f(y)``, would not)."""
-    if isinstance(node, ast.Assign):
-        written = {t.id for t in node.targets if isinstance(t, ast.Name)}
-        return bool(written & {n.id for n in ast.walk(node.value) if isinstance(n, ast.Name)})
-    return isinstance(node, _REPEATABLE)
-
-
-def _bool_of(node: ast.BoolOp, rest: list[ast.expr]) -> ast.AST:
-    if len(rest) == 1:
-        return rest[0]
-    return ast.copy_location(ast.BoolOp(node.op, rest), node)
+        return self._point("statement", node, lambda: Twice([node, copy.deepcopy(node)]))

@@ -20,13 +20,12 @@ import re
 import time
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
 
 from service.settings import Settings
 from service.testgen.candidates import Candidate, plan_inputs
 from service.testgen.examples import Seed
 from service.testgen.extract import constructible, function_node, signature_of, statement_lines
-from service.testgen.models import Reason, TestgenItem, TestgenResult, TestgenStats, TestgenStatus
+from service.testgen.models import Reason, TestgenItem, TestgenResult, TestgenStatus
 from service.testgen.mutants import SELECTION, Mutant, half, mutants_of
 from service.testgen.options import TestgenOptions
 from service.testgen.oracle import Failure, Outcome, Probe, Seen, literal_chars, output_key, probe_program, run_probes
@@ -34,42 +33,11 @@ from service.testgen.pools import OraclePools
 from service.testgen.pynguin import InputBackend
 from service.testgen.select import Evidence, choose
 from service.testgen.wire import build_tests
+from service.testgen.work import Work
 
 __all__ = ["testgen"]
 
 log = logging.getLogger(__name__)
-
-_FAILURES = {"killed": Reason.KILLED_SANDBOX, "load": Reason.LOAD_ERROR}
-
-
-@dataclass
-class _Work:
-    item: TestgenItem
-    stats: TestgenStats = field(default_factory=TestgenStats)
-    result: TestgenResult | None = None
-    candidates: list[Candidate] = field(default_factory=list)
-    description: str = ""
-    body_lines: frozenset[int] = frozenset()
-    signature: str | None = None
-    first: Probe | None = None
-    first_seen: list[Outcome] = field(default_factory=list)
-    kept: list[int] = field(default_factory=list)
-    second: Probe | None = None
-    traced: Probe | None = None
-    traced_kept: list[int] = field(default_factory=list)  # the kept inputs the traced run measures
-    mutants: list[Probe] = field(default_factory=list)
-
-    def reject(self, reason: Reason, detail: str) -> None:
-        self.result = TestgenResult(id=self.item.id, status=TestgenStatus.REJECTED, reason=reason, detail=detail,
-                                    stats=self.stats, signature=self.signature)
-
-    def fail(self, failure: Failure) -> None:
-        if failure.why in _FAILURES:
-            self.reject(_FAILURES[failure.why], failure.detail)
-        else:
-            self.result = TestgenResult(id=self.item.id, status=TestgenStatus.INFRA_ERROR, detail=failure.detail,
-                                        stats=self.stats, signature=self.signature)
-
 
 def testgen(items: Sequence[TestgenItem], pools: OraclePools, settings: Settings,
             options: TestgenOptions | None = None, *, backend: InputBackend | None = None) -> list[TestgenResult]:
@@ -107,7 +75,7 @@ def testgen(items: Sequence[TestgenItem], pools: OraclePools, settings: Settings
     return results
 
 
-def _first_round(live: list[_Work], pools: OraclePools, options: TestgenOptions) -> None:
+def _first_round(live: list[Work], pools: OraclePools, options: TestgenOptions) -> None:
     """Every candidate through the reference, in two rounds: the first ``first_round``
     inputs, then the rest, except for a reference that ran past the sandbox's own limit
     on ``max_hung`` inputs of the first (it defeats the call budget: the rest would cost
@@ -115,7 +83,7 @@ def _first_round(live: list[_Work], pools: OraclePools, options: TestgenOptions)
     works = [w for w in live if w.first is not None]
     heads = [Probe(w.first.program, w.first.candidates[: options.first_round]) for w in works if w.first]
     run_probes(pools.main, heads, options)
-    tails: list[tuple[_Work, list[Outcome], Probe]] = []
+    tails: list[tuple[Work, list[Outcome], Probe]] = []
     for w, head in zip(works, heads, strict=True):
         assert w.first is not None
         rest = w.first.candidates[options.first_round:]
@@ -133,12 +101,12 @@ def _first_round(live: list[_Work], pools: OraclePools, options: TestgenOptions)
     _rescue(works, pools, options)
 
 
-def _rescue(works: list[_Work], pools: OraclePools, options: TestgenOptions) -> None:
+def _rescue(works: list[Work], pools: OraclePools, options: TestgenOptions) -> None:
     """Run again, once, the inputs a probe skipped after ``max_over_budget`` inputs over
     budget, where those inputs have another shape (:func:`_shape`): the probe skips the
     larger inputs because time mostly grows with size, but a reference that loops forever
     on negative numbers runs past its budget on ``-7`` and would lose every input after it."""
-    again: list[tuple[_Work, list[int], Probe]] = []
+    again: list[tuple[Work, list[int], Probe]] = []
     for w in works:
         outcomes = w.first.outcomes if w.first is not None else None
         if not isinstance(outcomes, list):
@@ -166,8 +134,8 @@ def _shape(candidate: Candidate) -> tuple[str, ...]:
     return tuple(out)
 
 
-def _prepare(item: TestgenItem, options: TestgenOptions, proposed: list[Seed]) -> _Work:
-    w = _Work(item)
+def _prepare(item: TestgenItem, options: TestgenOptions, proposed: list[Seed]) -> Work:
+    w = Work(item)
     try:
         tree = ast.parse(item.code)
     except (SyntaxError, ValueError, MemoryError, RecursionError) as exc:
@@ -199,7 +167,7 @@ def _prepare(item: TestgenItem, options: TestgenOptions, proposed: list[Seed]) -
     return w
 
 
-def _outcomes(w: _Work, probe: Probe | None) -> list[Outcome] | None:
+def _outcomes(w: Work, probe: Probe | None) -> list[Outcome] | None:
     """The probe's outcomes; None (and the item's result set) when the run failed."""
     outcomes = probe.outcomes if probe is not None else None
     if isinstance(outcomes, list):
@@ -208,7 +176,7 @@ def _outcomes(w: _Work, probe: Probe | None) -> list[Outcome] | None:
     return None
 
 
-def _after_first(w: _Work, options: TestgenOptions) -> None:
+def _after_first(w: Work, options: TestgenOptions) -> None:
     outcomes = _outcomes(w, w.first)
     if outcomes is None or w.first is None:
         return
@@ -239,7 +207,7 @@ def _after_first(w: _Work, options: TestgenOptions) -> None:
     kept = [w.candidates[i] for i in w.kept]
     w.second = Probe(w.first.program, kept[::-1])
     if options.coverage:
-        w.traced_kept = _to_trace(w, options.traced_inputs)
+        w.traced_kept = w.to_trace(options.traced_inputs)
         factor = options.trace_factor
         program = probe_program(item.code, item.fn_name, item.class_name, trace=True,
                                 budget_s=options.call_budget_s * factor, max_over=options.max_over_budget)
@@ -253,7 +221,7 @@ def _after_first(w: _Work, options: TestgenOptions) -> None:
     s.mutants = len(w.mutants)
 
 
-def _finish(w: _Work, options: TestgenOptions) -> None:
+def _finish(w: Work, options: TestgenOptions) -> None:
     again = _outcomes(w, w.second)
     if again is None:
         return
@@ -269,8 +237,8 @@ def _finish(w: _Work, options: TestgenOptions) -> None:
     if len(outputs) < 2:
         w.reject(Reason.CONSTANT_OUTPUT, f"every one of {len(steady)} inputs gave {next(iter(outputs))[:200]}")
         return
-    lines = _lines(w)
-    evidence = [Evidence(i, output_key(w.first_seen[i]), lines.get(i, frozenset()), _kills(w, i),
+    lines = w.lines()
+    evidence = [Evidence(i, output_key(w.first_seen[i]), lines.get(i, frozenset()), w.kills(i),
                          sum(map(len, w.candidates[i].literals()))) for i, _ in steady]
     n_tests = w.item.n_tests or options.n_tests
     picked, core = choose(evidence, n_tests, most=n_tests if w.item.n_tests else options.max_tests,
@@ -291,40 +259,6 @@ def _spread(mutants: list[Mutant], count: int) -> list[Mutant]:
     if len(mutants) <= count:
         return mutants
     return [mutants[i * len(mutants) // count] for i in range(count)]
-
-
-def _to_trace(w: _Work, count: int) -> list[int]:
-    """The kept inputs whose lines are measured: one per distinct output first, then more."""
-    seen: set[str] = set()
-    first: list[int] = []
-    rest: list[int] = []
-    for i in w.kept:
-        out = output_key(w.first_seen[i])
-        (rest if out in seen else first).append(i)
-        seen.add(out)
-    return (first + rest)[:count]
-
-
-def _lines(w: _Work) -> dict[int, frozenset[int]]:
-    """Reference lines each traced input ran (the body's statement lines)."""
-    outcomes = w.traced.outcomes if w.traced is not None else None
-    if not isinstance(outcomes, list):
-        return {}
-    return {i: o.lines & w.body_lines for i, o in zip(w.traced_kept, outcomes, strict=True)}
-
-
-def _kills(w: _Work, index: int) -> frozenset[int]:
-    """The mutants that input ``index`` tells apart from the reference."""
-    position = w.kept.index(index)
-    killed = set()
-    for number, probe in enumerate(w.mutants):
-        outcomes = probe.outcomes
-        if not isinstance(outcomes, list):
-            continue
-        seen = outcomes[position]
-        if seen.seen is not Seen.SKIPPED and not w.first_seen[index].same_as(seen):
-            killed.add(number)
-    return frozenset(killed)
 
 
 def _described(outcome: Outcome, description: str) -> bool:
