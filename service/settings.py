@@ -42,6 +42,9 @@ class Settings(BaseSettings):
     # At most half of job_timeout_s (RQ would end a chunk still waiting): see engine_wait().
     engine_wait_s: float = Field(default=20.0, ge=0)
     agent_inflight: int = Field(default=16, ge=1, le=256)  # programs queued at an agent
+    # The longest a judged program's reply waits in the agent to share a write with the
+    # next ones (Docker relays each write of the stream at a cost; a batch's last goes at once).
+    agent_reply_delay_s: float = Field(default=0.02, ge=0, le=1.0)
     agent_max_procs: int = Field(default=64, ge=4)
     agent_slack_s: float = Field(default=5.0, gt=0)
     # A test's timeout_s limits its CPU time; the wall clock is bounded at wall_factor

@@ -151,7 +151,8 @@ class Engine:
                 tty=False,
                 user=SANDBOX_UID,
                 labels=labels,
-                environment={"UTRS_UID_BASE": str(uid_base()), "PYTHONHASHSEED": str(self.settings.sandbox_hash_seed)},
+                environment={"UTRS_UID_BASE": str(uid_base()), "PYTHONHASHSEED": str(self.settings.sandbox_hash_seed),
+                             "UTRS_REPLY_DELAY_S": str(self.settings.agent_reply_delay_s)},
                 network_disabled=True,
                 host_config=self._host_config(),
             )

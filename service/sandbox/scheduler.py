@@ -6,9 +6,10 @@ One driver thread per container slot borrows a container and keeps up to
 many programs and each suite once), so the agent never waits for the worker. Replies
 come back in the order sent; a reply for anything but the oldest program in flight, or
 no line at all (not even a heartbeat) for ``AGENT_IDLE_S``, condemns the container.
-When an agent dies or hangs, its container is replaced; the request it was executing is
-retried (a program that kills the agent again loses only its own verdict:
-:attr:`RunOutcome.KILLED_AGENT`) and the requests queued behind it are re-run untouched.
+When an agent dies or hangs, its container is replaced; the oldest request in flight is
+retried alone (a program that kills the agent again by itself loses only its own
+verdict: :attr:`RunOutcome.KILLED_AGENT`) and the requests queued behind it are re-run
+untouched.
 """
 
 from __future__ import annotations
@@ -83,9 +84,13 @@ class _Batch:
     group: str
     lock: threading.Lock = field(default_factory=threading.Lock)
 
-    def take(self) -> Task | None:
+    def take(self, *, suspects: bool = True) -> Task | None:
+        """The next task; with ``suspects=False``, None when the next one is a suspect
+        (a task that was running when an agent broke)."""
         with self.lock:
-            return self.tasks.popleft() if self.tasks else None
+            if not self.tasks or (not suspects and self.tasks[0].attempts):
+                return None
+            return self.tasks.popleft()
 
     def give_back(self, tasks: Sequence[Task]) -> None:
         with self.lock:
@@ -201,11 +206,13 @@ class _Driver:
         """Queue a batch of tasks at the agent once half its window is free; False if
         its stream is closed."""
         window = min(self.settings.agent_inflight, self.settings.container_max_runs - conn.runs)
-        if inflight and len(inflight) > window // 2:
-            return True
+        if inflight and (len(inflight) > window // 2 or inflight[0].attempts):
+            return True  # half the window busy, or a suspect that runs alone
         tasks: list[Task] = []
-        while len(inflight) + len(tasks) < window and (task := self.batch.take()):
+        while len(inflight) + len(tasks) < window and (task := self.batch.take(suspects=not (inflight or tasks))):
             tasks.append(task)
+            if task.attempts:
+                break  # a suspect goes alone: see _blame
         if not tasks:
             return True
         try:
@@ -217,7 +224,11 @@ class _Driver:
         return True
 
     def _blame(self, task: Task, why: str) -> None:
-        """The task running when the agent broke: retry it, then give it the verdict."""
+        """The oldest task in flight when the agent broke: retry it, alone (nothing is
+        queued with it until it is answered, so it is blamed again only if it breaks an
+        agent by itself: the agent's replies may wait up to 20 ms to share a write, and a
+        neighbour whose reply was still waiting must not take the blame), then give it the
+        verdict."""
         task.attempts += 1
         if task.attempts > self.settings.run_retries:
             self._settle(task, RunResult(RunOutcome.KILLED_AGENT, detail=why))

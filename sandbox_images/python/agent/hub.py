@@ -28,7 +28,7 @@ from agent.frames import Channel, ChannelError, unix_socket
 __all__ = ["HEARTBEAT_S", "Hub", "ZygoteGone"]
 
 HEARTBEAT_S = 0.5
-REPLY_DELAY_S = 0.02  # the longest a judged program's reply waits to share a write
+REPLY_DELAY_S = 0.02  # the longest a judged program's reply waits to share a write (UTRS_REPLY_DELAY_S)
 _OUT_MAX = 1 << 16  # buffered reply bytes that are written at once
 BLANKS = 8  # blanks the zygote forks at a time
 _POKE_S = 0.02  # how often P asks the zygote to reap while it waits for a child's end
@@ -41,8 +41,9 @@ class ZygoteGone(Exception):
 
 
 class Hub:
-    def __init__(self, zchan: Channel, zpid: int, infd: int, outfd: int) -> None:
+    def __init__(self, zchan: Channel, zpid: int, infd: int, outfd: int, reply_delay_s: float = REPLY_DELAY_S) -> None:
         self.zchan = zchan
+        self.reply_delay_s = reply_delay_s
         self.zpid = zpid
         self.infd = infd
         self.outfd = outfd
@@ -85,7 +86,7 @@ class Hub:
         self._beat(time.monotonic())
 
     def _beat(self, now: float) -> None:
-        if self.out_since is not None and now - self.out_since >= REPLY_DELAY_S:
+        if self.out_since is not None and now - self.out_since >= self.reply_delay_s:
             self.flush()
         if self.busy and now - self.last_beat >= HEARTBEAT_S:
             self.reply({"hb": round(now, 3)})
@@ -218,7 +219,7 @@ class Hub:
             self._beat(now)
             timeout = HEARTBEAT_S if deadline is None else min(HEARTBEAT_S, deadline - now)
             if self.out_since is not None:
-                timeout = min(timeout, max(0.0, self.out_since + REPLY_DELAY_S - now))
+                timeout = min(timeout, max(0.0, self.out_since + self.reply_delay_s - now))
             watched = [c.fileno() for c in chans] + list(fds)
             if not self.zchan.eof:
                 watched.append(self.zchan.fileno())

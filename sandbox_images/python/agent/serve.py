@@ -30,7 +30,7 @@ from agent import VERSION
 from agent.cleanup import WORK_ROOT, Janitor
 from agent.frames import Channel
 from agent.harnesses import Harnesses
-from agent.hub import Hub, ZygoteGone
+from agent.hub import REPLY_DELAY_S, Hub, ZygoteGone
 from agent.outputs import IODIR, oom_killed
 from agent.run import Context, Run, Uids
 
@@ -121,7 +121,8 @@ def main(zpid: int, zchan: Channel, infd: int, outfd: int) -> None:
     base = int(os.environ.get("UTRS_UID_BASE", "20000"))
     run_uids = [base + i for i in range(RUN_UIDS)]
     harness_uids = [base + 32 + i for i in range(HARNESS_UIDS)]
-    hub = Hub(zchan, zpid, infd, outfd)
+    delay = float(os.environ.get("UTRS_REPLY_DELAY_S") or REPLY_DELAY_S)
+    hub = Hub(zchan, zpid, infd, outfd, reply_delay_s=min(max(delay, 0.0), 1.0))
     oom_killed()  # the count so far
     janitor = Janitor(hub)
     janitor.prepare(run_uids)
