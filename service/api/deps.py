@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import Depends, Request
+from fastapi import Depends, Header, Request
 from fastapi.security import APIKeyHeader, HTTPAuthorizationCredentials, HTTPBearer
 
 from service.api.batches import BatchService
@@ -18,6 +18,7 @@ from service.settings import Settings
 
 __all__ = [
     "BatchesDep",
+    "IdempotencyHeader",
     "MetricsDep",
     "PathTenantDep",
     "QueueDep",
@@ -98,3 +99,5 @@ def require_path_key(keys: Annotated[ApiKeys, Depends(_keys)], api_key: str) -> 
 
 TenantDep = Annotated[str, Depends(require_api_key)]
 PathTenantDep = Annotated[str, Depends(require_path_key)]
+#: ``Idempotency-Key`` of a job's POST: a retry with the same key answers the same job.
+IdempotencyHeader = Annotated[str | None, Header(alias="Idempotency-Key", min_length=1, max_length=128)]

@@ -138,21 +138,27 @@ class _Mutator(ast.NodeTransformer):
             return node  # nested definitions: their own functions
         return super().generic_visit(node)
 
+    binops = _BINOPS  # each arithmetic operator's replacement in this operator set
+
     def visit_BinOp(self, node: ast.BinOp) -> ast.AST:
         self.generic_visit(node)
-        alt = _BINOPS.get(type(node.op))
+        alt = self.binops.get(type(node.op))
         if alt is None:
             return node
         return self._point("operator", node, lambda: ast.copy_location(ast.BinOp(node.left, alt(), node.right), node))
 
     def visit_AugAssign(self, node: ast.AugAssign) -> ast.AST:
         self.generic_visit(node)
-        alt = _BINOPS.get(type(node.op))
+        alt = self.binops.get(type(node.op))
         result: ast.AST = node
         if alt is not None:
             result = self._point("operator", node,
                                  lambda: ast.copy_location(ast.AugAssign(node.target, alt(), node.value), node))
-        return self._delete(result) if result is node else result
+        return self._statement(result) if result is node else result
+
+    def _statement(self, node: ast.AST) -> ast.AST:
+        """This set's statement change of an ``x op= y`` it did not change otherwise."""
+        return self._delete(node)
 
     def visit_BoolOp(self, node: ast.BoolOp) -> ast.AST:
         self.generic_visit(node)
@@ -165,16 +171,19 @@ class _Mutator(ast.NodeTransformer):
             return self._point("operator", node, lambda: node.operand)
         return node
 
+    boundary, compare = _BOUNDARY, _COMPARE  # each comparison's replacement, by family
+    flags_compared = True  # boundary mutants of comparisons with an int are Mutant.compared
+
     def visit_Compare(self, node: ast.Compare) -> ast.AST:
         with_ints = self._note_compared(node)
         self.generic_visit(node)
         result: ast.AST = node
         for position, op in enumerate(node.ops):
-            for kind, table in (("boundary", _BOUNDARY), ("operator", _COMPARE)):
+            for kind, table in (("boundary", self.boundary), ("operator", self.compare)):
                 alt = table.get(type(op))
                 if alt is not None and result is node:
                     result = self._point(kind, node, functools.partial(replace_op, node, position, alt()),
-                                         compared=with_ints and kind == "boundary")
+                                         compared=self.flags_compared and with_ints and kind == "boundary")
         return result
 
     def visit_Constant(self, node: ast.Constant) -> ast.AST:
@@ -209,21 +218,12 @@ class _Mutator(ast.NodeTransformer):
 class _SelectionMutator(_Mutator):
     """The :data:`SELECTION` operator set: other changes at the same points."""
 
-    def visit_BinOp(self, node: ast.BinOp) -> ast.AST:
-        self.generic_visit(node)
-        alt = _BINOPS_SELECTION.get(type(node.op))
-        if alt is None:
-            return node
-        return self._point("operator", node, lambda: ast.copy_location(ast.BinOp(node.left, alt(), node.right), node))
+    binops = _BINOPS_SELECTION
+    boundary, compare = _BOUNDARY_SELECTION, _COMPARE_SELECTION
+    flags_compared = False
 
-    def visit_AugAssign(self, node: ast.AugAssign) -> ast.AST:
-        self.generic_visit(node)
-        alt = _BINOPS_SELECTION.get(type(node.op))
-        result: ast.AST = node
-        if alt is not None:
-            result = self._point("operator", node,
-                                 lambda: ast.copy_location(ast.AugAssign(node.target, alt(), node.value), node))
-        return self._repeat(result) if result is node else result
+    def _statement(self, node: ast.AST) -> ast.AST:
+        return self._repeat(node)
 
     def visit_BoolOp(self, node: ast.BoolOp) -> ast.AST:
         self.generic_visit(node)
@@ -237,17 +237,6 @@ class _SelectionMutator(_Mutator):
     def visit_UnaryOp(self, node: ast.UnaryOp) -> ast.AST:
         self.generic_visit(node)
         return node
-
-    def visit_Compare(self, node: ast.Compare) -> ast.AST:
-        self._note_compared(node)
-        self.generic_visit(node)
-        result: ast.AST = node
-        for position, op in enumerate(node.ops):
-            for kind, table in (("boundary", _BOUNDARY_SELECTION), ("operator", _COMPARE_SELECTION)):
-                alt = table.get(type(op))
-                if alt is not None and result is node:
-                    result = self._point(kind, node, functools.partial(replace_op, node, position, alt()))
-        return result
 
     def visit_Constant(self, node: ast.Constant) -> ast.AST:
         value = node.value

@@ -3,12 +3,10 @@ DELETE /v1/jobs/{job_id} (cancel what has not started)."""
 
 from __future__ import annotations
 
-from typing import Annotated
-
-from fastapi import APIRouter, Depends, Header, Response
+from fastapi import APIRouter, Depends, Response
 
 from client.models import EvaluateRequest, JobCancelled, JobCreated, JobStatus, TestgenJobStatus
-from service.api.deps import BatchesDep, QueueDep, TenantDep, require_api_key
+from service.api.deps import BatchesDep, IdempotencyHeader, QueueDep, TenantDep, require_api_key
 from service.api.responses import REFUSALS, json_response, raw_json
 from service.api.routes.testgen import job_status
 from service.queue.testgen import cancel_testgen, is_testgen_job
@@ -23,9 +21,7 @@ async def create_job(
     request: EvaluateRequest,
     batches: BatchesDep,
     tenant: TenantDep,
-    idempotency_header: Annotated[
-        str | None, Header(alias="Idempotency-Key", min_length=1, max_length=128)
-    ] = None,
+    idempotency_header: IdempotencyHeader = None,
 ) -> Response:
     """Queue a batch and return at once (same body as /v1/evaluate; ``wait_s`` is
     ignored; lane ``bulk`` unless the request names one); poll GET /v1/jobs/{job_id}.

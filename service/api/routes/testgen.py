@@ -6,14 +6,13 @@ in the API process."""
 from __future__ import annotations
 
 import time
-from typing import Annotated
 
 import anyio.to_thread
-from fastapi import APIRouter, Depends, Header, Response
+from fastapi import APIRouter, Depends, Response
 
 from client.models import JobCreated, TestgenItem, TestgenJobStatus, TestgenRequest, TestgenResponse, TestgenResult
 from client.models import TestgenStatus as St
-from service.api.deps import QueueDep, TenantDep, require_api_key
+from service.api.deps import IdempotencyHeader, QueueDep, TenantDep, require_api_key
 from service.api.responses import REFUSALS, json_response
 from service.errors import BatchTooLarge, InvalidField
 from service.queue.producer import ChunkQueue
@@ -46,9 +45,7 @@ async def create_job(
     request: TestgenRequest,
     queue: QueueDep,
     tenant: TenantDep,
-    idempotency_header: Annotated[
-        str | None, Header(alias="Idempotency-Key", min_length=1, max_length=128)
-    ] = None,
+    idempotency_header: IdempotencyHeader = None,
 ) -> Response:
     """Queue test generation and return at once (``wait_s`` ignored); GET
     /v1/jobs/{job_id} then answers a :class:`~client.models.TestgenJobStatus`, DELETE
