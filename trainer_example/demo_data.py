@@ -30,50 +30,34 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from client.models import Case, TestKind, Tests
+from client.models import TestKind, Tests
+from trainer_example.synthetic import Family, sum_to
 
-__all__ = ["FAMILIES", "POOLS", "DemoFamily", "Split", "distinguishes", "rows", "split", "write_pools"]
+__all__ = ["FAMILIES", "POOLS", "Split", "distinguishes", "item_row", "rows", "split", "write_pools"]
 
 POOLS = ("labelled", "unlabelled", "heldout")
 
 
-@dataclass(frozen=True)
-class DemoFamily:
-    name: str
-    text: str  # with {k}
-    code: str  # with {k}
-    fn: str
-    oracle: Callable[[Any, int], Any]
-    inputs: Callable[[int], tuple[Any, ...]]
-
-    def cases(self, k: int) -> list[Case]:
-        return [Case(code=f"assert {self.fn}({arg!r}) == {self.oracle(arg, k)!r}") for arg in self.inputs(k)]
-
-    def row(self, k: int, *, labelled: bool) -> dict[str, Any]:
-        """One item row; the first test is shown in the statement (the prompt's example)."""
-        cases = self.cases(k)
-        signature = self.code.split(":", 1)[0].removeprefix("def ")
-        text = f"Write a function {signature} that {self.text.format(k=k)}.\n{cases[0].code}"
-        tests = Tests(kind=TestKind.ASSERT, cases=cases)
-        wire = tests.model_dump(mode="json", exclude_none=True)
-        row: dict[str, Any] = {"id": f"demo/{self.name}/{k}", "text": text, "tests": wire}
-        if labelled:
-            row["code"] = self.code.format(k=k)
-        return row
-
-
-def _sum_to(n: int, k: int) -> int:
-    return sum(i * k for i in range(1, n + 1))
+def item_row(family: Family, k: int, *, labelled: bool) -> dict[str, Any]:
+    """One item row; the first test is shown in the statement (the prompt's example)."""
+    cases = family.cases(k)
+    text = f"Write a function {family.signature} that {family.text.format(k=k)}.\n{cases[0].code}"
+    tests = Tests(kind=TestKind.ASSERT, cases=cases)
+    wire = tests.model_dump(mode="json", exclude_none=True)
+    row: dict[str, Any] = {"id": f"demo/{family.name}/{k}", "text": text, "tests": wire}
+    if labelled:
+        row["code"] = family.code.format(k=k)
+    return row
 
 
 def _family(
     name: str, text: str, code: str, oracle: Callable[[Any, int], Any], inputs: Callable[[int], tuple[Any, ...]]
-) -> DemoFamily:
+) -> Family:
     fn = code.removeprefix("def ").split("(", 1)[0]
-    return DemoFamily(name, text, code, fn, oracle, inputs)
+    return Family(name, text, code, fn, oracle, inputs)
 
 
-FAMILIES: tuple[DemoFamily, ...] = (
+FAMILIES: tuple[Family, ...] = (
     _family(
         "plus",
         "returns x plus {k}",
@@ -155,15 +139,15 @@ FAMILIES: tuple[DemoFamily, ...] = (
         "total",
         "returns the sum of i times {k} for i from 1 to n",
         "def total(n):\n    s = 0\n    for i in range(1, n + 1):\n        s += i * {k}\n    return s\n",
-        _sum_to,
+        sum_to,
         lambda k: (3, 0, 5),
     ),
 )
 
 
-def distinguishes(family: DemoFamily, k: int, others: Sequence[int]) -> bool:
+def distinguishes(family: Family, k: int, others: Sequence[int]) -> bool:
     """Whether the tests of ``(family, k)`` fail the family's program for every other constant."""
-    inputs = family.inputs(k)
+    inputs = family.inputs_at(k)
     expected = [family.oracle(arg, k) for arg in inputs]
     return all([family.oracle(arg, j) for arg in inputs] != expected for j in others if j != k)
 
@@ -195,7 +179,7 @@ def rows(config: Split) -> dict[str, list[dict[str, Any]]]:
     """The three pools as item rows (only the labelled ones carry ``code``)."""
     by_name = {f.name: f for f in FAMILIES}
     return {
-        pool: [by_name[name].row(k, labelled=pool == "labelled") for name, ks in families.items() for k in ks]
+        pool: [item_row(by_name[name], k, labelled=pool == "labelled") for name, ks in families.items() for k in ks]
         for pool, families in config.assign().items()
     }
 

@@ -15,20 +15,34 @@ from typing import Any
 from client.models import Case, TestKind, Tests
 from trainer_example.data import Problem
 
-__all__ = ["FAMILIES", "synthetic_problems"]
+__all__ = ["FAMILIES", "Family", "sum_to", "synthetic_problems"]
 
 
 @dataclass(frozen=True)
 class Family:
+    """A task template: its statement and reference with ``{k}``, the function's name, a
+    trusted oracle ``(input, k) -> expected`` and the test inputs (the same for every
+    ``k``, or chosen per ``k``)."""
+
     name: str
     text: str  # with {k}
     code: str  # with {k}
     fn: str
     oracle: Callable[[Any, int], Any]
-    inputs: tuple[Any, ...]
+    inputs: tuple[Any, ...] | Callable[[int], tuple[Any, ...]]
+
+    def inputs_at(self, k: int) -> tuple[Any, ...]:
+        return self.inputs(k) if callable(self.inputs) else self.inputs
+
+    def cases(self, k: int) -> list[Case]:
+        return [Case(code=f"assert {self.fn}({arg!r}) == {self.oracle(arg, k)!r}") for arg in self.inputs_at(k)]
+
+    @property
+    def signature(self) -> str:
+        return self.code.split(":", 1)[0].removeprefix("def ")
 
 
-def _sum_to(n: int, k: int) -> int:
+def sum_to(n: int, k: int) -> int:
     return sum(i * k for i in range(1, n + 1))
 
 
@@ -126,16 +140,15 @@ FAMILIES: tuple[Family, ...] = (
         "returns the sum of i times {k} for i from 1 to n",
         "def total(n):\n    s = 0\n    for i in range(1, n + 1):\n        s += i * {k}\n    return s\n",
         "total",
-        _sum_to,
+        sum_to,
         (0, 3, 5),
     ),
 )
 
 
 def _problem(family: Family, k: int) -> Problem:
-    cases = [Case(code=f"assert {family.fn}({arg!r}) == {family.oracle(arg, k)!r}") for arg in family.inputs]
-    signature = family.code.split(":", 1)[0].removeprefix("def ")
-    text = f"Write a function {signature} that " + family.text.format(k=k) + "."
+    cases = family.cases(k)
+    text = f"Write a function {family.signature} that " + family.text.format(k=k) + "."
     return Problem(
         id=f"syn/{family.name}/{k}",
         text=text,

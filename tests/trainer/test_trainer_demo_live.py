@@ -21,7 +21,7 @@ import pytest
 from client import RewardClient
 from client.models import Item, Status, Tests
 from tests.support.paths import ROOT
-from trainer_example.demo_data import FAMILIES, Split
+from trainer_example.demo_data import FAMILIES, Split, item_row
 
 
 def _env() -> dict[str, str]:
@@ -72,7 +72,7 @@ def test_the_reference_solutions_pass_their_tests_in_the_sandbox(live_service: s
     items = []
     for family in FAMILIES:
         for k in Split().ks:
-            row = family.row(k, labelled=True)
+            row = item_row(family, k, labelled=True)
             items.append(Item(id=row["id"], code=row["code"], tests=Tests.model_validate(row["tests"])))
     with RewardClient(live_service) as client:
         results = client.evaluate(items)
