@@ -32,6 +32,9 @@ class Settings(BaseSettings):
     sandbox_hash_seed: int = Field(default=0, ge=0, le=4294967295)
     pool_size: int = Field(default_factory=lambda: os.cpu_count() or 1, ge=1)
     container_cpus: float = Field(default=1.0, gt=0)
+    # Each container (container_cpus <= 1) on one CPU of its engine, spread evenly over
+    # them (service/sandbox/cpus.py: 11-15% of a 2-core host idle during a batch without)
+    container_pin_cpu: bool = True
     container_memory_mb: int = Field(default=2048, ge=128)
     container_pids: int = Field(default=256, ge=16)
     container_tmpfs_mb: int = Field(default=512, ge=16)

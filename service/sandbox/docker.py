@@ -2,15 +2,16 @@
 and the one place its errors are translated (into :class:`~service.errors.SandboxError`).
 
 A sandbox container runs with no network, a read-only root, a size-capped tmpfs,
-memory/pids/CPU limits, no-new-privileges, and of all capabilities only CAP_SETUID,
-CAP_SETGID and CAP_KILL: its agent starts as root and runs every program and every
-harness under a uid of its own, from a range picked at random per container (so two
-containers' programs never share a uid, whose process count the kernel limits across the
-host). SysV message queues and semaphores and POSIX message queues are switched off and
-SysV shared memory dies with its last user (sysctls), so nothing outlives a run there. Its
-agent's stdin/stdout are attached once. Containers are labelled with their owner (this
-process: host, pid, start time) and pool, so that a pool removes only its own, and the
-next pool started on a host removes what a killed worker left behind.
+memory/pids/CPU limits (on one CPU: :mod:`service.sandbox.cpus`), no-new-privileges, and
+of all capabilities only CAP_SETUID, CAP_SETGID and CAP_KILL: its agent starts as root
+and runs every program and every harness under a uid of its own, from a range picked at
+random per container (so two containers' programs never share a uid, whose process count
+the kernel limits across the host). SysV message queues and semaphores and POSIX message
+queues are switched off and SysV shared memory dies with its last user (sysctls), so
+nothing outlives a run there. Its agent's stdin/stdout are attached once. Containers are
+labelled with their owner (this process: host, pid, start time) and pool, so that a pool
+removes only its own, and the next pool started on a host removes what a killed worker
+left behind.
 """
 
 from __future__ import annotations
@@ -29,6 +30,7 @@ from docker.types import Ulimit
 
 from service.budgets import DOCKER_API_TIMEOUT_S
 from service.errors import ContainerStartError, SandboxUnavailable
+from service.sandbox import cpus
 from service.settings import Settings
 
 __all__ = ["AGENT_CAPS", "SANDBOX_SYSCTLS", "SANDBOX_UID", "DockerAPI", "Engine", "owner_id", "uid_base"]
@@ -94,6 +96,7 @@ class Engine:
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
         self._api: docker.APIClient | None = None
+        self._ncpu = 0  # CPUs containers are spread over; 0: not pinned
 
     @property
     def connected(self) -> bool:
@@ -127,6 +130,11 @@ class Engine:
         except docker.errors.DockerException as exc:
             raise SandboxUnavailable(f"cannot reach the Docker engine: {exc}") from exc
         labels = (image.get("Config") or {}).get("Labels") or {}
+        if self.settings.container_pin_cpu and self.settings.container_cpus <= 1:
+            try:
+                self._ncpu = int(self._api.info().get("NCPU") or 0)
+            except _ENGINE_ERRORS as exc:
+                log.warning("cannot count the engine's CPUs (%s): containers not pinned", exc)
         return str(labels.get(_VERSION_LABEL) or image["Id"][7:19])
 
     def close(self) -> None:
@@ -134,7 +142,8 @@ class Engine:
             self._api.close()
 
     def start_container(self, name: str, labels: dict[str, str]) -> tuple[str, socket.socket]:
-        """Create a sandbox container, attach to its stdin/stdout, start it.
+        """Create a sandbox container (pinned to a CPU: :mod:`service.sandbox.cpus`),
+        attach to its stdin/stdout, start it.
 
         Returns:
             The container id and the attached socket.
@@ -142,28 +151,76 @@ class Engine:
         Raises:
             ContainerStartError: the engine refused or failed.
         """
+        pinned = self._ncpu > 0
         try:
-            created = self.api.create_container(
-                self.settings.sandbox_image,
-                name=name,
-                detach=False,
-                stdin_open=True,
-                tty=False,
-                user=SANDBOX_UID,
-                labels=labels,
-                environment={"UTRS_UID_BASE": str(uid_base()), "PYTHONHASHSEED": str(self.settings.sandbox_hash_seed),
-                             "UTRS_REPLY_DELAY_S": str(self.settings.agent_reply_delay_s)},
-                network_disabled=True,
-                host_config=self._host_config(),
-            )
-            cid = created["Id"]
-            raw = self.api.attach_socket(cid, params={"stdin": 1, "stdout": 1, "stream": 1})
-            self.api.start(cid)
+            try:
+                return self._start(name, labels, pinned=pinned)
+            except docker.errors.APIError as exc:
+                if not pinned or "cpu" not in str(exc).lower():
+                    raise
+                # e.g. the engine's cgroup parent allows other CPUs than it reports
+                log.warning("the engine refused a container pinned to a CPU (%s): not pinning any more", exc)
+                self._ncpu = 0
+                return self._start(name, labels, pinned=False)
         except _ENGINE_ERRORS as exc:
             raise ContainerStartError(f"cannot start a sandbox container: {exc}") from exc
+
+    def _start(self, name: str, labels: dict[str, str], *, pinned: bool) -> tuple[str, socket.socket]:
+        cid = self._create(name, labels, cpus.least_used(self._ncpu, self._placed()) if pinned else None)
+        try:
+            raw = self.api.attach_socket(cid, params={"stdin": 1, "stdout": 1, "stream": 1})
+            self.api.start(cid)
+        except BaseException:
+            self.discard(cid)
+            raise
         return cid, raw._sock
 
-    def _host_config(self) -> dict[str, Any]:
+    def _create(self, name: str, labels: dict[str, str], cpu: int | None) -> str:
+        created = self.api.create_container(
+            self.settings.sandbox_image,
+            name=name,
+            detach=False,
+            stdin_open=True,
+            tty=False,
+            user=SANDBOX_UID,
+            labels=labels,
+            environment={"UTRS_UID_BASE": str(uid_base()), "PYTHONHASHSEED": str(self.settings.sandbox_hash_seed),
+                         "UTRS_REPLY_DELAY_S": str(self.settings.agent_reply_delay_s)},
+            network_disabled=True,
+            host_config=self._host_config(cpu),
+        )
+        return str(created["Id"])
+
+    def _placed(self) -> list[cpus.Placed]:
+        """The engine's live sandbox containers pinned to one CPU (any pool's)."""
+        placed = []
+        for c in self.api.containers(all=True, filters={"label": f"{self.settings.pool_label}.owner"}):
+            if c["State"] in _ENDED:
+                continue
+            try:
+                attrs = self.api.inspect_container(c["Id"])
+            except docker.errors.NotFound:
+                continue  # removed meanwhile
+            cpu = str((attrs.get("HostConfig") or {}).get("CpusetCpus") or "")
+            if cpu.isdigit():
+                placed.append(cpus.Placed(c["Id"], int(cpu), cpus.created_key(str(attrs.get("Created") or ""))))
+        return placed
+
+    def settle(self, container_id: str) -> None:
+        """Once a new container answers: if pools that started containers at the same
+        moment piled them on one CPU, move this one (when it is of the excess) to the
+        least-used CPU. Failures only logged (the container runs where it is)."""
+        if self._ncpu <= 0:
+            return
+        try:
+            placed = self._placed()
+            if cpus.must_move(container_id, self._ncpu, placed):
+                cpu = cpus.least_used(self._ncpu, [p for p in placed if p.cid != container_id])
+                self.api.update_container(container_id, cpuset_cpus=str(cpu))
+        except _ENGINE_ERRORS as exc:
+            log.warning("cannot check container %s's CPU: %s", container_id[:12], exc)
+
+    def _host_config(self, cpu: int | None) -> dict[str, Any]:
         s = self.settings
         memory = f"{s.container_memory_mb}m"
         return self.api.create_host_config(
@@ -174,6 +231,7 @@ class Engine:
             memswap_limit=memory,
             pids_limit=s.container_pids,
             nano_cpus=int(s.container_cpus * 1e9),
+            cpuset_cpus=None if cpu is None else str(cpu),
             cap_drop=["ALL"],
             cap_add=list(AGENT_CAPS),
             security_opt=["no-new-privileges"],

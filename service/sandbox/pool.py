@@ -118,6 +118,7 @@ class SandboxPool:
         except AgentError as exc:
             self._kill(conn)
             raise ContainerStartError(f"sandbox agent did not answer: {exc}") from exc
+        self.engine.settle(cid)
         return conn
 
     def _kill(self, conn: AgentConn) -> None:

@@ -39,7 +39,9 @@ def two_hosts(*, pool_size: int = 1) -> Iterator[Hosts]:
         private_dockerd(image=image, cpus="0") as first,
         private_dockerd(image=image, cpus="1") as second,
         start_redis() as server,
-        run_stack(server.url, workers=0, UTRS_POOL_SIZE=str(pool_size), UTRS_LOG_LEVEL="WARNING") as stack,
+        # each engine pins its containers (its cgroup parent): the pools do not pin them again
+        run_stack(server.url, workers=0, UTRS_POOL_SIZE=str(pool_size), UTRS_LOG_LEVEL="WARNING",
+                  UTRS_CONTAINER_PIN_CPU="0") as stack,
     ):
         yield Hosts(stack, [first, second])
 
