@@ -8,13 +8,15 @@ import socket
 import subprocess
 import threading
 import time
+from collections.abc import Callable
 
 import docker
 import pytest
 
 from client.models import Item, Status
 from service.sandbox.docker import owner_id
-from service.sandbox.executor import evaluate_items
+from service.sandbox.executor import build_task, evaluate_items
+from service.sandbox.protocol import RunOutcome, RunResult
 from service.sandbox.pool import SandboxPool
 from service.settings import Settings
 
@@ -86,6 +88,30 @@ def test_a_stopped_agent_is_noticed_by_its_missing_heartbeat() -> None:
         assert small.restarts >= 1 and victim not in small.container_ids()
         # the item's own budget is over 10 s; the heartbeat gives up after AGENT_IDLE_S
         assert elapsed < AGENT_IDLE_S + 6.0, elapsed
+
+
+def test_a_reply_is_written_within_the_delay_while_later_programs_run() -> None:
+    """Replies of a batch share writes, but a judged program's reply waits at most
+    ``agent_reply_delay_s`` for the next: it reaches the worker while a slow program
+    queued behind it in the same batch still runs (else job progress would lag by the
+    whole batch)."""
+    settings = Settings(pool_size=1, agent_inflight=8, agent_reply_delay_s=0.05)
+    with SandboxPool(settings) as small:
+        evaluate_items(small, [_echo(0)])  # warm: the container has answered once
+        answered: dict[int, float] = {}
+        items = [_echo(1), _echo(2, sleep_s=2.0)]
+        t0 = time.monotonic()
+
+        def note(index: int) -> Callable[[RunResult], None]:
+            return lambda run: answered.setdefault(index, time.monotonic() - t0)
+
+        tasks = [build_task(item, settings, note(i)) for i, item in enumerate(items)]
+        runs = small.run(tasks)
+        assert [r.outcome for r in runs] == [RunOutcome.ANSWERED] * 2
+        assert answered[1] >= 2.0  # the slow one really held the batch's end back
+        # the fast one's reply waited neither for the slow one nor for the next heartbeat
+        # (HEARTBEAT_S = 0.5 s after the warm-up's last write, which also flushes)
+        assert answered[0] < 0.35, answered
 
 
 def test_containers_are_recycled_after_max_runs() -> None:
