@@ -8,7 +8,6 @@ the API never re-validates what workers wrote, it only puts it in the request's 
 
 from __future__ import annotations
 
-import hashlib
 import time
 import uuid
 
@@ -22,6 +21,7 @@ from service.budgets import bulk_chunk_size
 from service.metrics import Metrics
 from service.queue.cache import ResultCache
 from service.queue.claims import claim, follow_field
+from service.queue.idempotency import idempotent
 from service.queue.lines import Line, result_line
 from service.queue.plan import BatchPlan, infra_error, pending, plan_batch
 from service.queue.producer import ChunkQueue
@@ -42,30 +42,22 @@ class BatchService:
         self.cache = ResultCache(prefix=settings.key_prefix, ttl_s=settings.cache_ttl_s, enabled=settings.cache_enabled)
         self.results = ResultReader(settings, queue.aio)
 
-    async def create(self, request: EvaluateRequest, *, tenant: str) -> str:
+    async def create(self, request: EvaluateRequest, *, tenant: str, body: str = "") -> str:
         """POST /v1/jobs: submit in the bulk lane (unless the request names one); the
-        job id. With an ``idempotency_key`` this key's tenant used within the job TTL, the
-        id of the batch it made then, and nothing is queued again.
+        job id. With an ``idempotency_key`` this key's tenant used within the job TTL for
+        the same ``body`` (a :func:`~service.queue.idempotency.fingerprint`), the id of
+        the batch it made then, and nothing is queued again.
 
         Raises:
+            InvalidField: the key was used for another body (422).
             as :meth:`submit`.
         """
-        if request.idempotency_key is None:
-            return (await self.submit(request, tenant=tenant, lane=Lane.BULK)).batch_id
-        digest = hashlib.sha256(request.idempotency_key.encode("utf-8", "surrogatepass")).hexdigest()
-        key = self.queue.keys.idempotency(tenant, digest)
-        batch_id = uuid.uuid4().hex
-        with translate_redis_errors("checking the idempotency key"):
-            if not await self.queue.aio.set(key, batch_id, nx=True, ex=self.settings.job_ttl_s):
-                existing = await self.queue.aio.get(key)
-                if existing is not None:
-                    return existing.decode() if isinstance(existing, bytes) else str(existing)
-        try:
+
+        async def submit(batch_id: str) -> str:
             return (await self.submit(request, tenant=tenant, lane=Lane.BULK, batch_id=batch_id)).batch_id
-        except BaseException:
-            with translate_redis_errors("releasing the idempotency key"):
-                await self.queue.aio.delete(key)
-            raise
+
+        return await idempotent(self.queue, tenant, request.idempotency_key, body, submit,
+                                new_id=lambda: uuid.uuid4().hex, field="idempotency_key")  # fmt: skip
 
     async def submit(
         self, request: EvaluateRequest, *, tenant: str = "anon", lane: Lane = Lane.BULK, batch_id: str | None = None

@@ -7,7 +7,8 @@ Keys (under the prefix ``P``, beside an evaluate batch's; :mod:`service.queue.ke
     P:batch:<id>:results   hash chunk index -> array of that chunk's TestgenResult lines
     P:batch:<id>:done      list of finished chunk indexes (the sync waiter pops it)
     P:batch:<id>:cancelled set by DELETE /v1/jobs/<id> (the evaluate batches' cancel)
-    P:idem:<t>:<sha256>    the job made by tenant <t> for an Idempotency-Key ("testgen:" + key)
+    P:idem:<t>:<sha256>    the job made by tenant <t> for an Idempotency-Key ("testgen:" + key;
+                           service/queue/idempotency.py)
 
 A test-generation job's id starts with :data:`TESTGEN_ID_PREFIX`, so ``GET
 /v1/jobs/{id}`` tells it from an evaluate batch without a lookup. Its chunks wait in the
@@ -21,11 +22,10 @@ a chunk whose worker died is answered by the recovery (its envelope is not a
 
 from __future__ import annotations
 
-import hashlib
 import json
 import time
 import uuid
-from collections.abc import Awaitable, Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -46,7 +46,7 @@ from service.queue.redis import AsyncRedis, translate_redis_errors
 from service.settings import Settings
 
 __all__ = ["RUN_TESTGEN", "TESTGEN_ID_PREFIX", "TestgenJob", "TestgenPlan", "TestgenState", "cancel_testgen",
-           "enqueue_testgen", "idempotent", "is_testgen_job", "new_batch_id", "read_state", "wait_for"]
+           "enqueue_testgen", "is_testgen_job", "new_batch_id", "read_state", "wait_for"]
 
 #: Import string of the worker's job function (:func:`service.worker.jobs.run_testgen`).
 RUN_TESTGEN = "service.worker.jobs.run_testgen"
@@ -247,34 +247,6 @@ async def cancel_testgen(queue: ChunkQueue, batch_id: str) -> JobCancelled:
     state = await read_state(queue.aio, queue.keys, batch_id)
     cancelled, started, _ = await queue.cancel(state.plan.as_batch_plan(), set(state.published))
     return JobCancelled(job_id=batch_id, cancelled=cancelled, started=started)
-
-
-async def idempotent(queue: ChunkQueue, tenant: str, key: str | None,
-                     submit: Callable[[str], Awaitable[TestgenPlan]]) -> str:
-    """The job id for ``POST /v1/testgen/jobs`` with an ``Idempotency-Key``: the one this
-    tenant's key made within the job TTL, else ``submit(new id)``'s (the evaluate jobs'
-    rule, :meth:`service.api.batches.BatchService.create`, in its own key space: a key
-    used for an evaluate job makes a new testgen job). A refused submit frees the key.
-
-    Raises:
-        as ``submit``; BackendUnavailable: Redis failed.
-    """
-    if key is None:
-        return (await submit(new_batch_id())).batch_id
-    digest = hashlib.sha256(f"testgen:{key}".encode("utf-8", "surrogatepass")).hexdigest()
-    redis_key = queue.keys.idempotency(tenant, digest)
-    batch_id = new_batch_id()
-    with translate_redis_errors("checking the idempotency key"):
-        if not await queue.aio.set(redis_key, batch_id, nx=True, ex=queue.settings.job_ttl_s):
-            existing = await queue.aio.get(redis_key)
-            if existing is not None:
-                return existing.decode() if isinstance(existing, bytes) else str(existing)
-    try:
-        return (await submit(batch_id)).batch_id
-    except BaseException:
-        with translate_redis_errors("releasing the idempotency key"):
-            await queue.aio.delete(redis_key)
-        raise
 
 
 async def wait_for(aio: AsyncRedis, keys: RedisKeys, plan: TestgenPlan, deadline: float) -> list[TestgenResult | None]:

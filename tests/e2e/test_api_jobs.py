@@ -81,3 +81,18 @@ def test_post_jobs_with_an_idempotency_key_is_safe_to_retry(live_stack: Stack) -
     assert first.json()["job_id"] == again.json()["job_id"]
     other = httpx.post(f"{live_stack.url}/v1/jobs", json={**body, "idempotency_key": f"other-{tag}"}, timeout=30)
     assert other.json()["job_id"] != first.json()["job_id"]
+    # the same key with another body is refused, naming the key: answering the old job
+    # would give the caller verdicts of programs it did not send
+    changed = {**body, "items": [_sleepy(2, tag, 0)]}
+    header = {"Idempotency-Key": f"step-{tag}"}
+    for sent in ({"json": changed}, {"json": {"items": changed["items"]}, "headers": header}):
+        reused = httpx.post(f"{live_stack.url}/v1/jobs", timeout=30, **sent)  # type: ignore[arg-type]
+        assert reused.status_code == 422, reused.text
+        assert [e["field"] for e in reused.json()["errors"]] == ["idempotency_key"]
+        assert first.json()["job_id"] in reused.json()["errors"][0]["message"]
+    deadline = time.monotonic() + 30
+    job_url = f"{live_stack.url}/v1/jobs/{first.json()['job_id']}"
+    while (done := httpx.get(job_url, timeout=30).json())["status"] != "done":
+        assert time.monotonic() < deadline, done
+        time.sleep(0.1)
+    assert done["total"] == 1 and [(r["id"], r["status"]) for r in done["results"]] == [("1", "pass")]

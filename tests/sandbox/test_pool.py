@@ -16,8 +16,8 @@ import pytest
 from client.models import Item, Status
 from service.sandbox.docker import owner_id
 from service.sandbox.executor import build_task, evaluate_items
-from service.sandbox.protocol import RunOutcome, RunResult
 from service.sandbox.pool import SandboxPool
+from service.sandbox.protocol import RunOutcome, RunResult
 from service.settings import Settings
 
 LABEL = "utrs.sandbox.owner"

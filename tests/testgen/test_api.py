@@ -151,7 +151,13 @@ def test_an_idempotency_key_makes_a_testgen_job_once(stack: Stack) -> None:
     key = f"tg-step-{time.time_ns()}"
     first = post(_numbered(2), key)
     assert post(_numbered(2), key) == first  # a retry: the same job, nothing queued again
-    assert post(_numbered(1), key) == first  # as POST /v1/jobs: the key answers the job it made, whatever the body
+    # the same key with another body: refused, naming the key (the old job's results
+    # would not be this request's); as POST /v1/jobs
+    reused = httpx.post(f"{stack.url}/v1/testgen/jobs", json={"items": _numbered(1)}, timeout=60,
+                        headers={"Idempotency-Key": key})
+    assert reused.status_code == 422, reused.text
+    assert [e["field"] for e in reused.json()["errors"]] == ["Idempotency-Key"]
+    assert first in reused.json()["errors"][0]["message"]
     assert post(_numbered(2), key + "-other") != first
     state = _poll(stack, first, {"done"})
     assert state["status"] == "done" and state["total"] == 2 and [r["id"] for r in state["results"]] == ["n0", "n1"]

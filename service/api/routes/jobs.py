@@ -3,12 +3,13 @@ DELETE /v1/jobs/{job_id} (cancel what has not started)."""
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Depends, Response
+from fastapi import APIRouter, Depends, Request, Response
 
 from client.models import EvaluateRequest, JobCancelled, JobCreated, JobStatus, TestgenJobStatus
 from service.api.deps import BatchesDep, IdempotencyHeader, QueueDep, TenantDep, require_api_key
 from service.api.responses import REFUSALS, json_response, raw_json
 from service.api.routes.testgen import job_status
+from service.queue.idempotency import fingerprint
 from service.queue.testgen import cancel_testgen, is_testgen_job
 
 __all__ = ["router"]
@@ -21,15 +22,17 @@ async def create_job(
     request: EvaluateRequest,
     batches: BatchesDep,
     tenant: TenantDep,
+    http: Request,
     idempotency_header: IdempotencyHeader = None,
 ) -> Response:
     """Queue a batch and return at once (same body as /v1/evaluate; ``wait_s`` is
     ignored; lane ``bulk`` unless the request names one); poll GET /v1/jobs/{job_id}.
     A retry with the same ``idempotency_key`` (body) or ``Idempotency-Key`` header (the
-    body's wins when both are sent) answers the same job id."""
+    body's wins when both are sent) answers the same job id; the same key with another
+    body is a 422."""
     if request.idempotency_key is None and idempotency_header is not None:
         request = request.model_copy(update={"idempotency_key": idempotency_header})
-    job_id = await batches.create(request, tenant=tenant)
+    job_id = await batches.create(request, tenant=tenant, body=fingerprint(await http.body()))
     return json_response(JobCreated(job_id=job_id), status_code=202)
 
 

@@ -8,15 +8,16 @@ from __future__ import annotations
 import time
 
 import anyio.to_thread
-from fastapi import APIRouter, Depends, Response
+from fastapi import APIRouter, Depends, Request, Response
 
 from client.models import JobCreated, TestgenItem, TestgenJobStatus, TestgenRequest, TestgenResponse, TestgenResult
 from client.models import TestgenStatus as St
 from service.api.deps import IdempotencyHeader, QueueDep, TenantDep, require_api_key
 from service.api.responses import REFUSALS, json_response
 from service.errors import BatchTooLarge, InvalidField
+from service.queue.idempotency import fingerprint, idempotent
 from service.queue.producer import ChunkQueue
-from service.queue.testgen import TestgenPlan, enqueue_testgen, idempotent, read_state, wait_for
+from service.queue.testgen import TestgenPlan, enqueue_testgen, new_batch_id, read_state, wait_for
 from service.settings import Settings
 
 __all__ = ["check_testgen", "job_status", "router"]
@@ -45,14 +46,20 @@ async def create_job(
     request: TestgenRequest,
     queue: QueueDep,
     tenant: TenantDep,
+    http: Request,
     idempotency_header: IdempotencyHeader = None,
 ) -> Response:
     """Queue test generation and return at once (``wait_s`` ignored); GET
     /v1/jobs/{job_id} then answers a :class:`~client.models.TestgenJobStatus`, DELETE
     cancels what has not started. A retry with the same ``Idempotency-Key`` header
-    answers the same job id and queues nothing (as ``POST /v1/jobs``)."""
-    job_id = await idempotent(queue, tenant, idempotency_header,
-                              lambda batch_id: _submit(queue, request.items, tenant, batch_id))
+    answers the same job id and queues nothing; the same key with another body is a 422
+    (as ``POST /v1/jobs``; the two endpoints' keys are apart)."""
+
+    async def submit(batch_id: str) -> str:
+        return (await _submit(queue, request.items, tenant, batch_id)).batch_id
+
+    job_id = await idempotent(queue, tenant, idempotency_header, fingerprint(await http.body()), submit,
+                              new_id=new_batch_id, space="testgen:")  # fmt: skip
     return json_response(JobCreated(job_id=job_id), status_code=202)
 
 
