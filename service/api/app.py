@@ -18,6 +18,7 @@ from service.api.routes import evaluate, jobs, openrlhf, ops, testgen
 from service.metrics import Metrics
 from service.queue.producer import ChunkQueue
 from service.queue.redis import api_clients
+from service.runtime import tune_gc
 from service.settings import Settings, get_settings
 
 __all__ = ["create_app", "main"]
@@ -36,6 +37,7 @@ def create_app(settings: Settings) -> FastAPI:
         queue = ChunkQueue(settings, sync, aio)
         app.state.queue = queue
         app.state.batches = BatchService(settings, queue, metrics)
+        tune_gc()
         try:
             yield
         finally:

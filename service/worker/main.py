@@ -42,6 +42,7 @@ from service.errors import BackendUnavailable, RedisFull, SandboxError
 from service.queue.dispatch import LANES, feed, lane_queue
 from service.queue.keys import RedisKeys
 from service.queue.redis import SyncRedis, translate_redis_errors, while_full, worker_client
+from service.runtime import tune_gc
 from service.sandbox.pool import SandboxPool
 from service.settings import Settings, get_settings
 from service.worker.context import WorkerContext, using
@@ -260,6 +261,7 @@ def main(argv: list[str] | None = None) -> int:
     signal.signal(signal.SIGTERM, _exit_on_sigterm)
     name = args.name or f"{socket.gethostname()}.{os.getpid()}.{uuid.uuid4().hex[:6]}"
     pool = _open_pool(settings)
+    tune_gc()
     try:
         for incarnation in itertools.count():
             # RQ's work loop quits when Redis refuses one of its writes (at maxmemory): the
