@@ -37,17 +37,24 @@ class WorkerCounter(StrEnum):
     CHUNKS_FAILED = "chunks_failed"
     CHUNK_SECONDS = "chunk_seconds"
     CONTAINER_RESTARTS = "container_restarts"
+    TESTGEN_CHUNKS = "testgen_chunks"
+    TESTGEN_SECONDS = "testgen_seconds"
     PROGRAM_MS = "program_ms"  # a worker's recent wall ms per program of a chunk (sizes bulk chunks)
 
 
 #: Stats hash field of the programs run with one status: ``programs:<status>``.
 PROGRAMS_PREFIX = "programs:"
+#: Stats hash field of the test-generation results with one status and reason (empty
+#: unless rejected): ``testgen:<status>:<reason>``.
+TESTGEN_PREFIX = "testgen:"
 
 _DESCRIBED = {
     WorkerCounter.CHUNKS: "Chunks (RQ jobs) finished by workers",
     WorkerCounter.CHUNKS_FAILED: "Chunks answered with infra_error after their last attempt",
     WorkerCounter.CHUNK_SECONDS: "Seconds workers spent running chunks",
     WorkerCounter.CONTAINER_RESTARTS: "Sandbox containers replaced by workers",
+    WorkerCounter.TESTGEN_CHUNKS: "Test-generation chunks finished by workers",
+    WorkerCounter.TESTGEN_SECONDS: "Seconds workers spent generating tests",
 }
 
 
@@ -79,6 +86,15 @@ class ClusterSnapshot(Collector):
             if key.startswith(PROGRAMS_PREFIX):
                 executed.add_metric([key.removeprefix(PROGRAMS_PREFIX)], value)
         yield executed
+        generated = CounterMetricFamily(
+            "utrs_worker_testgen_results", "Test-generation results, by status and reason (a rejection's filter)",
+            labels=["status", "reason"],
+        )
+        for key, value in sorted(self.counters.items()):
+            if key.startswith(TESTGEN_PREFIX):
+                status, _, reason = key.removeprefix(TESTGEN_PREFIX).partition(":")
+                generated.add_metric([status, reason], value)
+        yield generated
         for counter, text in _DESCRIBED.items():  # PROGRAM_MS is for the dispatch only
             yield CounterMetricFamily(f"utrs_worker_{counter.value}", text, self.counters.get(counter, 0.0))
 

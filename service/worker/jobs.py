@@ -29,7 +29,7 @@ from rq.job import Job
 
 from client.models import Result
 from service.errors import SandboxUnavailable
-from service.metrics import PROGRAMS_PREFIX, WorkerCounter
+from service.metrics import PROGRAMS_PREFIX, TESTGEN_PREFIX, WorkerCounter
 from service.queue.cache import ResultCache
 from service.queue.claims import Settlement, settle
 from service.queue.envelope import ChunkDone, ChunkJob, failed_chunk
@@ -138,11 +138,16 @@ def run_testgen(**kwargs: Any) -> dict[str, Any]:
         results = testgen(job.items, OraclePools(pool, second), pool.settings, options_of(settings))
     lines = [result.model_dump_json().encode() for result in results]
     elapsed = time.perf_counter() - started
+    outcomes = Counter((r.status.value, r.reason.value if r.reason else "") for r in results)
     for attempt in while_full():  # one MULTI/EXEC: refused whole at maxmemory, so safe to send again
         with attempt, translate_redis_errors("publishing a testgen chunk"), connection.pipeline() as pipe:
             publish_chunk(pipe, job.reply, job.field, lines)
             count_inflight(pipe, keys, job.tenant, -len(lines))
             pipe.hincrby(keys.stats, WorkerCounter.CHUNKS, 1)
+            pipe.hincrby(keys.stats, WorkerCounter.TESTGEN_CHUNKS, 1)
+            pipe.hincrbyfloat(keys.stats, WorkerCounter.TESTGEN_SECONDS, elapsed)
+            for (status, reason), count in outcomes.items():
+                pipe.hincrby(keys.stats, f"{TESTGEN_PREFIX}{status}:{reason}", count)
             pipe.execute()
     statuses = Counter(result.status.value for result in results)
     log.info("job %s: tests for %d references in %.1f s (%s)", job_id, len(results), elapsed, dict(statuses))

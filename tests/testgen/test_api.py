@@ -13,6 +13,7 @@ from typing import Any
 
 import httpx
 import pytest
+from prometheus_client.parser import text_string_to_metric_families
 
 from client import AsyncRewardClient, RewardClient
 from client.cli import main as utrs
@@ -63,6 +64,15 @@ def test_references_come_back_ok_rejected_with_the_filter_and_hostile_ones_never
         right, wrong = rc.evaluate([Item(code=SQUARE, tests=ok.tests),
                                     Item(code=SQUARE.replace("n * n", "n + n"), tests=ok.tests)])
     assert right.status is Status.PASS and wrong.status is not Status.PASS
+    # /metrics counts the workers' test generation, rejections by their filter
+    samples = {(m.name, tuple(sorted(m.labels.items()))): m.value
+               for family in text_string_to_metric_families(httpx.get(f"{stack.url}/metrics", timeout=30).text)
+               for m in family.samples}  # fmt: skip
+    results_total = "utrs_worker_testgen_results_total"
+    assert samples[(results_total, (("reason", ""), ("status", "ok")))] >= 1
+    assert samples[(results_total, (("reason", "constant_output"), ("status", "rejected")))] >= 1
+    assert samples[("utrs_worker_testgen_chunks_total", ())] >= 2  # 4 items in chunks of 3
+    assert samples[("utrs_worker_testgen_seconds_total", ())] > 0
 
 
 @pytest.mark.parametrize(("body", "status", "named"), [
