@@ -6,11 +6,11 @@ between the agent's processes (agent, zygote, program, harness). Left to the ker
 two containers of a 2-core host keep waking each other's processes on the other core:
 the machine was 11-15% idle during a batch, and 0.6-1.4% with each container pinned to a
 core of its own (``docs/benchmarks.md``). The engine is the only state every worker
-shares, so the containers' cpusets are read from it: a new container takes the
-least-used CPU (ties broken at random), and once it answers, its pool looks again: where
-pools chose at the same moment and collided, the youngest containers of a CPU holding
-more than its share move (every pool computes the same answer from the same listing, and
-moves only its own).
+shares, so a container's CPU is a label on it (read back with one listing): a new
+container takes the least-used CPU (ties broken at random), and once it answers, its pool
+looks again: where pools chose at the same moment and collided, the youngest containers
+of a CPU holding more than its share are started again on the least-used one (every pool
+computes the same answer from the same listing, and moves only its own).
 """
 
 from __future__ import annotations
@@ -20,7 +20,7 @@ import random
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-__all__ = ["Placed", "created_key", "least_used", "must_move"]
+__all__ = ["Placed", "least_used", "must_move"]
 
 
 @dataclass(frozen=True)
@@ -29,13 +29,7 @@ class Placed:
 
     cid: str
     cpu: int
-    created: tuple[str, str]  # :func:`created_key` of the engine's creation time
-
-
-def created_key(stamp: str) -> tuple[str, str]:
-    """An order on the engine's RFC 3339 creation times (fractions of varying length)."""
-    whole, _, frac = stamp.rstrip("Z").partition(".")
-    return whole, frac.ljust(9, "0")
+    created: int  # the engine's creation time (seconds; ties: the id decides)
 
 
 def _counts(ncpu: int, placed: Iterable[Placed]) -> list[int]:

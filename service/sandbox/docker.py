@@ -97,6 +97,7 @@ class Engine:
         self.settings = settings
         self._api: docker.APIClient | None = None
         self._ncpu = 0  # CPUs containers are spread over; 0: not pinned
+        self._cpu_label = f"{settings.pool_label}.cpu"  # a container's CPU (it never moves)
 
     @property
     def connected(self) -> bool:
@@ -141,9 +142,11 @@ class Engine:
         if self._api is not None:
             self._api.close()
 
-    def start_container(self, name: str, labels: dict[str, str]) -> tuple[str, socket.socket]:
-        """Create a sandbox container (pinned to a CPU: :mod:`service.sandbox.cpus`),
-        attach to its stdin/stdout, start it.
+    def start_container(
+        self, name: str, labels: dict[str, str], *, cpu: int | None = None
+    ) -> tuple[str, socket.socket]:
+        """Create a sandbox container (pinned to ``cpu``, by default the engine's least-used
+        CPU: :mod:`service.sandbox.cpus`), attach to its stdin/stdout, start it.
 
         Returns:
             The container id and the attached socket.
@@ -154,28 +157,21 @@ class Engine:
         pinned = self._ncpu > 0
         try:
             try:
-                return self._start(name, labels, pinned=pinned)
+                chosen = (self._initial_cpu() if cpu is None else cpu) if pinned else None
+                return self._start(name, labels, chosen)
             except docker.errors.APIError as exc:
                 if not pinned or "cpu" not in str(exc).lower():
                     raise
                 # e.g. the engine's cgroup parent allows other CPUs than it reports
                 log.warning("the engine refused a container pinned to a CPU (%s): not pinning any more", exc)
                 self._ncpu = 0
-                return self._start(name, labels, pinned=False)
+                return self._start(name, labels, None)
         except _ENGINE_ERRORS as exc:
             raise ContainerStartError(f"cannot start a sandbox container: {exc}") from exc
 
-    def _start(self, name: str, labels: dict[str, str], *, pinned: bool) -> tuple[str, socket.socket]:
-        cid = self._create(name, labels, cpus.least_used(self._ncpu, self._placed()) if pinned else None)
-        try:
-            raw = self.api.attach_socket(cid, params={"stdin": 1, "stdout": 1, "stream": 1})
-            self.api.start(cid)
-        except BaseException:
-            self.discard(cid)
-            raise
-        return cid, raw._sock
-
-    def _create(self, name: str, labels: dict[str, str], cpu: int | None) -> str:
+    def _start(self, name: str, labels: dict[str, str], cpu: int | None) -> tuple[str, socket.socket]:
+        if cpu is not None:
+            labels = {**labels, self._cpu_label: str(cpu)}
         created = self.api.create_container(
             self.settings.sandbox_image,
             name=name,
@@ -189,36 +185,42 @@ class Engine:
             network_disabled=True,
             host_config=self._host_config(cpu),
         )
-        return str(created["Id"])
+        cid = str(created["Id"])
+        try:
+            raw = self.api.attach_socket(cid, params={"stdin": 1, "stdout": 1, "stream": 1})
+            self.api.start(cid)
+        except BaseException:
+            self.discard(cid)
+            raise
+        return cid, raw._sock
 
     def _placed(self) -> list[cpus.Placed]:
-        """The engine's live sandbox containers pinned to one CPU (any pool's)."""
-        placed = []
-        for c in self.api.containers(all=True, filters={"label": f"{self.settings.pool_label}.owner"}):
-            if c["State"] in _ENDED:
-                continue
-            try:
-                attrs = self.api.inspect_container(c["Id"])
-            except docker.errors.NotFound:
-                continue  # removed meanwhile
-            cpu = str((attrs.get("HostConfig") or {}).get("CpusetCpus") or "")
-            if cpu.isdigit():
-                placed.append(cpus.Placed(c["Id"], int(cpu), cpus.created_key(str(attrs.get("Created") or ""))))
-        return placed
+        """The engine's live sandbox containers pinned to a CPU (any pool's), from their
+        labels: one listing, no call per container."""
+        found = self.api.containers(all=True, filters={"label": self._cpu_label})
+        return [
+            cpus.Placed(c["Id"], int(c["Labels"][self._cpu_label]), int(c.get("Created") or 0))
+            for c in found
+            if c["State"] not in _ENDED and str(c["Labels"].get(self._cpu_label, "")).isdigit()
+        ]
 
-    def settle(self, container_id: str) -> None:
-        """Once a new container answers: if pools that started containers at the same
-        moment piled them on one CPU, move this one (when it is of the excess) to the
-        least-used CPU. Failures only logged (the container runs where it is)."""
+    def _initial_cpu(self) -> int:
+        return cpus.least_used(self._ncpu, self._placed())
+
+    def misplaced(self, container_id: str) -> int | None:
+        """Once a new container answers: the CPU it should be on instead when pools that
+        started containers at the same moment piled them on one CPU and it is of the
+        excess (its pool starts it again there), else None. Failures only logged."""
         if self._ncpu <= 0:
-            return
+            return None
         try:
             placed = self._placed()
-            if cpus.must_move(container_id, self._ncpu, placed):
-                cpu = cpus.least_used(self._ncpu, [p for p in placed if p.cid != container_id])
-                self.api.update_container(container_id, cpuset_cpus=str(cpu))
         except _ENGINE_ERRORS as exc:
-            log.warning("cannot check container %s's CPU: %s", container_id[:12], exc)
+            log.warning("cannot list the engine's containers: %s", exc)
+            return None
+        if not cpus.must_move(container_id, self._ncpu, placed):
+            return None
+        return cpus.least_used(self._ncpu, [p for p in placed if p.cid != container_id])
 
     def _host_config(self, cpu: int | None) -> dict[str, Any]:
         s = self.settings

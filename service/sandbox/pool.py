@@ -99,8 +99,10 @@ class SandboxPool:
         return self.engine.remove_orphans()
 
     # ---------------------------------------------------------------- containers
-    def spawn(self) -> AgentConn:
-        """Start one container, attach to its agent and ping it.
+    def spawn(self, *, cpu: int | None = None) -> AgentConn:
+        """Start one container (on ``cpu``, by default the engine's least-used CPU),
+        attach to its agent and ping it; started again elsewhere once when it landed on a
+        CPU that pools starting containers at the same moment piled up on.
 
         Raises:
             ContainerStartError: it would not start or did not answer.
@@ -111,14 +113,17 @@ class SandboxPool:
             f"{s.pool_label}.pool": self.pool_id,
             f"{s.pool_label}.version": self.image_version,
         }
-        cid, sock = self.engine.start_container(f"utrs-sbx-{uuid.uuid4().hex[:12]}", labels)
+        cid, sock = self.engine.start_container(f"utrs-sbx-{uuid.uuid4().hex[:12]}", labels, cpu=cpu)
         conn = AgentConn(cid, sock)
         try:
             conn.ping(s.container_start_timeout_s)
         except AgentError as exc:
             self._kill(conn)
             raise ContainerStartError(f"sandbox agent did not answer: {exc}") from exc
-        self.engine.settle(cid)
+        if cpu is None and (better := self.engine.misplaced(cid)) is not None:
+            log.info("container %s: on a CPU that pools piled up on; starting it on CPU %d", cid[:12], better)
+            self._kill(conn)
+            return self.spawn(cpu=better)
         return conn
 
     def _kill(self, conn: AgentConn) -> None:

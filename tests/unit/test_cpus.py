@@ -5,12 +5,12 @@ from __future__ import annotations
 
 import random
 
-from service.sandbox.cpus import Placed, created_key, least_used, must_move
+from service.sandbox.cpus import Placed, least_used, must_move
 
 
 def _placed(*cpus: int) -> list[Placed]:
     """Containers c0, c1, ... on these CPUs, each created a second after the previous."""
-    return [Placed(f"c{i}", cpu, created_key(f"2026-12-01T19:00:{i:02d}.5Z")) for i, cpu in enumerate(cpus)]
+    return [Placed(f"c{i}", cpu, 1_780_000_000 + i) for i, cpu in enumerate(cpus)]
 
 
 def test_least_used_takes_the_emptiest_cpu() -> None:
@@ -38,13 +38,14 @@ def test_an_even_spread_never_moves() -> None:
         assert not any(must_move(p.cid, 3 if 2 in layout else 2, placed) for p in placed), layout
 
 
-def test_creation_times_order_with_fractions_of_any_length() -> None:
-    stamps = ["2026-12-01T19:00:01.5Z", "2026-12-01T19:00:01.123456789Z", "2026-12-01T19:00:01.50000001Z",
-              "2026-12-01T19:00:00Z", "2026-12-01T19:00:01.6Z"]  # fmt: skip
-    assert sorted(stamps, key=created_key) == [stamps[3], stamps[1], stamps[0], stamps[2], stamps[4]]
+def test_containers_created_in_the_same_second_are_ordered_by_id() -> None:
+    placed = [Placed("b", 0, 100), Placed("a", 0, 100), Placed("c", 1, 100)]  # "b": the youngest
+    assert [must_move(p.cid, 2, placed) for p in placed] == [False, False, False]  # [2, 1]: even
+    piled = [Placed("b", 0, 100), Placed("a", 0, 100)]
+    assert [must_move(p.cid, 2, piled) for p in piled] == [True, False]
 
 
 def test_a_container_not_in_the_listing_or_unpinned_stays() -> None:
     placed = _placed(0, 0, 0)
     assert not must_move("gone", 2, placed)
-    assert not must_move("c0", 2, [Placed("c0", 5, ("", ""))])
+    assert not must_move("c0", 2, [Placed("c0", 5, 0)])
