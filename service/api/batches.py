@@ -42,11 +42,11 @@ class BatchService:
         self.cache = ResultCache(prefix=settings.key_prefix, ttl_s=settings.cache_ttl_s, enabled=settings.cache_enabled)
         self.results = ResultReader(settings, queue.aio)
 
-    async def create(self, request: EvaluateRequest, *, tenant: str, body: str = "") -> str:
+    async def create(self, request: EvaluateRequest, *, tenant: str, body: bytes = b"") -> str:
         """POST /v1/jobs: submit in the bulk lane (unless the request names one); the
         job id. With an ``idempotency_key`` this key's tenant used within the job TTL for
-        the same ``body`` (a :func:`~service.queue.idempotency.fingerprint`), the id of
-        the batch it made then, and nothing is queued again.
+        the same ``body`` (the request's bytes), the id of the batch it made then, and
+        nothing is queued again.
 
         Raises:
             InvalidField: the key was used for another body (422).

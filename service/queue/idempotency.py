@@ -20,19 +20,14 @@ from service.errors import InvalidField
 from service.queue.producer import ChunkQueue
 from service.queue.redis import translate_redis_errors
 
-__all__ = ["fingerprint", "idempotent"]
-
-
-def fingerprint(body: bytes) -> str:
-    """What identifies a request body (its bytes: a retry sends the same)."""
-    return hashlib.sha256(body).hexdigest()[:32]
+__all__ = ["idempotent"]
 
 
 async def idempotent(
     queue: ChunkQueue,
     tenant: str,
     key: str | None,
-    body: str,
+    body: bytes,
     submit: Callable[[str], Awaitable[str]],
     *,
     new_id: Callable[[], str],
@@ -40,7 +35,8 @@ async def idempotent(
     field: str = "Idempotency-Key",
 ) -> str:
     """The job id for a job POST: with ``key``, the one this tenant's key made within the
-    job TTL (``body``, a :func:`fingerprint`, must match then), else ``submit(new_id())``.
+    job TTL (the request ``body`` must be the same then: its bytes' digest is kept with
+    the job id; a retry sends the same bytes), else ``submit(new_id())``.
 
     Raises:
         InvalidField: the key was used with another body (``field`` names the key).
@@ -51,13 +47,14 @@ async def idempotent(
         return await submit(batch_id)
     digest = hashlib.sha256(f"{space}{key}".encode("utf-8", "surrogatepass")).hexdigest()
     redis_key = queue.keys.idempotency(tenant, digest)
+    made_for = hashlib.sha256(body).hexdigest()[:32]  # hashed only when a key came (bodies reach 64 MiB)
     with translate_redis_errors("checking the idempotency key"):
-        if not await queue.aio.set(redis_key, f"{batch_id} {body}", nx=True, ex=queue.settings.job_ttl_s):
+        if not await queue.aio.set(redis_key, f"{batch_id} {made_for}", nx=True, ex=queue.settings.job_ttl_s):
             existing = await queue.aio.get(redis_key)
             if existing is not None:
                 text = existing.decode() if isinstance(existing, bytes) else str(existing)
                 job_id, _, made_with = text.partition(" ")
-                if made_with and made_with != body:  # (a value without one: made before fingerprints)
+                if made_with and made_with != made_for:  # (a value without one: made before fingerprints)
                     raise InvalidField(field, f"was used for another request body (job {job_id}) within "
                                               "UTRS_JOB_TTL_S; a new request needs a new key",
                                        kind="idempotency_key_reused")  # fmt: skip

@@ -38,7 +38,8 @@ def choose(evidence: list[Evidence], n_tests: int, *, fill: bool = True,
     """The indices of the chosen inputs (in input order) and how many of them the
     coverage/mutant criterion chose (the rest fill the suite with new outputs);
     ``pinned`` (indices: the caller's own inputs) are chosen first, up to ``n_tests``."""
-    chosen = [e for e in evidence if e.index in set(pinned)][:n_tests]
+    wanted = set(pinned)
+    chosen = [e for e in evidence if e.index in wanted][:n_tests]
     lines: set[int] = set().union(*(e.lines for e in chosen))
     kills: Counter[int] = Counter(m for e in chosen for m in e.kills)
     rest = [e for e in evidence if e not in chosen]

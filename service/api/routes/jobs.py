@@ -9,7 +9,6 @@ from client.models import EvaluateRequest, JobCancelled, JobCreated, JobStatus, 
 from service.api.deps import BatchesDep, IdempotencyHeader, QueueDep, TenantDep, require_api_key
 from service.api.responses import REFUSALS, json_response, raw_json
 from service.api.routes.testgen import job_status
-from service.queue.idempotency import fingerprint
 from service.queue.testgen import cancel_testgen, is_testgen_job
 
 __all__ = ["router"]
@@ -32,7 +31,7 @@ async def create_job(
     body is a 422."""
     if request.idempotency_key is None and idempotency_header is not None:
         request = request.model_copy(update={"idempotency_key": idempotency_header})
-    job_id = await batches.create(request, tenant=tenant, body=fingerprint(await http.body()))
+    job_id = await batches.create(request, tenant=tenant, body=await http.body())
     return json_response(JobCreated(job_id=job_id), status_code=202)
 
 

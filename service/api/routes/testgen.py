@@ -15,7 +15,7 @@ from client.models import TestgenStatus as St
 from service.api.deps import IdempotencyHeader, QueueDep, TenantDep, require_api_key
 from service.api.responses import REFUSALS, json_response
 from service.errors import BatchTooLarge, InvalidField
-from service.queue.idempotency import fingerprint, idempotent
+from service.queue.idempotency import idempotent
 from service.queue.producer import ChunkQueue
 from service.queue.testgen import TestgenPlan, enqueue_testgen, new_batch_id, read_state, wait_for
 from service.settings import Settings
@@ -58,7 +58,7 @@ async def create_job(
     async def submit(batch_id: str) -> str:
         return (await _submit(queue, request.items, tenant, batch_id)).batch_id
 
-    job_id = await idempotent(queue, tenant, idempotency_header, fingerprint(await http.body()), submit,
+    job_id = await idempotent(queue, tenant, idempotency_header, await http.body(), submit,
                               new_id=new_batch_id, space="testgen:")  # fmt: skip
     return json_response(JobCreated(job_id=job_id), status_code=202)
 
