@@ -82,13 +82,19 @@ REDIS_RETRY_BASE_S = 0.05
 REDIS_RETRY_CAP_S = 0.5
 #: The API's pause before re-reading a batch after losing Redis while waiting.
 REDIS_RECONNECT_PAUSE_S = 0.25
-#: How long RQ keeps a chunk job's own (small) return value.
-RQ_RESULT_TTL_S = 300
+#: How long RQ keeps a chunk job once it succeeded: not at all. Its results are in the
+#: batch's keys; keeping the job would make RQ write its whole payload back (compressed)
+#: and hold it in Redis for nothing (a failed chunk's job stays ``failure_ttl_s``).
+RQ_RESULT_TTL_S = 0
 #: RQ's own registry cleaning (the backstop of service.worker.recovery).
 RQ_MAINTENANCE_S = 120
 #: An RQ worker's TTL (RQ blocks in BLPOP for it minus 15 s between jobs; then it feeds
 #: the lanes again, a backstop of the feeding after every dequeue).
 RQ_WORKER_TTL_S = 20
+#: RQ's worker heartbeat outside a job's bookkeeping (three round trips, which RQ sends
+#: twice per dequeue and once after each job) goes at most this often: the same key is
+#: refreshed in RQ's pipelines as every job starts, and lives worker TTL + 60 s.
+RQ_HEARTBEAT_EVERY_S = 5.0
 #: A worker whose results Redis refuses (at its maxmemory) keeps them and tries again,
 #: with backoff, this long before it gives the chunk up to RQ's retries (inside the
 #: chunk's job timeout: its margin is JOB_MARGIN_S).

@@ -3,7 +3,8 @@
 Run several per machine and on many machines against one Redis; each opens its own
 pool (``UTRS_POOL_SIZE`` containers). The worker executes jobs in its own process
 (RQ's SimpleWorker: forking a work horse per job would copy the pool's live connections
-into a child), and a presence thread keeps two heartbeats going:
+into a child), and a presence thread (:mod:`service.worker.presence`) keeps two
+heartbeats going:
 
 * the service's: ``P:workers`` (zset name -> time) and ``P:image`` (image version), which
   the API reads for admission (503 without live workers) and cache keys;
@@ -24,20 +25,25 @@ from __future__ import annotations
 import argparse
 import itertools
 import logging
+import math
 import os
 import signal
 import socket
-import threading
 import time
 import uuid
-from types import TracebackType
 from typing import Any
 
 from rq import Queue, SimpleWorker
 from rq.job import Job
 from rq.serializers import JSONSerializer
 
-from service.budgets import POOL_RETRY_PAUSE_S, POOL_START_ATTEMPTS, RQ_MAINTENANCE_S, RQ_WORKER_TTL_S
+from service.budgets import (
+    POOL_RETRY_PAUSE_S,
+    POOL_START_ATTEMPTS,
+    RQ_HEARTBEAT_EVERY_S,
+    RQ_MAINTENANCE_S,
+    RQ_WORKER_TTL_S,
+)
 from service.errors import BackendUnavailable, RedisFull, SandboxError
 from service.queue.dispatch import LANES, feed, lane_queue
 from service.queue.keys import RedisKeys
@@ -46,9 +52,9 @@ from service.runtime import tune_gc
 from service.sandbox.pool import SandboxPool
 from service.settings import Settings, get_settings
 from service.worker.context import WorkerContext, using
-from service.worker.recovery import reap
+from service.worker.presence import Presence
 
-__all__ = ["PoolWorker", "Presence", "build_worker", "main"]
+__all__ = ["PoolWorker", "build_worker", "main"]
 
 log = logging.getLogger(__name__)
 
@@ -62,6 +68,7 @@ class PoolWorker(SimpleWorker):
         self.heartbeat_ttl_s = heartbeat_ttl_s
         self.context = context
         self.running: Job | None = None
+        self.beaten_at = -math.inf  # monotonic time of the last heartbeat sent on its own
 
     def work(self, *args: Any, **kwargs: Any) -> bool:
         """RQ's work loop, with this worker's context current for its jobs and callbacks."""
@@ -69,15 +76,20 @@ class PoolWorker(SimpleWorker):
             return bool(super().work(*args, **kwargs))
 
     def heartbeat(self, timeout: int | None = None, pipeline: Any = None) -> None:
-        """RQ's heartbeat, skipped (logged) while Redis is at its maxmemory instead of
-        quitting the work loop: the service's own presence heartbeat keeps this worker
-        known, and it serves again as soon as memory is freed."""
+        """RQ's heartbeat: always on RQ's own pipelines; on its own (three round trips, three
+        times per chunk, for a key that lives 80 s) at most every ``RQ_HEARTBEAT_EVERY_S``,
+        and skipped (logged) while Redis is at its maxmemory instead of quitting the work
+        loop: the presence heartbeat keeps this worker known meanwhile."""
         if pipeline is not None:  # queued on RQ's own pipeline: RQ handles its errors
             super().heartbeat(timeout, pipeline)
+            return
+        now = time.monotonic()
+        if now - self.beaten_at < RQ_HEARTBEAT_EVERY_S:
             return
         try:
             with translate_redis_errors("sending RQ's worker heartbeat"):
                 super().heartbeat(timeout, pipeline)
+            self.beaten_at = now
         except RedisFull as exc:
             log.warning("worker %s: %s; still serving", self.name, exc)
 
@@ -127,69 +139,6 @@ class PoolWorker(SimpleWorker):
         execution = next(iter(list(self.executions.values())), None)
         if job is not None and execution is not None and execution.job_id == job.id:
             self.maintain_heartbeats(job, execution)
-
-
-class Presence:
-    """Background heartbeats of one worker (see the module docstring)."""
-
-    def __init__(self, worker: PoolWorker, keys: RedisKeys, image: str, settings: Settings) -> None:
-        self.worker = worker
-        self.keys = keys
-        self.image = image
-        self.settings = settings
-        self.every_s = min(settings.worker_heartbeat_s, settings.worker_maintenance_s)
-        self.reap_every_s = settings.worker_maintenance_s
-        self.ttl_s = settings.worker_dead_after_s
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run, name="utrs-presence", daemon=True)
-
-    def __enter__(self) -> Presence:
-        self.beat()
-        self._thread.start()
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self._stop.set()
-        self._thread.join(timeout=self.every_s + 1)
-        try:
-            with translate_redis_errors("deregistering"):
-                self.worker.connection.zrem(self.keys.workers, self.worker.name)
-        except BackendUnavailable:
-            log.warning("worker %s: could not deregister (Redis unavailable)", self.worker.name)
-
-    def beat(self) -> None:
-        """Register this worker as alive now, with its image version.
-
-        Raises:
-            BackendUnavailable: Redis failed.
-        """
-        now = time.time()
-        with translate_redis_errors("sending a heartbeat"), self.worker.connection.pipeline(transaction=False) as pipe:
-            pipe.zadd(self.keys.workers, {self.worker.name: now})
-            pipe.zremrangebyscore(self.keys.workers, "-inf", now - 10 * self.ttl_s)
-            pipe.set(self.keys.image, self.image, ex=self.ttl_s)
-            pipe.execute()
-
-    def _run(self) -> None:
-        next_reap = 0.0
-        while not self._stop.wait(self.every_s):
-            try:
-                self.beat()
-                with translate_redis_errors("extending the running job's heartbeat"):
-                    self.worker.beat_running_job()
-                if time.monotonic() >= next_reap:
-                    next_reap = time.monotonic() + self.reap_every_s
-                    with translate_redis_errors("taking back dead workers' chunks"):
-                        reap(self.worker.connection, self.settings, self.keys)
-            except BackendUnavailable as exc:  # Redis restarting: keep trying
-                log.warning("worker %s: heartbeat failed: %s", self.worker.name, exc)
-            except Exception:  # a bug here must not kill the heartbeat silently
-                log.exception("worker %s: heartbeat error", self.worker.name)
 
 
 def build_worker(

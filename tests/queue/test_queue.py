@@ -13,11 +13,13 @@ from collections.abc import Iterator
 import pytest
 import redis
 import redis.asyncio as aioredis
+from rq.job import Job
 
 from client.models import Status
+from service.budgets import RQ_HEARTBEAT_EVERY_S
 from service.errors import NoWorkers, QueueFull, QuotaExceeded
 from service.queue.cache import ResultCache
-from service.queue.keys import RedisKeys
+from service.queue.keys import RedisKeys, chunk_job_id
 from service.queue.plan import plan_batch
 from service.queue.producer import ChunkQueue
 from service.queue.results import ResultReader
@@ -122,6 +124,36 @@ def test_enqueue_burst_worker_collect(qsettings: Settings, sync_redis: redis.Red
     assert results[-1] is not None and results[-1]["cached"] is True
     assert state.lost == [] and set(state.chunks) == {0, 1, 2}
     assert set(hits) == set(keys)  # the worker filled the cache
+    # A chunk that succeeded leaves no RQ job behind (its payload is not written back).
+    for chunk in range(plan.n_chunks):
+        assert not Job.exists(chunk_job_id(plan.batch_id, chunk), connection=sync_redis)
+
+
+def test_rq_worker_heartbeat_on_its_own_is_sent_at_most_every_interval(
+    qsettings: Settings, sync_redis: redis.Redis[bytes]
+) -> None:
+    """RQ sends its worker heartbeat (three round trips) twice per dequeue and after every
+    job; on its own it goes at most every RQ_HEARTBEAT_EVERY_S, on RQ's pipelines always,
+    and the key it keeps alive outlives that interval many times over."""
+    worker = build_worker(qsettings, sync_redis, f"hb-{uuid.uuid4().hex[:6]}")
+    worker.register_birth()
+    try:
+        worker.heartbeat()
+        assert sync_redis.hget(worker.key, "last_heartbeat")
+        sync_redis.hdel(worker.key, "last_heartbeat")
+        worker.heartbeat()  # within the interval: nothing sent
+        assert sync_redis.hget(worker.key, "last_heartbeat") is None
+        with sync_redis.pipeline() as pipe:  # RQ's own bookkeeping as a job starts: sent
+            worker.heartbeat(pipeline=pipe)
+            pipe.execute()
+        assert sync_redis.hget(worker.key, "last_heartbeat")
+        sync_redis.hdel(worker.key, "last_heartbeat")
+        worker.beaten_at -= RQ_HEARTBEAT_EVERY_S  # the interval has passed
+        worker.heartbeat()
+        assert sync_redis.hget(worker.key, "last_heartbeat")
+        assert sync_redis.ttl(worker.key) > 10 * RQ_HEARTBEAT_EVERY_S
+    finally:
+        worker.register_death()
 
 
 def test_chunk_gets_infra_error_after_its_last_retry(qsettings: Settings, sync_redis: redis.Redis[bytes]) -> None:
