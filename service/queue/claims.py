@@ -25,18 +25,20 @@ from service.queue.redis import AsyncRedis, Pipeline, SyncRedis
 __all__ = ["Settlement", "claim", "follow_field", "settle"]
 
 _CLAIM = """
--- ARGV[1] batch id, ARGV[2] ttl, then per key: claim key, follower entry
+-- ARGV[1] batch id, ARGV[2] ttl, ARGV[3] the head of a follower entry ("results\\tdone\\t"),
+-- then claim keys. Returns the positions (0-based) of the keys another batch runs now,
+-- whose entry's field is follow_field(position): 'f' .. position.
 local out = {}
-for i = 3, #ARGV, 2 do
-  local key, entry = ARGV[i], ARGV[i + 1]
+for i = 4, #ARGV do
+  local key = ARGV[i]
   local owner = redis.call('GET', key)
   if owner and owner ~= ARGV[1] then
-    redis.call('RPUSH', key .. ':f', entry)
+    local position = i - 4
+    redis.call('RPUSH', key .. ':f', ARGV[3] .. 'f' .. position .. '\\t' .. ARGV[2])
     redis.call('EXPIRE', key .. ':f', ARGV[2])
-    out[#out + 1] = 1
+    out[#out + 1] = position
   else
     redis.call('SET', key, ARGV[1], 'EX', ARGV[2])
-    out[#out + 1] = 0
   end
 end
 return out
@@ -78,7 +80,8 @@ return copied
 
 
 def follow_field(index: int) -> str:
-    """The results-hash field (and done-list entry) of a batch's ``index``-th follower."""
+    """The results-hash field (and done-list entry) of a batch's ``index``-th follower (the
+    claim script writes the same: ``'f' .. position``)."""
     return f"f{index}"
 
 
@@ -94,12 +97,14 @@ async def claim(
     """
     if not cache_keys:
         return []
-    args: list[str | int] = [batch_id, reply.ttl]
-    # Each key gets the field of its position; only those that turn out to follow use it.
-    for position, key in enumerate(cache_keys):
-        args += [keys.claim(key), f"{reply.results}\t{reply.done}\t{follow_field(position)}\t{reply.ttl}"]
-    flags: Any = await aio.eval(_CLAIM, 0, *args)
-    return [bool(flag) for flag in flags]
+    # The script answers only the followers' positions (a batch of 2,000 fresh programs
+    # used to get 2,000 flags back, parsed one by one), and makes their entries itself.
+    head = f"{reply.results}\t{reply.done}\t"
+    positions: Any = await aio.eval(_CLAIM, 0, batch_id, reply.ttl, head, *(keys.claim(key) for key in cache_keys))
+    follows = [False] * len(cache_keys)
+    for position in positions:
+        follows[int(position)] = True
+    return follows
 
 
 class Settlement:

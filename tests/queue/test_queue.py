@@ -19,6 +19,8 @@ from client.models import Status
 from service.budgets import RQ_HEARTBEAT_EVERY_S
 from service.errors import NoWorkers, QueueFull, QuotaExceeded
 from service.queue.cache import ResultCache
+from service.queue.claims import claim
+from service.queue.envelope import ReplyTo
 from service.queue.keys import RedisKeys, chunk_job_id
 from service.queue.plan import plan_batch
 from service.queue.producer import ChunkQueue
@@ -154,6 +156,27 @@ def test_rq_worker_heartbeat_on_its_own_is_sent_at_most_every_interval(
         assert sync_redis.ttl(worker.key) > 10 * RQ_HEARTBEAT_EVERY_S
     finally:
         worker.register_death()
+
+
+def test_a_claim_answers_which_programs_follow_another_batch(
+    qsettings: Settings, sync_redis: redis.Redis[bytes]
+) -> None:
+    """Batch "a" runs k1 and k2; batch "b" then claims k0, k2, k3: only k2 follows (position
+    1), and its follower entry says where b's result goes (field f1, b's keys, b's TTL)."""
+    keys = RedisKeys(qsettings.key_prefix)
+
+    async def go(queue: ChunkQueue) -> tuple[list[bool], list[bool], ReplyTo]:
+        first = await claim(queue.aio, keys, "a", queue.reply_to("a"), ["k1", "k2"])
+        second = await claim(queue.aio, keys, "b", queue.reply_to("b"), ["k0", "k2", "k3"])
+        return first, second, queue.reply_to("b")
+
+    first, second, reply = _run(qsettings, go)  # type: ignore[misc]
+    assert first == [False, False] and second == [False, True, False]
+    assert sync_redis.lrange(keys.claim("k2") + ":f", 0, -1) == [
+        f"{reply.results}\t{reply.done}\tf1\t{reply.ttl}".encode()
+    ]
+    assert sync_redis.get(keys.claim("k0")) == b"b" and sync_redis.get(keys.claim("k2")) == b"a"
+    assert not sync_redis.exists(keys.claim("k0") + ":f")
 
 
 def test_chunk_gets_infra_error_after_its_last_retry(qsettings: Settings, sync_redis: redis.Redis[bytes]) -> None:
