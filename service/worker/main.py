@@ -3,16 +3,10 @@
 Run several per machine and on many machines against one Redis; each opens its own
 pool (``UTRS_POOL_SIZE`` containers). The worker executes jobs in its own process
 (RQ's SimpleWorker: forking a work horse per job would copy the pool's live connections
-into a child), and a presence thread (:mod:`service.worker.presence`) keeps two
-heartbeats going:
-
-* the service's: ``P:workers`` (zset name -> time) and ``P:image`` (image version), which
-  the API reads for admission (503 without live workers) and cache keys;
-* RQ's, for the running job (RQ's own bookkeeping).
-
-and every ``worker_maintenance_s`` it takes back the chunks of workers whose heartbeat
-stopped (:mod:`service.worker.recovery`): a killed worker's chunk runs again within
-``worker_dead_after_s`` + ``worker_maintenance_s`` seconds.
+into a child), and a presence thread (:mod:`service.worker.presence`) keeps the service's
+heartbeat and RQ's running-job heartbeat going and takes back the chunks of workers whose
+heartbeat stopped: a killed worker's chunk runs again within ``worker_dead_after_s`` +
+``worker_maintenance_s`` seconds.
 
 The pool is handed to the jobs through the worker's :class:`WorkerContext`, set for as
 long as :meth:`PoolWorker.work` runs. SIGTERM/SIGINT: RQ's warm shutdown (finish the

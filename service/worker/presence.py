@@ -6,7 +6,8 @@
 * RQ's, for the running job (RQ's own bookkeeping);
 
 and every ``worker_maintenance_s`` it takes back the chunks of workers whose heartbeat
-stopped (:mod:`service.worker.recovery`).
+stopped (:mod:`service.worker.recovery`): a killed worker's chunk runs again within
+``worker_dead_after_s`` + ``worker_maintenance_s`` seconds.
 """
 
 from __future__ import annotations
