@@ -82,10 +82,10 @@ REDIS_RETRY_BASE_S = 0.05
 REDIS_RETRY_CAP_S = 0.5
 #: The API's pause before re-reading a batch after losing Redis while waiting.
 REDIS_RECONNECT_PAUSE_S = 0.25
-#: How long RQ keeps a chunk job once it succeeded: not at all. Its results are in the
-#: batch's keys; keeping the job would make RQ write its whole payload back (compressed)
-#: and hold it in Redis for nothing (a failed chunk's job stays ``failure_ttl_s``).
-RQ_RESULT_TTL_S = 0
+#: How long RQ keeps a chunk job once it succeeded. Not 0: the API's job state tells a
+#: lost chunk from a finished one by its RQ job, and a job deleted at once between the
+#: API's two reads looked lost (the load test's "part of the job was lost").
+RQ_RESULT_TTL_S = 300
 #: RQ's own registry cleaning (the backstop of service.worker.recovery).
 RQ_MAINTENANCE_S = 120
 #: An RQ worker's TTL (RQ blocks in BLPOP for it minus 15 s between jobs; then it feeds

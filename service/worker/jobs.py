@@ -59,7 +59,7 @@ def run_chunk(**kwargs: Any) -> dict[str, Any]:
         kwargs: a :class:`~service.queue.envelope.ChunkJob` as JSON.
 
     Returns:
-        A :class:`~service.queue.envelope.ChunkDone` (RQ drops it with the job; the results are
+        A :class:`~service.queue.envelope.ChunkDone` (RQ keeps it briefly; the results are
         in the batch's keys).
 
     Raises:
