@@ -199,3 +199,33 @@ def test_missing_image_is_a_clear_error() -> None:
 
     with pytest.raises(SandboxUnavailable, match="missing"):
         SandboxPool(Settings(sandbox_image="utrs-no-such-image:0")).start()
+
+
+def _cleanings(pool: SandboxPool) -> int:
+    conn = pool.acquire(10.0)
+    assert conn is not None
+    try:
+        return int(conn.ping(10.0)["cleanings"])
+    finally:
+        pool.release(conn)
+
+
+def test_only_a_run_that_left_something_is_cleaned_up_after() -> None:
+    """After a run the agent looks (the container's task count, the shared directories'
+    times, the run's work directory) and cleans only when something was left: twenty
+    programs that leave nothing cost no cleaning, one that leaves a file in /dev/shm
+    costs one, and the next program does not see the file."""
+    def item(n: int, code: str = "") -> Item:
+        return Item.model_validate({"id": str(n), "code": f"{code}def f(x):\n    return x + {n}\n",
+                                    "tests": {"kind": "assert", "cases": [{"code": f"assert f(1) == {n + 1}"}]}})
+
+    with SandboxPool(Settings(pool_size=1, container_max_runs=100_000)) as pool:
+        start = _cleanings(pool)
+        results = evaluate_items(pool, [item(n) for n in range(20)])
+        assert [r.status for r in results] == [Status.PASS] * 20
+        assert _cleanings(pool) == start
+        [left] = evaluate_items(pool, [item(1, "open('/dev/shm/left', 'w').write('x')\n")])
+        assert left.status is Status.PASS
+        assert _cleanings(pool) == start + 1
+        [after] = evaluate_items(pool, [item(2, "import os\nassert not os.path.exists('/dev/shm/left')\n")])
+        assert after.status is Status.PASS, after.tests

@@ -230,3 +230,30 @@ def test_shared_cases_survive_a_crash_or_timeout(pool: SandboxPool) -> None:
         pool, code=code, isolate_cases=False, limits={"timeout_s": 1.0}, tests={"kind": "assert", "cases": cases}
     )
     assert [t.status for t in result.tests] == [TestStatus.PASS, TestStatus.CRASH, TestStatus.TIMEOUT, TestStatus.PASS]
+
+
+_DISPOSITIONS = (
+    "import os, signal\n"
+    "def dispositions():\n"
+    "    got = tuple(signal.getsignal(s) for s in (signal.SIGPIPE, signal.SIGXFSZ, signal.SIGCHLD))\n"
+    "    r, w = os.pipe()\n"
+    "    os.close(r)\n"
+    "    try:\n"
+    "        os.write(w, b'x')\n"
+    "    except BrokenPipeError:\n"
+    "        return got == (signal.SIG_IGN, signal.SIG_IGN, signal.SIG_DFL)\n"
+    "    return False\n"
+)
+
+
+@pytest.mark.parametrize("way", ["harness", "in_process", "stdio"])
+def test_programs_start_with_a_new_interpreters_signal_dispositions(pool: SandboxPool, way: str) -> None:
+    """SIGPIPE and SIGXFSZ ignored (a write to a closed pipe raises instead of killing the
+    program) and SIGCHLD the default, as ``python3 program.py`` starts: the zygote sets
+    them once and every process it forks inherits them, in every mode."""
+    if way == "stdio":
+        result = _one(pool, **_stdio(_DISPOSITIONS + "print(dispositions())\n", [("", "True")]))
+    else:
+        result = _one(pool, code=_DISPOSITIONS, trust=way,
+                      tests={"kind": "assert", "cases": [{"code": "assert dispositions()"}]})  # fmt: skip
+    assert result.status is Status.PASS, result.tests

@@ -19,7 +19,7 @@ import resource
 import signal
 from typing import Any
 
-__all__ = ["CHAN_FD", "enter", "no_dump", "preload"]
+__all__ = ["CHAN_FD", "child_signals", "enter", "no_dump", "preload"]
 
 CHAN_FD = 1000  # the child's end of its channel, out of the way of the program's fds
 _PR_SET_DUMPABLE = 4
@@ -83,17 +83,25 @@ def _oom_score(score: int) -> None:
         os.close(fd)
 
 
+def child_signals() -> None:
+    """In the zygote, once: the signal dispositions every child of it starts with (a
+    disposition survives fork): SIGPIPE and SIGXFSZ ignored (a write past a closed pipe
+    or the file size limit fails with an error instead of killing the writer), SIGCHLD
+    the default."""
+    for sig in (signal.SIGPIPE, signal.SIGXFSZ):
+        signal.signal(sig, signal.SIG_IGN)
+    signal.signal(signal.SIGCHLD, signal.SIG_DFL)
+
+
 def enter(spec: dict[str, Any], fds: list[int]) -> None:
     """Jail this freshly forked process as ``spec`` says (uid, limits, cwd, oom score).
+    Its signal dispositions are the zygote's (:func:`child_signals`).
 
     Raises:
         OSError: a step failed (the caller exits at once: nothing untrusted ran).
     """
     os.setsid()
     _layout(fds)
-    for sig in (signal.SIGPIPE, signal.SIGXFSZ):
-        signal.signal(sig, signal.SIG_IGN)
-    signal.signal(signal.SIGCHLD, signal.SIG_DFL)
     _oom_score(int(spec.get("oom_score", 1000)))
     _limits(spec.get("limits") or {})
     uid = int(spec["uid"])

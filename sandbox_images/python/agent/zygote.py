@@ -35,7 +35,7 @@ from typing import Any
 from agent import harness, program, proxy, xserver  # noqa: F401  (imported for the children)
 from agent.clean import clean
 from agent.frames import Channel, ChannelError, unix_socket
-from agent.rlimits import CHAN_FD, enter, preload
+from agent.rlimits import CHAN_FD, child_signals, enter, preload
 
 __all__ = ["Zygote", "start"]
 
@@ -107,27 +107,26 @@ class Zygote:
         for P to give each a program (and its descriptors) over a channel of its own.
         Forking them together, with nothing in between, is what keeps the zygote's
         cost per program near a bare fork's."""
-        pids, theirs = [], []
-        for _ in range(max(1, min(int(spec.get("n", 1)), 16))):
-            mine, other = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
+        n = max(1, min(int(spec.get("n", 1)), 16))
+        pairs = [socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM) for _ in range(n)]
+        ends = [(mine.detach(), other.detach()) for mine, other in pairs]  # raw from here on
+        row = (self.chan.fileno(), *(fd for pair in ends for fd in pair))
+        pids: list[int] = []
+        for mine, _ in ends:  # nothing between two forks but the fork
             try:
                 pid = os.fork()
             except OSError:  # the container's pids limit (a fork bomb being cleaned up): fewer
-                mine.close()
-                other.close()
                 break
             if pid == 0:
-                other.close()
-                _blank_main(mine, self.chan.fileno())
-            mine.close()
-            self.children += 1
+                _blank_main(mine, row)
             pids.append(pid)
-            theirs.append(other)
+        self.children += len(pids)
         try:
-            self._send_fds({"id": spec["id"], "pids": pids}, [s.fileno() for s in theirs])
+            self._send_fds({"id": spec["id"], "pids": pids}, [other for _, other in ends[: len(pids)]])
         finally:
-            for s in theirs:
-                s.close()
+            for pair in ends:
+                for fd in pair:
+                    os.close(fd)
 
     def _send_fds(self, message: dict[str, Any], fds: list[int]) -> None:
         if self.exits:
@@ -190,14 +189,21 @@ def _child(spec: dict[str, Any], fds: list[int], body: Any) -> None:
     os._exit(0)
 
 
-def _blank_main(sock: socket.socket, zygote_fd: int) -> None:
+def _blank_main(sock_fd: int, row: tuple[int, ...]) -> None:
     """A blank: wait for P's program, then become its process X. Never returns.
 
+    ``sock_fd`` is its end of its channel to P; the other descriptors of ``row`` (the
+    zygote's channel, both ends of the other blanks' channels forked in the same row) are
+    none of its business: it closes them, so that P sees another blank's end of stream.
     The assignment is ``{"op": "x", ...}`` as the zygote's, with X's descriptors and the
-    marshalled code; a closed channel (P gave the blank back) ends it."""
+    marshalled code; a closed channel (P gave the blank back) ends it. The channel reads
+    into the buffer X's channel uses later (shared with the zygote until written): a
+    fresh 64 KiB buffer would cost a page fault for each of its pages."""
     try:
-        os.close(zygote_fd)  # the zygote's channel is none of its business
-        chan = Channel(sock, fds=True)
+        for fd in row:
+            if fd != sock_fd:
+                os.close(fd)
+        chan = Channel(unix_socket(sock_fd), fds=True, chunk=program.CHUNK)
         spec = chan.recv()
         if type(spec) is not dict:
             os._exit(0)
@@ -228,6 +234,7 @@ def start(close: tuple[int, ...] = ()) -> tuple[int, Channel]:
         for fd in close:
             os.close(fd)
         preload()
+        child_signals()
         program.prepare()
         program.warm_up()
         _DEVNULL.append(os.open(os.devnull, os.O_RDWR))
