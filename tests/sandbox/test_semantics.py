@@ -257,3 +257,22 @@ def test_programs_start_with_a_new_interpreters_signal_dispositions(pool: Sandbo
         result = _one(pool, code=_DISPOSITIONS, trust=way,
                       tests={"kind": "assert", "cases": [{"code": "assert dispositions()"}]})  # fmt: skip
     assert result.status is Status.PASS, result.tests
+
+
+def test_preloaded_modules_are_loaded_and_each_program_gets_them_pristine() -> None:
+    """The zygote imports the standard modules programs often import (a program finds
+    them loaded, and does not pay their import); a program that patches one changes only
+    its own copy: the next program in the same container sees the module as shipped."""
+    preloaded = ("bisect", "cmath", "heapq", "string")  # agent.zygote.PRELOADED
+    patch = "".join(f"import {m}\n{m}.__dict__.clear()\n" for m in preloaded)
+    check = f"import sys\nLOADED = [m for m in {preloaded!r} if m in sys.modules]\n"
+    check += "import heapq, string\nOK = string.ascii_lowercase[:3] == 'abc' and heapq.nsmallest(1, [3, 1]) == [1]\n"
+
+    def item(n: int, code: str, case: str) -> Item:
+        return Item.model_validate({"id": str(n), "code": code, "tests": {"kind": "assert", "cases": [{"code": case}]}})
+
+    with SandboxPool(Settings(pool_size=1, container_max_runs=100_000)) as solo:
+        results = evaluate_items(solo, [item(0, check, f"assert LOADED == {list(preloaded)!r} and OK"),
+                                        item(1, patch + "X = 1\n", "assert X == 1"),
+                                        item(2, check, "assert OK")])  # fmt: skip
+    assert [r.status for r in results] == [Status.PASS] * 3, [r.tests for r in results]

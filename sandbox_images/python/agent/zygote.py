@@ -26,6 +26,7 @@ marshalled, with the request.
 from __future__ import annotations
 
 import gc
+import importlib
 import marshal
 import os
 import select
@@ -41,6 +42,12 @@ __all__ = ["Zygote", "start"]
 
 
 
+#: Standard modules programs often import that the agent itself does not: imported once
+#: here, a program finds them loaded (``import string`` in a fresh process compiles a
+#: regular expression: 2.5 ms; ``heapq`` 1.3 ms, ``bisect`` 1 ms, ``cmath`` 0.5 ms),
+#: for ~180 KiB more of the zygote's memory (45 more pages copied at each fork). Not
+#: ``random`` (it reseeds in every forked child, used or not) nor ``hashlib`` (560 KiB).
+PRELOADED = ("bisect", "cmath", "heapq", "string")
 _REAP_EVERY_S = 0.05  # while children are unreaped and no request comes
 _DEVNULL: list[int] = []  # the zygote's /dev/null, opened once: a child's missing standard fds
 
@@ -234,6 +241,8 @@ def start(close: tuple[int, ...] = ()) -> tuple[int, Channel]:
         for fd in close:
             os.close(fd)
         preload()
+        for name in PRELOADED:
+            importlib.import_module(name)
         child_signals()
         program.prepare()
         program.warm_up()
