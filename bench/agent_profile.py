@@ -1,6 +1,6 @@
 """The agent alone (no pool, no worker): CPU and page faults per MBPP program, by process.
 
-    .venv/bin/python bench/agent_profile.py [--limit 400] [--cases 3|100] [--isolate] [--legacy]
+    .venv/bin/python bench/agent_profile.py [--limit 400] [--cases 3|100] [--isolate] [--legacy] [--trivial]
 
 Starts one sandbox container as the pool does (one CPU, the agent as root with three
 capabilities, programs under run uids), sends it MBPP reference solutions in batches of
@@ -10,7 +10,9 @@ Prints, per program: the agent (P), the zygote (Z, and what its children used: t
 program processes X and the harnesses H, once they ended), each live harness, beside the
 bare loop (fork per program; program + setup + asserts in the child, no isolation) run
 in a second container of the same image. ``--cases 100`` repeats each problem's asserts
-to 100 cases (how the cost grows with cases).
+to 100 cases (how the cost grows with cases); ``--trivial`` judges ``--limit`` programs
+``def f(x): return x + 1`` with one assert instead (what a program costs the agent when
+the program itself costs nothing).
 """
 
 from __future__ import annotations
@@ -123,14 +125,19 @@ def main() -> None:
     parser.add_argument("--cases", type=int, default=3, help="asserts per program (MBPP's, repeated)")
     parser.add_argument("--isolate", action="store_true", help="isolate_cases=true: a process per case")
     parser.add_argument("--legacy", action="store_true", help='trust="in_process"')
+    parser.add_argument("--trivial", action="store_true", help="programs that do nothing, one assert each")
     args = parser.parse_args()
     settings = Settings()
     rows, _ = load_mbpp(args.limit)
     rows = with_cases(rows, args.cases)
+    if args.trivial:
+        rows = [{**row, "code": f"def f(x):\n    return x + 1  # {k}\n", "test_list": ["assert f(1) == 2"],
+                 "test_setup_code": ""} for k, row in enumerate(rows)]  # fmt: skip
     items = [from_mbpp(r, isolate_cases=args.isolate, trust="in_process" if args.legacy else "harness") for r in rows]
     n = len(items)
     wall, delta, failed = profile(items, settings)
-    print(f"{n} MBPP programs, {args.cases} cases each, isolate_cases={args.isolate}, "
+    kind, cases = ("trivial", 1) if args.trivial else ("MBPP", args.cases)
+    print(f"{n} {kind} programs, {cases} cases each, isolate_cases={args.isolate}, "
           f"trust={'in_process' if args.legacy else 'harness'}, image {settings.sandbox_image}; {failed} not passing")
     print(f"agent: {wall / n * 1e3:.2f} ms/program wall (one container, one CPU)")
     total = 0.0
