@@ -144,12 +144,14 @@ class Engine:
 
     def start_container(
         self, name: str, labels: dict[str, str], *, cpu: int | None = None
-    ) -> tuple[str, socket.socket]:
+    ) -> tuple[str, socket.socket, object]:
         """Create a sandbox container (pinned to ``cpu``, by default the engine's least-used
         CPU: :mod:`service.sandbox.cpus`), attach to its stdin/stdout, start it.
 
         Returns:
-            The container id and the attached socket.
+            The container id, the attached socket, and what must live as long as the socket
+            is read: docker-py's answer to the attach request, which closes the socket when
+            the garbage collector frees it.
 
         Raises:
             ContainerStartError: the engine refused or failed.
@@ -169,7 +171,7 @@ class Engine:
         except _ENGINE_ERRORS as exc:
             raise ContainerStartError(f"cannot start a sandbox container: {exc}") from exc
 
-    def _start(self, name: str, labels: dict[str, str], cpu: int | None) -> tuple[str, socket.socket]:
+    def _start(self, name: str, labels: dict[str, str], cpu: int | None) -> tuple[str, socket.socket, object]:
         if cpu is not None:
             labels = {**labels, self._cpu_label: str(cpu)}
         created = self.api.create_container(
@@ -192,7 +194,7 @@ class Engine:
         except BaseException:
             self.discard(cid)
             raise
-        return cid, raw._sock
+        return cid, raw._sock, raw  # raw holds docker-py's response (raw._response)
 
     def _placed(self) -> list[cpus.Placed]:
         """The engine's live sandbox containers pinned to a CPU (any pool's), from their

@@ -113,8 +113,8 @@ class SandboxPool:
             f"{s.pool_label}.pool": self.pool_id,
             f"{s.pool_label}.version": self.image_version,
         }
-        cid, sock = self.engine.start_container(f"utrs-sbx-{uuid.uuid4().hex[:12]}", labels, cpu=cpu)
-        conn = AgentConn(cid, sock)
+        cid, sock, attach = self.engine.start_container(f"utrs-sbx-{uuid.uuid4().hex[:12]}", labels, cpu=cpu)
+        conn = AgentConn(cid, sock, keep=attach)
         try:
             conn.ping(s.container_start_timeout_s)
         except AgentError as exc:

@@ -34,9 +34,10 @@ class AgentConn:
     """One sandbox container and the attached stream to its agent; ``runs`` counts the
     requests it answered (the pool recycles it after ``container_max_runs``)."""
 
-    def __init__(self, container_id: str, sock: socket.socket) -> None:
+    def __init__(self, container_id: str, sock: socket.socket, *, keep: object = None) -> None:
         self.id = container_id
         self.sock = sock
+        self._keep = keep  # what closes ``sock`` when collected (docker-py's attach answer)
         self.runs = 0
         self._raw = bytearray()
         self._lines = bytearray()

@@ -4,6 +4,7 @@ of broken containers with innocent programs re-run, recycling, orphans, shutdown
 from __future__ import annotations
 
 import contextlib
+import gc
 import socket
 import subprocess
 import threading
@@ -229,3 +230,13 @@ def test_only_a_run_that_left_something_is_cleaned_up_after() -> None:
         assert _cleanings(pool) == start + 1
         [after] = evaluate_items(pool, [item(2, "import os\nassert not os.path.exists('/dev/shm/left')\n")])
         assert after.status is Status.PASS, after.tests
+
+
+def test_the_collector_leaves_the_attached_streams_open() -> None:
+    """docker-py's attach answer closes its connection, the very socket the pool reads,
+    when the collector frees it: a worker's ``gc.collect()`` right after its pool came up
+    closed every container's stream (each one replaced at once, and any collection later
+    could do the same in the middle of a chunk)."""
+    with SandboxPool(Settings(pool_size=2)) as pool:
+        gc.collect()
+        assert pool.health() == {"slots": 2, "healthy": 2, "restarts": 0}
