@@ -8,8 +8,8 @@ reads its minor faults from ``/proc`` around each step. Every page a process wri
 a fork is copied, so what a forking process touches between two forks is paid once per
 fork. Beside it, in the same container and image, the parent's faults per fork of a plain
 fork loop, of one that makes a Python socketpair and closes one end between forks (what
-``Zygote._blanks`` does), and of one whose pairs are made before the loop and closed as raw
-descriptors.
+``Zygote._blanks`` did until 2026-12-02), and of one whose pairs are made before the loop
+and closed as raw descriptors (what it does now).
 """
 
 from __future__ import annotations
@@ -40,7 +40,7 @@ def _loop(n: int, way: str) -> float:
         pid = os.fork()
         if pid == 0:
             os._exit(0)
-        if pair is not None:  # as _blanks: one end closed, the other kept to be sent
+        if pair is not None:  # as _blanks did: one end closed, the other kept to be sent
             pair[0].close()
             kept.append(pair[1])
         if raw:

@@ -20,6 +20,7 @@ from service.sandbox.executor import build_task, evaluate_items
 from service.sandbox.pool import SandboxPool
 from service.sandbox.protocol import RunOutcome, RunResult
 from service.settings import Settings
+from tests.support.attacks import assert_item
 
 LABEL = "utrs.sandbox.owner"
 POOL_LABEL = "utrs.sandbox.pool"
@@ -217,8 +218,7 @@ def test_only_a_run_that_left_something_is_cleaned_up_after() -> None:
     programs that leave nothing cost no cleaning, one that leaves a file in /dev/shm
     costs one, and the next program does not see the file."""
     def item(n: int, code: str = "") -> Item:
-        return Item.model_validate({"id": str(n), "code": f"{code}def f(x):\n    return x + {n}\n",
-                                    "tests": {"kind": "assert", "cases": [{"code": f"assert f(1) == {n + 1}"}]}})
+        return assert_item(f"{code}def f(x):\n    return x + {n}\n", [f"assert f(1) == {n + 1}"], ident=str(n))
 
     with SandboxPool(Settings(pool_size=1, container_max_runs=100_000)) as pool:
         start = _cleanings(pool)

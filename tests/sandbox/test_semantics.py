@@ -11,6 +11,7 @@ from client.models import Item, Status, TestStatus
 from service.sandbox.executor import evaluate_items
 from service.sandbox.pool import SandboxPool
 from service.settings import Settings
+from tests.support.attacks import assert_item
 
 
 def _one(pool: SandboxPool, **payload: Any) -> Any:
@@ -268,11 +269,8 @@ def test_preloaded_modules_are_loaded_and_each_program_gets_them_pristine() -> N
     check = f"import sys\nLOADED = [m for m in {preloaded!r} if m in sys.modules]\n"
     check += "import heapq, string\nOK = string.ascii_lowercase[:3] == 'abc' and heapq.nsmallest(1, [3, 1]) == [1]\n"
 
-    def item(n: int, code: str, case: str) -> Item:
-        return Item.model_validate({"id": str(n), "code": code, "tests": {"kind": "assert", "cases": [{"code": case}]}})
-
     with SandboxPool(Settings(pool_size=1, container_max_runs=100_000)) as solo:
-        results = evaluate_items(solo, [item(0, check, f"assert LOADED == {list(preloaded)!r} and OK"),
-                                        item(1, patch + "X = 1\n", "assert X == 1"),
-                                        item(2, check, "assert OK")])  # fmt: skip
+        results = evaluate_items(solo, [assert_item(check, [f"assert LOADED == {list(preloaded)!r} and OK"]),
+                                        assert_item(patch + "X = 1\n", ["assert X == 1"]),
+                                        assert_item(check, ["assert OK"])])  # fmt: skip
     assert [r.status for r in results] == [Status.PASS] * 3, [r.tests for r in results]
