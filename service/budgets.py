@@ -95,6 +95,9 @@ RQ_WORKER_TTL_S = 20
 #: twice per dequeue and once after each job) goes at most this often: the same key is
 #: refreshed in RQ's pipelines as every job starts, and lives worker TTL + 60 s.
 RQ_HEARTBEAT_EVERY_S = 5.0
+#: RQ looks for ``rq suspend`` before every dequeue (a transaction with a heartbeat); a
+#: worker looks at most this often, so a suspension takes effect within it plus a chunk.
+RQ_SUSPENSION_CHECK_S = 1.0
 #: A worker whose results Redis refuses (at its maxmemory) keeps them and tries again,
 #: with backoff, this long before it gives the chunk up to RQ's retries (inside the
 #: chunk's job timeout: its margin is JOB_MARGIN_S).

@@ -28,14 +28,16 @@ import uuid
 from typing import Any
 
 from rq import Queue, SimpleWorker
-from rq.job import Job
+from rq.job import Job, JobStatus
 from rq.serializers import JSONSerializer
+from rq.utils import now
 
 from service.budgets import (
     POOL_RETRY_PAUSE_S,
     POOL_START_ATTEMPTS,
     RQ_HEARTBEAT_EVERY_S,
     RQ_MAINTENANCE_S,
+    RQ_SUSPENSION_CHECK_S,
     RQ_WORKER_TTL_S,
 )
 from service.errors import BackendUnavailable, RedisFull, SandboxError
@@ -63,6 +65,7 @@ class PoolWorker(SimpleWorker):
         self.context = context
         self.running: Job | None = None
         self.beaten_at = -math.inf  # monotonic time of the last heartbeat sent on its own
+        self.suspension_checked_at = -math.inf
 
     def work(self, *args: Any, **kwargs: Any) -> bool:
         """RQ's work loop, with this worker's context current for its jobs and callbacks."""
@@ -87,8 +90,34 @@ class PoolWorker(SimpleWorker):
         except RedisFull as exc:
             log.warning("worker %s: %s; still serving", self.name, exc)
 
+    def check_for_suspension(self, burst: bool) -> None:
+        """RQ's wait while ``rq suspend`` holds, looked for at most every
+        ``RQ_SUSPENSION_CHECK_S`` instead of before every chunk."""
+        now = time.monotonic()
+        if now - self.suspension_checked_at < RQ_SUSPENSION_CHECK_S:
+            return
+        super().check_for_suspension(burst)
+        self.suspension_checked_at = time.monotonic()
+
     def get_heartbeat_ttl(self, job: Job, working_time: float = 0.0) -> int:
         return self.heartbeat_ttl_s
+
+    def set_state(self, state: str, pipeline: Any = None) -> None:
+        """RQ's worker state, written only when it changes: RQ sets ``idle`` twice between
+        two chunks (after one, before listening for the next), one round trip each."""
+        if pipeline is None and state == self._state:
+            return
+        super().set_state(state, pipeline)
+
+    def handle_execution_ended(self, job: Job, queue: Queue, heartbeat_ttl: int) -> None:
+        """RQ's end of a job's execution; after a success without its job heartbeat (a
+        round trip per chunk that keeps the job in the started registry while a success
+        callback runs: chunk jobs have none, and the presence thread beats the running
+        job). A failed job keeps it: its failure callback publishes."""
+        if job.get_status(refresh=False) == JobStatus.FAILED:
+            super().handle_execution_ended(job, queue, heartbeat_ttl)
+            return
+        job.ended_at = now()
 
     def dequeue_job_and_maintain_ttl(self, timeout: int | None, max_idle_time: int | None = None) -> Any:
         """RQ's dequeue, with the lanes fed from the tenants' backlogs before it listens and

@@ -5,17 +5,23 @@ with the real sandbox pool (RQ's own testing habit)."""
 from __future__ import annotations
 
 import asyncio
+import itertools
 import json
+import threading
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 
 import pytest
 import redis
 import redis.asyncio as aioredis
+from rq import Queue
+from rq.job import JobStatus
+from rq.serializers import JSONSerializer
+from rq.suspension import resume, suspend
 
 from client.models import Status
-from service.budgets import RQ_HEARTBEAT_EVERY_S
+from service.budgets import RQ_HEARTBEAT_EVERY_S, RQ_SUSPENSION_CHECK_S
 from service.errors import NoWorkers, QueueFull, QuotaExceeded
 from service.queue.cache import ResultCache
 from service.queue.claims import claim
@@ -152,6 +158,60 @@ def test_rq_worker_heartbeat_on_its_own_is_sent_at_most_every_interval(
         assert sync_redis.ttl(worker.key) > 10 * RQ_HEARTBEAT_EVERY_S
     finally:
         worker.register_death()
+
+
+def _monitored(url: str, run: Callable[[], None]) -> list[tuple[str, ...]]:
+    """The commands Redis received while ``run()`` ran (MONITOR on a connection of its own)."""
+    seen: list[tuple[str, ...]] = []
+    ready = threading.Event()
+
+    def listen() -> None:
+        with redis.Redis.from_url(url).monitor() as monitor:
+            ready.set()
+            for entry in monitor.listen():
+                seen.append(tuple(str(entry["command"]).split(" ")))
+                if "utrs-monitor-stop" in entry["command"]:
+                    return
+
+    thread = threading.Thread(target=listen, daemon=True)
+    thread.start()
+    assert ready.wait(5)
+    time.sleep(0.1)  # MONITOR is acknowledged before the thread sets ready
+    run()
+    redis.Redis.from_url(url).get("utrs-monitor-stop")
+    thread.join(5)
+    return seen
+
+
+def test_rq_bookkeeping_between_chunks_skips_what_nobody_reads(
+    qsettings: Settings, sync_redis: redis.Redis[bytes]
+) -> None:
+    """Between two chunk jobs a worker writes its ``idle`` state once (RQ sets it twice),
+    sends no job heartbeat after a success (RQ does, for success callbacks chunk jobs do not
+    have) and looks for ``rq suspend`` at most every RQ_SUSPENSION_CHECK_S (RQ: before every
+    dequeue); every job still ends finished with its end time, the worker still reports
+    ``busy`` while it runs one, and a suspension still stops it."""
+    worker = build_worker(qsettings, sync_redis, f"bk-{uuid.uuid4().hex[:6]}")
+    queue = Queue(worker.queue_names()[0], connection=sync_redis, serializer=JSONSerializer)
+    jobs = [queue.enqueue("builtins.len", args=[[n]], result_ttl=60) for n in range(6)]
+    seen = _monitored(qsettings.redis_url, lambda: worker.work(burst=True, with_scheduler=False))
+    states = [c[-1] for c in seen if c[:2] == ("HSET", worker.key) and c[2:3] == ("state",)]
+    assert states.count("busy") == len(jobs)  # each job's start, in RQ's transaction
+    assert "idle" in states and not any(a == b == "idle" for a, b in itertools.pairwise(states)), states
+    job_beats = [c for c in seen if c[0] == "HSET" and c[1].startswith("rq:job:") and c[2:3] == ("last_heartbeat",)]
+    assert len(job_beats) <= 2 * len(jobs)  # RQ's two as each starts; none as each ends
+    assert sum(c[:2] == ("EXISTS", "rq:suspended") for c in seen) < len(jobs)
+    for job in jobs:
+        job.refresh()
+        assert job.get_status() == JobStatus.FINISHED and job.ended_at is not None
+    suspend(sync_redis)
+    try:
+        later = queue.enqueue("builtins.len", args=[[1]])
+        worker.suspension_checked_at -= RQ_SUSPENSION_CHECK_S
+        worker.work(burst=True, with_scheduler=False)  # suspended in burst mode: exits at once
+        assert later.get_status() == JobStatus.QUEUED
+    finally:
+        resume(sync_redis)
 
 
 def test_a_claim_answers_which_programs_follow_another_batch(
