@@ -2,7 +2,7 @@
 
     .venv/bin/python bench/agent_profile.py [--limit 400] [--cases 3|100] [--isolate] [--legacy] [--trivial]
 
-Starts one sandbox container as the pool does (one CPU, the agent as root with three
+Starts one sandbox container as the pool does (pinned to one CPU, the agent as root with three
 capabilities, programs under run uids), sends it MBPP reference solutions in batches of
 32 as the worker does (each 32 a group: a chunk of one request), and reads every
 process's CPU time and page faults from /proc inside the container before and after.
@@ -48,7 +48,8 @@ def _start(settings: Settings, name: str) -> subprocess.Popen[bytes]:
     sysctls = [a for k, v in SANDBOX_SYSCTLS.items() for a in ("--sysctl", f"{k}={v}")]
     cmd = ["docker", "run", "--rm", "-i", "--init", "--name", name, "--network", "none", "--read-only",
            "--tmpfs", "/sandbox:rw,exec,nosuid,nodev,size=512m,uid=0,gid=0,mode=0755", "--memory", "2g",
-           "--memory-swap", "2g", "--pids-limit", "256", "--cpus", "1", "--cap-drop", "ALL", *caps,
+           "--memory-swap", "2g", "--pids-limit", "256", "--cpus", "1", "--cpuset-cpus", "0",
+           "--cap-drop", "ALL", *caps,
            "--security-opt", "no-new-privileges", *sysctls, "-e", "UTRS_UID_BASE=200000",
            *(["-v", f"{_WRAP}:/wrap.py:ro"] if _WRAP else []), settings.sandbox_image,
            *(["python", "/wrap.py"] if _WRAP else [])]  # fmt: skip

@@ -3,8 +3,10 @@ records of processes that died, and where the tests' names come from."""
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
+import time
 
 import pytest
 
@@ -103,3 +105,42 @@ def test_setup_definitions_and_prompt_helpers_stay_the_tests() -> None:
     wanted, entry, _ = suite.wanted_names({"poly", "find_zero"})
     assert entry == {"find_zero"}
     assert "check" not in wanted and "poly" not in wanted
+
+
+def test_the_cpu_clock_reads_its_process_through_one_descriptor_for_good() -> None:
+    """H's clock of X: one ``stat`` descriptor for the clock's life (nothing opened per
+    read), the kernel's count of the process's CPU, kept once the process is gone (a
+    descriptor of a dead process reads nothing, whoever gets its pid), closed by ``close``."""
+    from agent.watch import CpuClock, process_cpu_ms
+
+    pid = os.fork()
+    if pid == 0:  # burn ~0.3 s of CPU, then wait to be killed
+        end = time.process_time() + 0.3
+        while time.process_time() < end:
+            pass
+        time.sleep(60)
+        os._exit(0)
+    clock = CpuClock(pid)
+    try:
+        assert clock.fd >= 0
+        time.sleep(0.05)
+        opened = len(os.listdir("/proc/self/fd"))
+        readings = []
+        deadline = time.monotonic() + 5
+        while (not readings or readings[-1] < 250) and time.monotonic() < deadline:
+            readings.append(clock.ms())
+            time.sleep(0.02)
+        assert len(os.listdir("/proc/self/fd")) == opened
+        assert readings == sorted(readings) and readings[-1] >= 250
+        assert abs(clock.ms() - process_cpu_ms(pid)) < 50
+        os.kill(pid, signal.SIGKILL)
+        os.waitpid(pid, 0)
+        assert clock.ms() == clock.last >= readings[-1]  # gone: the last count stays
+    finally:
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(pid, signal.SIGKILL)
+        fd = clock.fd
+        clock.close()
+    assert clock.fd == -1
+    with pytest.raises(OSError):
+        os.fstat(fd)

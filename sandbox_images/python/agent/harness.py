@@ -233,7 +233,8 @@ class Harness:
             with contextlib.suppress(ChannelError):
                 chan.send({"op": "bye"})
             chan.close()
-            watch.close()  # its pidfd: H serves a whole group, thousands of sessions
+            watch.close()  # its pidfd and X's stat: H serves a whole group, thousands of sessions
+            cpu.close()
             for fd in fds[1:]:
                 os.close(fd)
         self.send(session.done)
