@@ -4,8 +4,11 @@ records of processes that died, and where the tests' names come from."""
 from __future__ import annotations
 
 import contextlib
+import math
 import os
 import signal
+import socket
+import struct
 import time
 
 import pytest
@@ -144,3 +147,39 @@ def test_the_cpu_clock_reads_its_process_through_one_descriptor_for_good() -> No
     assert clock.fd == -1
     with pytest.raises(OSError):
         os.fstat(fd)
+
+
+def _frame(payload: bytes) -> bytes:
+    return struct.pack("!II", len(payload), 0) + payload
+
+
+def test_a_channel_carries_what_it_sent_and_refuses_anything_but_one_json_value() -> None:
+    """Frames between the agent's processes: what ``send`` wrote comes back equal (NaN,
+    non-ASCII and lone surrogates included, and a blob beside it); a frame that is not
+    exactly one JSON value (empty, padded, two values, bad UTF-8, broken JSON, too deep)
+    is a ChannelError, never a value."""
+    from agent.frames import Channel, ChannelError
+
+    a, b = socket.socketpair()
+    sender, receiver = Channel(a), Channel(b)
+    try:
+        messages = [{"op": "call", "a": [1, 2.5, None, True, "é\ud800", [[]], {}]}, [], 0, "x"]
+        for message in messages:
+            sender.send(message, blob=b"\x00code" if message == [] else b"")
+        got = []
+        for _ in messages:
+            got.append((receiver.recv(), receiver.blob))
+        assert got == [(m, b"\x00code" if m == [] else b"") for m in messages]
+        sender.send({"v": float("nan")})
+        value = receiver.recv()
+        assert isinstance(value, dict) and math.isnan(value["v"])
+        bad = [b"", b" 1", b"1 ", b"1 2", b"{} {}", b'"\xff"', b'{"a":', b"[" * 100_000 + b"]" * 100_000]
+        for payload in bad:
+            a.sendall(_frame(payload))
+            with pytest.raises(ChannelError, match="not JSON"):
+                receiver.recv()
+        sender.send({"after": "the bad ones"})
+        assert receiver.recv() == {"after": "the bad ones"}
+    finally:
+        sender.close()
+        receiver.close()

@@ -16,6 +16,7 @@ from __future__ import annotations
 import array
 import contextlib
 import json
+import json.scanner
 import os
 import socket
 import struct
@@ -30,7 +31,9 @@ _CHUNK = 1 << 16
 _FDS = 16
 _CMSG = socket.CMSG_SPACE(_FDS * array.array("i").itemsize)
 _dumps = json.JSONEncoder(separators=(",", ":"), allow_nan=True).encode
-_loads = json.loads
+# json.loads without its wrappers (an encoding sniffed in Python, two whitespace regexes):
+# a frame is one JSON value and nothing else, as send() writes it.
+_scan = json.scanner.make_scanner(json.JSONDecoder())  # type: ignore[arg-type]  # typeshed: a decoder is its context
 
 
 def unix_socket(fd: int) -> socket.socket:
@@ -144,13 +147,19 @@ class Channel:
         end = _HEADER.size + size
         if len(self.buf) < end + blob:
             return None
-        raw = bytes(self.buf[_HEADER.size : end])
+        raw = self.buf[_HEADER.size : end]
         self.blob = bytes(self.buf[end : end + blob]) if blob else b""
         del self.buf[: end + blob]
         try:
-            return _loads(raw)
+            text = raw.decode("utf-8", "surrogatepass")
+            message, stop = _scan(text, 0)
+        except StopIteration:
+            raise ChannelError("frame is not JSON: no value") from None
         except (ValueError, RecursionError) as exc:
             raise ChannelError(f"frame is not JSON: {exc}") from None
+        if stop != len(text):
+            raise ChannelError(f"frame is not JSON: extra data at {stop}")
+        return message
 
     def recv(self) -> Any | None:
         """Block until a frame arrives; None at end of stream.
