@@ -93,8 +93,7 @@ class PoolWorker(SimpleWorker):
     def check_for_suspension(self, burst: bool) -> None:
         """RQ's wait while ``rq suspend`` holds, looked for at most every
         ``RQ_SUSPENSION_CHECK_S`` instead of before every chunk."""
-        now = time.monotonic()
-        if now - self.suspension_checked_at < RQ_SUSPENSION_CHECK_S:
+        if time.monotonic() - self.suspension_checked_at < RQ_SUSPENSION_CHECK_S:
             return
         super().check_for_suspension(burst)
         self.suspension_checked_at = time.monotonic()
