@@ -12,7 +12,10 @@ whoever takes its ``P:running`` entry (atomically: one reaper wins) takes its ch
 * the first time, it is queued again whole, at the front;
 * every later time, it is split in two halves (``ChunkJob.part``), each queued at the
   front with one interruption counted: a program that takes its worker down with it ends
-  up in a part of its own after a few more deaths, and the others are judged.
+  up in a part of its own after a few more deaths, and the others are judged;
+* taken off its queue but never started (its worker died between RQ's dequeue and its
+  start: RQ's status still says queued): queued again whole, at the front, with nothing
+  counted (no program of it ran).
 
 The interrupted job is marked finished (its work lives on in the new jobs), so RQ's own
 cleaning, should it come by later, leaves it alone.
@@ -22,6 +25,7 @@ from __future__ import annotations
 
 import logging
 import time
+import uuid
 
 from pydantic import ValidationError
 from rq import Queue
@@ -79,31 +83,37 @@ def recover(connection: SyncRedis, settings: Settings, keys: RedisKeys, job_id: 
         job = Job.fetch(job_id, connection=connection, serializer=JSONSerializer)
     except NoSuchJobError:
         return
-    if job.get_status() != JobStatus.STARTED:
-        return  # finished meanwhile, or another path took it
     queue = Queue(job.origin, connection=connection, serializer=JSONSerializer)
+    status = job.get_status()
+    # Its worker may have died after taking it off the queue, before RQ marked it started.
+    started = status == JobStatus.STARTED
+    if not started and (status != JobStatus.QUEUED or connection.lpos(queue.key, job_id) is not None):
+        return  # finished meanwhile, another path took it, or still waiting its turn
     try:
         envelope = ChunkJob.model_validate(job.kwargs)
     except ValidationError:
         _give_up(connection, keys, job, "its worker died and its items no longer validate")
         return
-    interrupts = envelope.interrupts + 1
+    interrupts = envelope.interrupts + 1 if started else envelope.interrupts
     n_items = len(envelope.items)
-    if interrupts >= envelope.reply.attempts:  # the batch's own retry budget (the API's setting)
+    if started and interrupts >= envelope.reply.attempts:  # the batch's own retry budget (the API's)
         _give_up(connection, keys, job, f"the worker running it died ({interrupts} times)")
         return
-    if n_items > 1 and interrupts >= 2:
+    if started and n_items > 1 and interrupts >= 2:
         half = n_items // 2
         parts = [_part(envelope, 0, half), _part(envelope, half, n_items)]
     else:
         parts = [envelope.model_copy(update={"interrupts": interrupts})]
-    datas = [chunk_job(p, settings, job_id=_new_id(job_id, p, interrupts), at_front=True) for p in parts]
+    # A chunk that never started keeps its count, so its new id needs a suffix of its own.
+    suffix = "" if started else f"_q{uuid.uuid4().hex[:6]}"
+    datas = [chunk_job(p, settings, job_id=_new_id(job_id, p, interrupts) + suffix, at_front=True) for p in parts]
     with connection.pipeline() as pipe:
         queue.enqueue_many(reversed(datas), pipeline=pipe)  # each goes to the front: first part first
         job.set_status(JobStatus.FINISHED, pipeline=pipe)
         pipe.zrem(queue.started_job_registry.key, *_entries(connection, queue, job_id))
         pipe.execute()
-    log.warning("job %s: re-queued as %s (interruption %d)", job_id, [d.job_id for d in datas], interrupts)
+    why = f"interruption {interrupts}" if started else "its worker died before it started: not counted"
+    log.warning("job %s: re-queued as %s (%s)", job_id, [d.job_id for d in datas], why)
 
 
 def _part(envelope: ChunkJob, start: int, stop: int) -> ChunkJob:

@@ -113,3 +113,39 @@ def test_interrupted_as_often_as_the_batch_allows_is_infra_error(
     assert _queued(settings, conn) == []
     raw = conn.hget(keys.results(plan.batch_id), "0")  # type: ignore[attr-defined]
     assert raw is not None and b"infra_error" in raw and b"died (2 times)" in raw
+
+
+def test_a_chunk_its_dead_worker_took_but_never_started_runs_again_uncounted(
+    qsettings: Settings, conn: redis.Redis[bytes], pool: SandboxPool
+) -> None:
+    """A worker that dies between RQ's dequeue and the job's start leaves the job off its
+    queue with RQ's status still ``queued``: it is queued again, whole, with no
+    interruption counted (none of its programs ran), even when the batch has no attempt
+    to spare; a queued job still in its queue is left alone; then every item passes."""
+    settings = qsettings.model_copy(update={"job_retries": 0})  # one attempt
+    plan = _enqueue(settings, conn, 4)
+    keys = RedisKeys(settings.key_prefix)
+    queue = Queue(lane_queue(settings.queue_name, Lane.BULK), connection=conn, serializer=JSONSerializer)
+    (job_id,) = queue.job_ids
+    conn.hset(keys.running, "dead-waiting", job_id)
+    conn.zadd(keys.workers, {"dead-waiting": time.time() - 60})
+    assert reap(conn, settings, keys) == [job_id]
+    assert queue.job_ids == [job_id]  # still waiting its turn: not touched
+    conn.lrem(queue.key, 0, job_id)  # taken by a worker that then died before starting it
+    conn.hset(keys.running, "dead-taken", job_id)
+    conn.zadd(keys.workers, {"dead-taken": time.time() - 60})
+    assert reap(conn, settings, keys) == [job_id]
+    assert Job.fetch(job_id, connection=conn, serializer=JSONSerializer).get_status() == JobStatus.FINISHED
+    (again,) = _queued(settings, conn)
+    assert again.interrupts == 0 and not again.part and len(again.items) == 4
+    build_worker(settings, conn, f"b-{uuid.uuid4().hex[:6]}", pool=pool).work(burst=True, with_scheduler=False)
+
+    async def collect() -> Chunks:
+        chunks: Chunks = {}
+        aio = aioredis.Redis.from_url(settings.redis_url)
+        await ResultReader(settings, aio).wait(plan, time.monotonic() + 10, chunks)  # type: ignore[arg-type]
+        await aio.aclose()
+        return chunks
+
+    results = [json.loads(r) if r else None for r in plan.assemble(asyncio.run(collect()))]  # type: ignore[attr-defined]
+    assert [r["status"] for r in results if r] == [Status.PASS.value] * 4

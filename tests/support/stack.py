@@ -102,11 +102,16 @@ class Stack:
         return [p for p in self.workers if p.poll() is None]
 
     def busy_workers(self) -> list[subprocess.Popen[bytes]]:
-        """Live workers that RQ reports as running a job right now."""
+        """Live workers in the middle of a chunk: RQ reports them busy and the chunk job
+        each recorded as running has started (RQ marks a worker busy a moment before)."""
         conn = self.redis()
-        busy = [
-            proc for proc in self.live_workers() if conn.hget(f"rq:worker:{self.names[proc.pid]}", "state") == b"busy"
-        ]
+        busy = []
+        for proc in self.live_workers():
+            name = self.names[proc.pid]
+            job_id = conn.hget(f"{self.env['UTRS_KEY_PREFIX']}:running", name)
+            started = job_id is not None and conn.hget(f"rq:job:{job_id.decode()}", "status") == b"started"
+            if started and conn.hget(f"rq:worker:{name}", "state") == b"busy":
+                busy.append(proc)
         conn.close()
         return busy
 
