@@ -94,18 +94,21 @@ def recover(connection: SyncRedis, settings: Settings, keys: RedisKeys, job_id: 
     except ValidationError:
         _give_up(connection, keys, job, "its worker died and its items no longer validate")
         return
-    interrupts = envelope.interrupts + 1 if started else envelope.interrupts
-    n_items = len(envelope.items)
-    if started and interrupts >= envelope.reply.attempts:  # the batch's own retry budget (the API's)
-        _give_up(connection, keys, job, f"the worker running it died ({interrupts} times)")
-        return
-    if started and n_items > 1 and interrupts >= 2:
-        half = n_items // 2
-        parts = [_part(envelope, 0, half), _part(envelope, half, n_items)]
-    else:
-        parts = [envelope.model_copy(update={"interrupts": interrupts})]
-    # A chunk that never started keeps its count, so its new id needs a suffix of its own.
-    suffix = "" if started else f"_q{uuid.uuid4().hex[:6]}"
+    if started:
+        interrupts = envelope.interrupts + 1
+        n_items = len(envelope.items)
+        if interrupts >= envelope.reply.attempts:  # the batch's own retry budget (the API's setting)
+            _give_up(connection, keys, job, f"the worker running it died ({interrupts} times)")
+            return
+        if n_items > 1 and interrupts >= 2:
+            half = n_items // 2
+            parts = [_part(envelope, 0, half), _part(envelope, half, n_items)]
+        else:
+            parts = [envelope.model_copy(update={"interrupts": interrupts})]
+        suffix = ""
+    else:  # no program of it ran: nothing counted, so its new id needs a suffix of its own
+        interrupts, parts = envelope.interrupts, [envelope]
+        suffix = f"_q{uuid.uuid4().hex[:6]}"
     datas = [chunk_job(p, settings, job_id=_new_id(job_id, p, interrupts) + suffix, at_front=True) for p in parts]
     with connection.pipeline() as pipe:
         queue.enqueue_many(reversed(datas), pipeline=pipe)  # each goes to the front: first part first

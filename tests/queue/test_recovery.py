@@ -10,6 +10,7 @@ import json
 import time
 import uuid
 from collections.abc import Iterator
+from typing import Any
 
 import pytest
 import redis
@@ -72,6 +73,20 @@ def _queued(settings: Settings, conn: redis.Redis[bytes]) -> list[ChunkJob]:
             for i in queue.job_ids]  # fmt: skip
 
 
+def _run_and_collect(settings: Settings, conn: redis.Redis[bytes], pool: SandboxPool, plan: object) -> list[Any]:
+    """Run what is queued with a burst worker, then read the batch back (its results, in order)."""
+    build_worker(settings, conn, f"b-{uuid.uuid4().hex[:6]}", pool=pool).work(burst=True, with_scheduler=False)
+
+    async def collect() -> Chunks:
+        chunks: Chunks = {}
+        aio = aioredis.Redis.from_url(settings.redis_url)
+        await ResultReader(settings, aio).wait(plan, time.monotonic() + 10, chunks)  # type: ignore[arg-type]
+        await aio.aclose()
+        return chunks
+
+    return [json.loads(r) if r else None for r in plan.assemble(asyncio.run(collect()))]  # type: ignore[attr-defined]
+
+
 def test_first_interruption_requeues_whole_later_ones_split(
     qsettings: Settings, conn: redis.Redis[bytes], pool: SandboxPool
 ) -> None:
@@ -87,16 +102,7 @@ def test_first_interruption_requeues_whole_later_ones_split(
     reap(conn, qsettings, keys)
     halves = _queued(qsettings, conn)
     assert [(h.part, h.offset, len(h.items), h.interrupts) for h in halves] == [(True, 0, 4, 1), (True, 4, 4, 1)]
-    build_worker(qsettings, conn, f"b-{uuid.uuid4().hex[:6]}", pool=pool).work(burst=True, with_scheduler=False)
-
-    async def collect() -> Chunks:
-        chunks: Chunks = {}
-        aio = aioredis.Redis.from_url(qsettings.redis_url)
-        await ResultReader(qsettings, aio).wait(plan, time.monotonic() + 10, chunks)  # type: ignore[arg-type]
-        await aio.aclose()
-        return chunks
-
-    results = [json.loads(r) if r else None for r in plan.assemble(asyncio.run(collect()))]  # type: ignore[attr-defined]
+    results = _run_and_collect(qsettings, conn, pool, plan)
     assert [r["id"] for r in results if r] == [str(i) for i in range(8)]
     assert [r["status"] for r in results if r] == [Status.PASS.value] * 8
 
@@ -138,14 +144,5 @@ def test_a_chunk_its_dead_worker_took_but_never_started_runs_again_uncounted(
     assert Job.fetch(job_id, connection=conn, serializer=JSONSerializer).get_status() == JobStatus.FINISHED
     (again,) = _queued(settings, conn)
     assert again.interrupts == 0 and not again.part and len(again.items) == 4
-    build_worker(settings, conn, f"b-{uuid.uuid4().hex[:6]}", pool=pool).work(burst=True, with_scheduler=False)
-
-    async def collect() -> Chunks:
-        chunks: Chunks = {}
-        aio = aioredis.Redis.from_url(settings.redis_url)
-        await ResultReader(settings, aio).wait(plan, time.monotonic() + 10, chunks)  # type: ignore[arg-type]
-        await aio.aclose()
-        return chunks
-
-    results = [json.loads(r) if r else None for r in plan.assemble(asyncio.run(collect()))]  # type: ignore[attr-defined]
+    results = _run_and_collect(settings, conn, pool, plan)
     assert [r["status"] for r in results if r] == [Status.PASS.value] * 4

@@ -24,6 +24,7 @@ import httpx
 import redis
 import uvicorn
 
+from service.queue.keys import RedisKeys, rq_job_key
 from service.settings import Settings
 from tests.support.paths import ROOT
 from tests.support.waiting import free_port, wait_until
@@ -105,11 +106,12 @@ class Stack:
         """Live workers in the middle of a chunk: RQ reports them busy and the chunk job
         each recorded as running has started (RQ marks a worker busy a moment before)."""
         conn = self.redis()
+        running = RedisKeys(self.env["UTRS_KEY_PREFIX"]).running
         busy = []
         for proc in self.live_workers():
             name = self.names[proc.pid]
-            job_id = conn.hget(f"{self.env['UTRS_KEY_PREFIX']}:running", name)
-            started = job_id is not None and conn.hget(f"rq:job:{job_id.decode()}", "status") == b"started"
+            job_id = conn.hget(running, name)
+            started = job_id is not None and conn.hget(rq_job_key(job_id.decode()), "status") == b"started"
             if started and conn.hget(f"rq:worker:{name}", "state") == b"busy":
                 busy.append(proc)
         conn.close()
