@@ -43,13 +43,13 @@ def _containers(stack: Stack) -> list[str]:
 
 
 def _roles(before: Json, after: Json, n: int) -> dict[str, float]:
-    """CPU ms per program by role, summed over the containers."""
+    """CPU ms per program by role, summed over the containers; nothing if a container was
+    started afresh during the batch (its processes' counts began anew)."""
     out = {"P": 0.0, "Z": 0.0, "reaped": 0.0, "live H": 0.0}
     for name, now in after.items():
         then = before.get(name) or {}
-        if len(then) < 3 or len(now) < 3:  # replaced or gone meanwhile: not counted
-            print(f"  (container {name} left out: replaced during the batch)")
-            continue
+        if len(then) < 3 or len(now) < 3:  # recycled (UTRS_CONTAINER_MAX_RUNS) or replaced meanwhile
+            return {}
         agent, zygote = sorted(p for p in now if p > 1)[:2]
         for pid, row in now.items():
             prev = then.get(pid, (row[0], 0.0, 0.0))
