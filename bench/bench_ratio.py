@@ -21,11 +21,10 @@ import statistics
 import time
 from typing import Any
 
-import docker
 import httpx
 from agent_profile import _stats
 from bench_sandbox import Figures, bare_limit, humaneval_harness, load_mbpp
-from bench_service import cold_batch, service, unique_rows
+from bench_service import cold_batch, service, unique_rows, worker_containers
 
 from service.settings import Settings
 from tests.support.stack import Stack
@@ -33,18 +32,10 @@ from tests.support.stack import Stack
 Json = dict[str, Any]
 
 
-def _containers(stack: Stack) -> list[str]:
-    pids = [p.pid for p in stack.live_workers()]
-    client = docker.from_env()
-    names = [c.name for c in client.containers.list(filters={"label": "utrs.sandbox.owner"})
-             if any(f":{pid}:" in c.labels.get("utrs.sandbox.owner", "") for pid in pids)]  # fmt: skip
-    client.close()
-    return names
-
-
 def _roles(before: Json, after: Json, n: int) -> dict[str, float]:
-    """CPU ms per program by role, summed over the containers; nothing if a container was
-    started afresh during the batch (its processes' counts began anew)."""
+    """CPU ms per program by role, summed over the containers ("live H": every other live
+    process, the harnesses and the zygote's idle blanks); nothing if a container was started
+    afresh during the batch (its processes' counts began anew)."""
     out = {"P": 0.0, "Z": 0.0, "reaped": 0.0, "live H": 0.0}
     for name, now in after.items():
         then = before.get(name) or {}
@@ -65,7 +56,7 @@ def _roles(before: Json, after: Json, n: int) -> dict[str, float]:
 
 
 def _service_batch(http: httpx.Client, rows: list[Json], stack: Stack) -> tuple[Figures, dict[str, float]]:
-    names = _containers(stack)
+    names = [name for _, name in worker_containers([p.pid for p in stack.live_workers()])]
     before = {name: _stats(name) for name in names}
     figures, _ = cold_batch(http, rows, f"ratio {time.time_ns()}")
     return figures, _roles(before, {name: _stats(name) for name in names}, len(rows))

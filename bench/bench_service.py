@@ -172,20 +172,26 @@ def latency(http: httpx.Client, n: int = 200) -> tuple[float, float]:
     return statistics.median(lat), lat[min(n - 1, int(0.99 * n))]
 
 
-def container_cpu_seconds(owner_pids: list[int]) -> float:
-    """CPU seconds used so far by the sandbox containers of these workers (cgroup v1
-    cpuacct of each container labelled with a worker's pid as its owner)."""
+def worker_containers(owner_pids: list[int]) -> list[tuple[str, str]]:
+    """(id, name) of the sandbox containers of these workers (labelled with a worker's pid
+    as their owner)."""
     import docker
 
     client = docker.from_env()
-    total = 0.0
-    for container in client.containers.list(filters={"label": "utrs.sandbox.owner"}):
-        owner = container.labels.get("utrs.sandbox.owner", "")
-        if any(f":{pid}:" in owner for pid in owner_pids):
-            path = Path(f"/sys/fs/cgroup/cpuacct/docker/{container.id}/cpuacct.usage")
-            if path.exists():
-                total += int(path.read_text()) / 1e9
+    found = [(c.id, c.name) for c in client.containers.list(filters={"label": "utrs.sandbox.owner"})
+             if any(f":{pid}:" in c.labels.get("utrs.sandbox.owner", "") for pid in owner_pids)]  # fmt: skip
     client.close()
+    return found
+
+
+def container_cpu_seconds(owner_pids: list[int]) -> float:
+    """CPU seconds used so far by the sandbox containers of these workers (cgroup v1
+    cpuacct of each)."""
+    total = 0.0
+    for cid, _ in worker_containers(owner_pids):
+        path = Path(f"/sys/fs/cgroup/cpuacct/docker/{cid}/cpuacct.usage")
+        if path.exists():
+            total += int(path.read_text()) / 1e9
     return total
 
 
@@ -193,12 +199,7 @@ def engine_cpu_seconds(owner_pids: list[int]) -> dict[str, float]:
     """CPU seconds so far of what relays the pool's streams: ``dockerd`` (engine-wide: any
     other container's traffic counts too) and the containerd shims of these workers'
     containers (one per container, found by its ``-id``)."""
-    import docker
-
-    client = docker.from_env()
-    ids = [c.id for c in client.containers.list(filters={"label": "utrs.sandbox.owner"})
-           if any(f":{pid}:" in c.labels.get("utrs.sandbox.owner", "") for pid in owner_pids)]  # fmt: skip
-    client.close()
+    ids = [cid for cid, _ in worker_containers(owner_pids)]
     out = {"dockerd": 0.0, "shims": 0.0}
     for proc in Path("/proc").iterdir():
         if not proc.name.isdigit():
