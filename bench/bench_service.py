@@ -185,22 +185,20 @@ def worker_containers(owner_pids: list[int]) -> list[tuple[str, str]]:
     return found
 
 
-def container_cpu_seconds(owner_pids: list[int]) -> float:
-    """CPU seconds used so far by the sandbox containers of these workers (cgroup v1
-    cpuacct of each)."""
+def container_cpu_seconds(ids: set[str]) -> float:
+    """CPU seconds used so far by these sandbox containers (cgroup v1 cpuacct of each)."""
     total = 0.0
-    for cid, _ in worker_containers(owner_pids):
+    for cid in ids:
         path = Path(f"/sys/fs/cgroup/cpuacct/docker/{cid}/cpuacct.usage")
         if path.exists():
             total += int(path.read_text()) / 1e9
     return total
 
 
-def engine_cpu_seconds(owner_pids: list[int]) -> dict[str, float]:
+def engine_cpu_seconds(ids: set[str]) -> dict[str, float]:
     """CPU seconds so far of what relays the pool's streams: ``dockerd`` (engine-wide: any
-    other container's traffic counts too) and the containerd shims of these workers'
+    other container's traffic counts too) and the containerd shims of these sandbox
     containers (one per container, found by its ``-id``)."""
-    ids = [cid for cid, _ in worker_containers(owner_pids)]
     out = {"dockerd": 0.0, "shims": 0.0}
     for proc in Path("/proc").iterdir():
         if not proc.name.isdigit():
@@ -230,16 +228,17 @@ def cost(rows: list[Json], repeats: int) -> None:
             for _ in range(repeats):
                 before = {name: cpu_seconds(pid) for name, pid in pids.items()}
                 ids = {cid for cid, _ in worker_containers(workers)}
-                boxes = container_cpu_seconds(workers)
-                relay = engine_cpu_seconds(workers)
+                boxes = container_cpu_seconds(ids)
+                relay = engine_cpu_seconds(ids)
                 figures, _ = cold_batch(http, rows, f"cost {time.time_ns()}")
                 used = {name: cpu_seconds(pid) - before[name] for name, pid in pids.items()}
-                box_ms = 1000 * (container_cpu_seconds(workers) - boxes) / len(rows)
-                after = engine_cpu_seconds(workers)
+                ids_after = {cid for cid, _ in worker_containers(workers)}
+                box_ms = 1000 * (container_cpu_seconds(ids_after) - boxes) / len(rows)
+                after = engine_cpu_seconds(ids_after)
                 relay_ms = {k: round(1000 * (after[k] - relay[k]) / len(rows), 3) for k in relay}
                 per = {name: round(1000 * s / len(rows), 3) for name, s in used.items()}
                 layer = per["api"] + sum(v for k, v in per.items() if k.startswith("worker")) + per["redis"]
-                if ids == {cid for cid, _ in worker_containers(workers)}:
+                if ids == ids_after:
                     boxed = f"sandbox containers {box_ms:.3f} ({layer / box_ms:.0%} of the pool's)"
                 else:  # a container recycled in the batch took its CPU along: no figure, not a wrong one
                     boxed, relay_ms["shims"] = "sandbox containers n/a (one was recycled in the batch)", math.nan
