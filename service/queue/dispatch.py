@@ -30,7 +30,7 @@ from client.models import Lane
 from service.queue.keys import RedisKeys, rq_queue_key
 from service.queue.redis import AsyncRedis, Pipeline, SyncRedis
 
-__all__ = ["DISPATCH_DEPTH", "LANES", "add_to_backlog", "feed", "feed_async", "lane_queue", "tenant_of"]
+__all__ = ["DISPATCH_DEPTH", "LANES", "add_to_backlog", "feed", "feed_async", "lane_queue", "queue_feed", "tenant_of"]
 
 #: Lanes in the order workers take them.
 LANES = (Lane.INTERACTIVE, Lane.BULK)
@@ -103,6 +103,11 @@ def feed(connection: SyncRedis, keys: RedisKeys, queue_name: str) -> int:
         redis.RedisError: the caller translates.
     """
     return int(connection.eval(_FEED, 0, *_feed_args(keys, queue_name)))
+
+
+def queue_feed(pipe: Pipeline, keys: RedisKeys, queue_name: str) -> None:
+    """Queue :func:`feed`'s script on ``pipe`` (its reply: how many moved)."""
+    pipe.eval(_FEED, 0, *_feed_args(keys, queue_name))
 
 
 async def feed_async(aio: AsyncRedis, keys: RedisKeys, queue_name: str) -> int:

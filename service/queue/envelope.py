@@ -104,7 +104,7 @@ def failed_chunk(kwargs: Mapping[str, Any]) -> tuple[ReplyTo, str, int]:
 
 
 class ChunkDone(_Envelope):
-    """The job's own return value (RQ keeps it briefly; results live in the batch keys)."""
+    """The job's own return value (not stored: results live in the batch keys)."""
 
     programs: int
     seconds: float

@@ -59,8 +59,8 @@ def run_chunk(**kwargs: Any) -> dict[str, Any]:
         kwargs: a :class:`~service.queue.envelope.ChunkJob` as JSON.
 
     Returns:
-        A :class:`~service.queue.envelope.ChunkDone` (RQ keeps it briefly; the results are
-        in the batch's keys).
+        A :class:`~service.queue.envelope.ChunkDone` (not stored: the results are in
+        the batch's keys; :mod:`service.worker.bookkeeping`).
 
     Raises:
         SandboxUnavailable: the job runs outside a worker with a pool.

@@ -28,6 +28,7 @@ import uuid
 from typing import Any
 
 from rq import Queue, SimpleWorker
+from rq.executions import Execution
 from rq.job import Job, JobStatus
 from rq.serializers import JSONSerializer
 from rq.utils import now
@@ -41,12 +42,13 @@ from service.budgets import (
     RQ_WORKER_TTL_S,
 )
 from service.errors import BackendUnavailable, RedisFull, SandboxError
-from service.queue.dispatch import LANES, feed, lane_queue
+from service.queue.dispatch import LANES, feed, lane_queue, queue_feed
 from service.queue.keys import RedisKeys
 from service.queue.redis import SyncRedis, translate_redis_errors, while_full, worker_client
 from service.runtime import tune_gc
 from service.sandbox.pool import SandboxPool
 from service.settings import Settings, get_settings
+from service.worker.bookkeeping import finish_success, lean_success_applies
 from service.worker.context import WorkerContext, using
 from service.worker.presence import Presence
 
@@ -64,6 +66,8 @@ class PoolWorker(SimpleWorker):
         self.heartbeat_ttl_s = heartbeat_ttl_s
         self.context = context
         self.running: Job | None = None
+        self.recorded: str | None = None  # the job P:running holds already, as it was taken
+        self.cleared: str | None = None  # the last job whose P:running entry its success cleared
         self.beaten_at = -math.inf  # monotonic time of the last heartbeat sent on its own
         self.suspension_checked_at = -math.inf
 
@@ -125,35 +129,64 @@ class PoolWorker(SimpleWorker):
         self._feed()
         result = super().dequeue_job_and_maintain_ttl(timeout, max_idle_time)
         if result is not None:
-            self._feed()
+            self._feed(taken=result[0].id)
         return result
 
-    def _feed(self) -> None:
+    def _feed(self, taken: str | None = None) -> None:
+        """Feed the lanes; with ``taken`` (the chunk job just dequeued), in the same round
+        trip record it in ``P:running``."""
         settings = self.context.settings
+        keys = RedisKeys(settings.key_prefix)
         try:
             with translate_redis_errors("feeding the lanes"):
-                feed(self.connection, RedisKeys(settings.key_prefix), settings.queue_name)
-        except BackendUnavailable as exc:  # RQ's own dequeue reports and waits
+                if taken is None:
+                    feed(self.connection, keys, settings.queue_name)
+                    return
+                with self.connection.pipeline(transaction=False) as pipe:
+                    pipe.hset(keys.running, self.name, taken)
+                    queue_feed(pipe, keys, settings.queue_name)
+                    pipe.execute()
+                self.recorded = taken
+        except BackendUnavailable as exc:  # RQ's own dequeue reports and waits; execute_job records
             log.warning("worker %s: could not feed the lanes: %s", self.name, exc)
 
     def execute_job(self, job: Job, queue: Queue) -> None:
         """Run ``job``, recorded in ``P:running`` for the recovery of dead workers' chunks
-        (:mod:`service.worker.recovery`) for as long as it runs."""
+        (:mod:`service.worker.recovery`) for as long as it runs: recorded as it was taken
+        (:meth:`dequeue_job_and_maintain_ttl`) or else here, and cleared with its success's
+        bookkeeping (:mod:`service.worker.bookkeeping`) or else here."""
         running = RedisKeys(self.context.settings.key_prefix).running
-        for attempt in while_full():
-            with attempt, translate_redis_errors("recording the running chunk"):
-                self.connection.hset(running, self.name, job.id)
+        if self.recorded != job.id:
+            for attempt in while_full():
+                with attempt, translate_redis_errors("recording the running chunk"):
+                    self.connection.hset(running, self.name, job.id)
+        self.recorded, self.cleared = None, None
         self.running = job
         try:
             super().execute_job(job, queue)
         finally:
             self.running = None
-            try:
-                for attempt in while_full():
-                    with attempt, translate_redis_errors("clearing the running chunk"):
-                        self.connection.hdel(running, self.name)
-            except BackendUnavailable:
-                log.warning("worker %s: could not clear its running chunk (Redis unavailable)", self.name)
+            if self.cleared != job.id:
+                try:
+                    for attempt in while_full():
+                        with attempt, translate_redis_errors("clearing the running chunk"):
+                            self.connection.hdel(running, self.name)
+                except BackendUnavailable:
+                    log.warning("worker %s: could not clear its running chunk (Redis unavailable)", self.name)
+
+    def handle_job_success(self, job: Job, queue: Queue, started_job_registry: Any, execution: Execution) -> None:
+        """RQ's bookkeeping of a success, lean and in one transaction that also clears
+        ``P:running`` and sets the worker ``idle`` (:mod:`service.worker.bookkeeping`);
+        while Redis is at its maxmemory it waits, as the chunk's publishing does, instead
+        of quitting RQ's work loop with the chunk published and not marked finished."""
+        if not lean_success_applies(job):
+            super().handle_job_success(job, queue, started_job_registry, execution)
+            return
+        running = RedisKeys(self.context.settings.key_prefix).running
+        for attempt in while_full():  # one MULTI/EXEC, refused whole at maxmemory: safe to send again
+            with attempt, translate_redis_errors("recording a finished chunk"):
+                finish_success(self, job, execution, running)
+        self.cleared = job.id
 
     def beat_running_job(self) -> None:
         """Extend the running job's registry entry (called from the presence thread)."""

@@ -26,14 +26,19 @@ def _items(tag: str, n: int, sleep_s: float) -> list[Json]:
 
 
 def _fill(conn: redis.Redis, until: float) -> int:  # type: ignore[type-arg]
-    """Write junk until Redis uses ``until`` of its maxmemory (or refuses); keys written."""
+    """Write junk until Redis uses ``until`` of its maxmemory (or refuses); keys written.
+    Past the limit (``until`` > 1) it ends with Redis over its maxmemory, where every write
+    is refused: a refused 64 KiB write can leave it a few KiB under, where a small write
+    (a chunk's results) would still pass."""
     limit = int(conn.info("memory")["maxmemory"])
-    n = 0
+    n, size = 0, 65536
     while int(conn.info("memory")["used_memory"]) < until * limit:
         try:
-            conn.set(f"{JUNK}:{n}", b"x" * 65536)
+            conn.set(f"{JUNK}:{n}", b"x" * size)
         except redis.exceptions.OutOfMemoryError:
-            break
+            if until <= 1 or int(conn.info("memory")["used_memory"]) > limit:
+                break
+            size = 1024  # under the limit again: small writes until it is over
         n += 1
     return n
 

@@ -183,6 +183,36 @@ def _monitored(url: str, run: Callable[[], None]) -> list[tuple[str, ...]]:
     return seen
 
 
+def test_a_success_is_recorded_in_one_transaction_without_resaving_the_job(
+    qsettings: Settings, sync_redis: redis.Redis[bytes]
+) -> None:
+    """A finished job ends ``finished`` with its end time and RQ's expiry, its execution out
+    of the started registry, the worker out of ``P:running`` and ``idle`` (what the API's
+    progress and the recovery read), all from one MULTI/EXEC after the job ran; the job's
+    payload is never written again (RQ's own handling saves the whole job once more), and
+    no RQ results stream is written (nothing reads it)."""
+    worker = build_worker(qsettings, sync_redis, f"ok-{uuid.uuid4().hex[:6]}")
+    queue = Queue(worker.queue_names()[0], connection=sync_redis, serializer=JSONSerializer)
+    jobs = [queue.enqueue("builtins.len", args=[["x" * 1000]], result_ttl=77) for _ in range(3)]
+    seen = _monitored(qsettings.redis_url, lambda: worker.work(burst=True, with_scheduler=False))
+    running = RedisKeys(qsettings.key_prefix).running
+    for job in jobs:
+        job.refresh()
+        assert job.get_status() == JobStatus.FINISHED and job.ended_at is not None
+        assert 0 < sync_redis.ttl(job.key) <= 77
+        assert not sync_redis.exists(f"rq:results:{job.id}")
+        writes = [c for c in seen if c[0] in ("HSET", "HMSET") and c[1] == job.key]
+        assert not any("data" in c for c in writes), writes  # the payload went once, at enqueue
+        assert any("ended_at" in c for c in writes), writes
+    assert not sync_redis.zcard(queue.started_job_registry.key)
+    assert not sync_redis.hexists(running, worker.name)
+    assert sync_redis.hget(worker.key, "state") == b"idle"
+    # The P:running entry was written as each job was taken, and cleared in its success's
+    # transaction: one HSET and one HDEL a job, no more.
+    entries = [c[0] for c in seen if c[1:3] == (running, worker.name)]
+    assert entries == ["HSET", "HDEL"] * len(jobs), entries
+
+
 def test_rq_bookkeeping_between_chunks_skips_what_nobody_reads(
     qsettings: Settings, sync_redis: redis.Redis[bytes]
 ) -> None:
