@@ -27,11 +27,9 @@ import time
 import uuid
 from typing import Any
 
-from rq import Queue, SimpleWorker
-from rq.executions import Execution
-from rq.job import Job, JobStatus
+from rq import Queue
+from rq.job import Job
 from rq.serializers import JSONSerializer
-from rq.utils import now
 
 from service.budgets import (
     POOL_RETRY_PAUSE_S,
@@ -48,7 +46,7 @@ from service.queue.redis import SyncRedis, translate_redis_errors, while_full, w
 from service.runtime import tune_gc
 from service.sandbox.pool import SandboxPool
 from service.settings import Settings, get_settings
-from service.worker.bookkeeping import finish_success, lean_success_applies
+from service.worker.bookkeeping import LeanWorker
 from service.worker.context import WorkerContext, using
 from service.worker.presence import Presence
 
@@ -57,9 +55,10 @@ __all__ = ["PoolWorker", "build_worker", "main"]
 log = logging.getLogger(__name__)
 
 
-class PoolWorker(SimpleWorker):
-    """A SimpleWorker that hands its :class:`WorkerContext` to the jobs it runs, and whose
-    running job's heartbeat expires quickly if this process dies."""
+class PoolWorker(LeanWorker):
+    """An RQ SimpleWorker (its bookkeeping lean: :mod:`service.worker.bookkeeping`) that
+    hands its :class:`WorkerContext` to the jobs it runs, and whose running job's
+    heartbeat expires quickly if this process dies."""
 
     def __init__(self, *args: Any, heartbeat_ttl_s: int, context: WorkerContext, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
@@ -67,7 +66,7 @@ class PoolWorker(SimpleWorker):
         self.context = context
         self.running: Job | None = None
         self.recorded: str | None = None  # the job P:running holds already, as it was taken
-        self.cleared: str | None = None  # the last job whose P:running entry its success cleared
+        self.running_key = RedisKeys(context.settings.key_prefix).running
         self.beaten_at = -math.inf  # monotonic time of the last heartbeat sent on its own
         self.suspension_checked_at = -math.inf
 
@@ -105,23 +104,6 @@ class PoolWorker(SimpleWorker):
     def get_heartbeat_ttl(self, job: Job, working_time: float = 0.0) -> int:
         return self.heartbeat_ttl_s
 
-    def set_state(self, state: str, pipeline: Any = None) -> None:
-        """RQ's worker state, written only when it changes: RQ sets ``idle`` twice between
-        two chunks (after one, before listening for the next), one round trip each."""
-        if pipeline is None and state == self._state:
-            return
-        super().set_state(state, pipeline)
-
-    def handle_execution_ended(self, job: Job, queue: Queue, heartbeat_ttl: int) -> None:
-        """RQ's end of a job's execution; after a success without its job heartbeat (a
-        round trip per chunk that keeps the job in the started registry while a success
-        callback runs: chunk jobs have none, and the presence thread beats the running
-        job). A failed job keeps it: its failure callback publishes."""
-        if job.get_status(refresh=False) == JobStatus.FAILED:
-            super().handle_execution_ended(job, queue, heartbeat_ttl)
-            return
-        job.ended_at = now()
-
     def dequeue_job_and_maintain_ttl(self, timeout: int | None, max_idle_time: int | None = None) -> Any:
         """RQ's dequeue, with the lanes fed from the tenants' backlogs before it listens and
         right after it took a chunk, so the next idle worker finds one at once
@@ -155,7 +137,7 @@ class PoolWorker(SimpleWorker):
         (:mod:`service.worker.recovery`) for as long as it runs: recorded as it was taken
         (:meth:`dequeue_job_and_maintain_ttl`) or else here, and cleared with its success's
         bookkeeping (:mod:`service.worker.bookkeeping`) or else here."""
-        running = RedisKeys(self.context.settings.key_prefix).running
+        running = self.running_key
         if self.recorded != job.id:
             for attempt in while_full():
                 with attempt, translate_redis_errors("recording the running chunk"):
@@ -173,20 +155,6 @@ class PoolWorker(SimpleWorker):
                             self.connection.hdel(running, self.name)
                 except BackendUnavailable:
                     log.warning("worker %s: could not clear its running chunk (Redis unavailable)", self.name)
-
-    def handle_job_success(self, job: Job, queue: Queue, started_job_registry: Any, execution: Execution) -> None:
-        """RQ's bookkeeping of a success, lean and in one transaction that also clears
-        ``P:running`` and sets the worker ``idle`` (:mod:`service.worker.bookkeeping`);
-        while Redis is at its maxmemory it waits, as the chunk's publishing does, instead
-        of quitting RQ's work loop with the chunk published and not marked finished."""
-        if not lean_success_applies(job):
-            super().handle_job_success(job, queue, started_job_registry, execution)
-            return
-        running = RedisKeys(self.context.settings.key_prefix).running
-        for attempt in while_full():  # one MULTI/EXEC, refused whole at maxmemory: safe to send again
-            with attempt, translate_redis_errors("recording a finished chunk"):
-                finish_success(self, job, execution, running)
-        self.cleared = job.id
 
     def beat_running_job(self) -> None:
         """Extend the running job's registry entry (called from the presence thread)."""

@@ -188,7 +188,8 @@ def test_a_success_is_recorded_in_one_transaction_without_resaving_the_job(
 ) -> None:
     """A finished job ends ``finished`` with its end time and RQ's expiry, its execution out
     of the started registry, the worker out of ``P:running`` and ``idle`` (what the API's
-    progress and the recovery read), all from one MULTI/EXEC after the job ran; the job's
+    progress and the recovery read), all from one MULTI/EXEC after the job ran (and one as
+    it started); the job's
     payload is never written again (RQ's own handling saves the whole job once more), and
     no RQ results stream is written (nothing reads it)."""
     worker = build_worker(qsettings, sync_redis, f"ok-{uuid.uuid4().hex[:6]}")
@@ -211,6 +212,11 @@ def test_a_success_is_recorded_in_one_transaction_without_resaving_the_job(
     # transaction: one HSET and one HDEL a job, no more.
     entries = [c[0] for c in seen if c[1:3] == (running, worker.name)]
     assert entries == ["HSET", "HDEL"] * len(jobs), entries
+    # Each job: one transaction as it starts and one as it ends (RQ: two and two, and a WATCH).
+    first = next(i for i, c in enumerate(seen) if c[0] == "LPOP")
+    last = max(i for i, c in enumerate(seen) if c[:2] == ("HDEL", running))
+    assert sum(c[0] == "MULTI" for c in seen[first:last]) == 2 * len(jobs)
+    assert not any(c[0] == "WATCH" for c in seen[first:last])
 
 
 def test_rq_bookkeeping_between_chunks_skips_what_nobody_reads(
