@@ -131,6 +131,7 @@ def test_enqueue_burst_worker_collect(qsettings: Settings, sync_redis: redis.Red
     assert results[-1] is not None and results[-1]["cached"] is True
     assert state.lost == [] and set(state.chunks) == {0, 1, 2}
     assert set(hits) == set(keys)  # the worker filled the cache
+    assert all(0 < sync_redis.ttl(key) <= qsettings.cache_ttl_s for key in keys)  # each entry expires
 
 
 def test_rq_worker_heartbeat_on_its_own_is_sent_at_most_every_interval(
