@@ -2,8 +2,9 @@
 
 A chunk's job writes its results as one JSON array into the batch's results hash and
 pushes the chunk index onto the batch's ``done`` list, in one transaction
-(:func:`publish_chunk`). The sync API waits with ``BLPOP`` on that list and reads the
-chunk with one ``HMGET``, so collecting a batch costs O(1) Redis round trips per chunk;
+(:func:`publish_chunk`). The sync API waits with ``BLPOP`` on that list, then one
+script pops whatever else is on it and reads those chunks, so collecting a batch costs
+two Redis round trips per wake-up, at most two per chunk;
 ``GET /v1/jobs/{id}`` reads the plan, the results hash and the pending chunks' RQ
 statuses in two pipelines (:meth:`ResultReader.state`).
 """
@@ -38,6 +39,26 @@ Chunks = dict[int, list[Line | None]]
 
 # RQ job statuses of a chunk that will never publish its results.
 _LOST = frozenset({JobStatus.FAILED, JobStatus.STOPPED, JobStatus.CANCELED})
+
+_UNREAD = object()  # a token whose value is still to be read
+
+_POP_READ = """
+-- KEYS[1] done list, KEYS[2] results hash; ARGV[1] most entries to pop, ARGV[2] the entry
+-- BLPOP took. Returns the tokens (a follower field, or a chunk's index for its field or
+-- its parts', as _token) and the results hash's value for each (nil: not there).
+local entries = redis.call('LPOP', KEYS[1], ARGV[1]) or {}
+table.insert(entries, 1, ARGV[2])
+local seen, tokens, values = {}, {}, {}
+for _, e in ipairs(entries) do
+  local t = (string.sub(e, 1, 1) == 'f') and e or string.match(e, '^(%d+)')
+  if t and not seen[t] then seen[t] = true; tokens[#tokens + 1] = t end
+end
+for i = 1, #tokens, 1000 do
+  local part = redis.call('HMGET', KEYS[2], unpack(tokens, i, math.min(i + 999, #tokens)))
+  for j = 1, #part do values[#values + 1] = part[j] end
+end
+return {tokens, values}
+"""
 
 
 def publish_chunk(pipe: Pipeline, reply: ReplyTo, field: str, lines: Sequence[bytes]) -> None:
@@ -136,35 +157,43 @@ class ResultReader:
                     resync = False
                     if ready is None:
                         return
-                    await self._read(plan, ready & pending, into, got, pending)
+                    await self._read(plan, ready, into, got, pending)
             except ConnectionLost as exc:
                 log.warning("batch %s: lost Redis while waiting (%s); retrying", plan.batch_id, exc.__cause__)
                 resync = True
                 await asyncio.sleep(REDIS_RECONNECT_PAUSE_S)
 
-    async def _next_done(self, plan: BatchPlan, pending: set[str], deadline: float, *, resync: bool) -> set[str] | None:
+    async def _next_done(
+        self, plan: BatchPlan, pending: set[str], deadline: float, *, resync: bool
+    ) -> dict[str, Any] | None:
         """What has something newly published: chunk indexes (as text) and follower
-        fields (all pending ones after a reconnect)."""
+        fields, each with its results-hash value as the script read it (all pending ones
+        after a reconnect, with ``_UNREAD``); None when nothing came before ``deadline``."""
         if resync:
-            return set(pending)
+            return dict.fromkeys(pending, _UNREAD)
         done_key = self.keys.done(plan.batch_id)
         remaining = max(deadline - time.monotonic(), 0.01)
         popped = await self.aio.blpop([done_key], timeout=remaining)
         if popped is None:
             return None
-        more: Any = await self.aio.lpop(done_key, 4 * plan.n_chunks + len(plan.follows)) or []
-        return {_token(popped[1]), *(_token(x) for x in more)}
+        most = 4 * plan.n_chunks + len(plan.follows)
+        keys = (done_key, self.keys.results(plan.batch_id))
+        tokens, values = await self.aio.eval(_POP_READ, 2, *keys, most, popped[1])
+        return {_token(t): v for t, v in zip(tokens, values, strict=True)}
 
     async def _read(
-        self, plan: BatchPlan, ready: set[str], into: Chunks, follows: dict[str, Line], pending: set[str]
+        self, plan: BatchPlan, ready: dict[str, Any], into: Chunks, follows: dict[str, Line], pending: set[str]
     ) -> None:
-        """Read what is published of the ``ready`` chunks (whole, or the parts of a split
-        one: those are few, so the whole hash is read for them) and followed runs."""
-        if not ready:
+        """Take what is published of the pending ones of ``ready`` (whole chunks, or the
+        parts of a split one: those are few, so the whole hash is read for them) and
+        followed runs; values ``_UNREAD`` are read here."""
+        order = sorted(t for t in ready if t in pending)
+        if not order:
             return
         key = self.keys.results(plan.batch_id)
-        order = sorted(ready)
-        raw = await self.aio.hmget(key, order)
+        raw = [ready[t] for t in order]
+        if any(value is _UNREAD for value in raw):
+            raw = await self.aio.hmget(key, order)
         split = [int(t) for t, value in zip(order, raw, strict=True) if value is None and not _is_follow(t)]
         for token, value in zip(order, raw, strict=True):
             if value is None:

@@ -25,11 +25,11 @@ from service.budgets import RQ_HEARTBEAT_EVERY_S, RQ_SUSPENSION_CHECK_S
 from service.errors import NoWorkers, QueueFull, QuotaExceeded
 from service.queue.cache import ResultCache
 from service.queue.claims import claim
-from service.queue.envelope import ReplyTo
+from service.queue.envelope import ReplyTo, part_field
 from service.queue.keys import RedisKeys
 from service.queue.plan import plan_batch
 from service.queue.producer import ChunkQueue
-from service.queue.results import ResultReader
+from service.queue.results import Chunks, ResultReader, publish_chunk
 from service.sandbox.pool import SandboxPool
 from service.settings import Settings
 from service.worker.main import build_worker
@@ -132,6 +132,45 @@ def test_enqueue_burst_worker_collect(qsettings: Settings, sync_redis: redis.Red
     assert state.lost == [] and set(state.chunks) == {0, 1, 2}
     assert set(hits) == set(keys)  # the worker filled the cache
     assert all(0 < sync_redis.ttl(key) <= qsettings.cache_ttl_s for key in keys)  # each entry expires
+
+
+def test_waiting_reads_what_was_published_in_two_round_trips_a_wake_up(
+    qsettings: Settings, sync_redis: redis.Redis[bytes]
+) -> None:
+    """Chunks published before the API waits (whole, and a split chunk's two parts) are all
+    read on one wake-up: ``BLPOP``, then one script that pops the rest of the done list and
+    reads their results (a ``LPOP`` and an ``HMGET`` of their own before)."""
+    items = [_item(n, id=f"w{n}") for n in range(7)]
+    plan, _, _ = plan_batch(items, [f"k{n}" for n in range(7)], {}, settings=qsettings)
+    assert plan.n_chunks == 3
+    reply = ChunkQueue(qsettings, sync_redis, None).reply_to(plan.batch_id)  # type: ignore[arg-type]
+    line = b'{"status":"pass"}'
+    sizes = plan.chunk_sizes()
+    with sync_redis.pipeline() as pipe:
+        publish_chunk(pipe, reply, "0", [line] * sizes[0])
+        publish_chunk(pipe, reply, "2", [line] * sizes[2])
+        publish_chunk(pipe, reply, part_field(1, 0), [line])  # chunk 1 split: its two parts
+        publish_chunk(pipe, reply, part_field(1, 1), [line] * (sizes[1] - 1))
+        pipe.execute()
+
+    async def wait(queue: ChunkQueue) -> tuple[Chunks, list[str]]:
+        sent: list[str] = []
+        execute = queue.aio.execute_command
+
+        async def counted(*args: object, **options: object) -> object:
+            sent.append(str(args[0]))
+            return await execute(*args, **options)
+
+        queue.aio.execute_command = counted  # type: ignore[method-assign]
+        chunks: Chunks = {}
+        await ResultReader(qsettings, queue.aio).wait(plan, time.monotonic() + 10, chunks)
+        return chunks, sent
+
+    chunks, sent = _run(qsettings, wait)  # type: ignore[misc]
+    assert {c: len(lines) for c, lines in chunks.items()} == dict(enumerate(sizes))
+    assert all(None not in lines for lines in chunks.values())
+    # One wake-up: BLPOP and the script, and the split chunk's hash read whole (parts are rare).
+    assert sent == ["BLPOP", "EVAL", "HGETALL"], sent
 
 
 def test_rq_worker_heartbeat_on_its_own_is_sent_at_most_every_interval(
