@@ -82,6 +82,11 @@ REDIS_RETRY_BASE_S = 0.05
 REDIS_RETRY_CAP_S = 0.5
 #: The API's pause before re-reading a batch after losing Redis while waiting.
 REDIS_RECONNECT_PAUSE_S = 0.25
+#: While a waited-for batch has more chunks left than can run at once, the API sleeps
+#: between two wake-ups this fraction of the time it cannot end in (at the batch's own
+#: pace so far), at most LULL_MAX_S: it then reads several chunks a wake-up, not one.
+LULL_FRACTION = 0.5
+LULL_MAX_S = 0.25
 #: How long RQ keeps a chunk job once it succeeded. Not 0: the API's job state tells a
 #: lost chunk from a finished one by its RQ job, and a job deleted at once between the
 #: API's two reads looked lost (the load test's "part of the job was lost").

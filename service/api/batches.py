@@ -86,6 +86,7 @@ class BatchService:
                 items, keys, hits, settings=self.settings, chunk_limit=limit, follows=follows, batch_id=batch_id
             )
             plan.repaired, plan.lane, plan.tenant = clean.repaired, lane.value, tenant
+            plan.concurrency = probe.workers
             self.queue.admit(probe, plan.n_unique)
             await anyio.to_thread.run_sync(self.queue.enqueue, plan, unique, unique_keys, image)
         except BaseException:

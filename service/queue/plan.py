@@ -56,6 +56,9 @@ class BatchPlan:
     # Items that follow an identical program another batch is running (service.queue.
     # claims): item index (as text) -> the results-hash field its result arrives in.
     follows: dict[str, str] = field(default_factory=dict)
+    # Chunks that can run at once when it was admitted (live workers; not stored): see
+    # ResultReader.wait.
+    concurrency: int = 0
 
     @property
     def total(self) -> int:

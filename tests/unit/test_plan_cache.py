@@ -4,11 +4,16 @@
 from __future__ import annotations
 
 import json
+import time
+
+import pytest
 
 from client.models import Result
+from service.budgets import LULL_FRACTION, LULL_MAX_S
 from service.queue.cache import ResultCache, cacheable
 from service.queue.lines import served_line
 from service.queue.plan import BatchPlan, plan_batch
+from service.queue.results import lull
 from service.settings import Settings
 from tests.support.items import adder as _item
 
@@ -58,3 +63,22 @@ def test_plan_runs_duplicates_once_and_reassembles_in_order() -> None:
     assert plan.n_reused() == 7
     assert plan.assemble({0: chunks[0]})[2] is None
     assert BatchPlan.from_json(plan.to_json()) == plan
+
+
+def test_a_waiter_sleeps_only_while_its_batch_cannot_end_within_the_sleep() -> None:
+    """``lull``: nothing while no more chunks are left than can run at once (the last wave
+    may end any moment), before a first wave ended (no pace yet), or when the
+    concurrency is unknown; otherwise half the time until the last wave can start at the
+    batch's pace so far, capped."""
+    plan = BatchPlan("b", [None] * 80, list(range(80)), [False] * 80, [], [4] * 20, concurrency=2)
+    now = time.monotonic()
+    left = lambda n: {str(c) for c in range(20 - n, 20)}  # noqa: E731
+    assert lull(plan, left(2), now - 1.0) == 0.0  # the last wave: it may end at once
+    assert lull(plan, left(19), now - 1.0) == 0.0  # one chunk done: no wave yet
+    assert lull(plan, left(5) | {"f0", "f1", "f2"}, now - 1.0) == pytest.approx(
+        LULL_FRACTION * (5 - 2) / (15 / 1.0), rel=0.05
+    )  # 15 done in 1 s: 3 chunks before the last wave, 0.2 s; followed runs do not count
+    assert lull(plan, left(8), now - 100.0) == LULL_MAX_S  # slow: capped
+    unknown = BatchPlan("b", [None] * 80, list(range(80)), [False] * 80, [], [4] * 20)
+    assert lull(unknown, left(8), now - 1.0) == 0.0  # concurrency 0: a plan read back from Redis
+    assert "concurrency" not in json.loads(plan.to_json())  # not stored
