@@ -229,9 +229,8 @@ def test_a_success_is_recorded_in_one_transaction_without_resaving_the_job(
     """A finished job ends ``finished`` with its end time and RQ's expiry, its execution out
     of the started registry, the worker out of ``P:running`` and ``idle`` (what the API's
     progress and the recovery read), all from one MULTI/EXEC after the job ran (and one as
-    it started); the job's
-    payload is never written again (RQ's own handling saves the whole job once more), and
-    no RQ results stream is written (nothing reads it)."""
+    it started); the job's payload is never written again (RQ's own handling saves the
+    whole job once more), and no RQ results stream is written (nothing reads it)."""
     worker = build_worker(qsettings, sync_redis, f"ok-{uuid.uuid4().hex[:6]}")
     queue = Queue(worker.queue_names()[0], connection=sync_redis, serializer=JSONSerializer)
     jobs = [queue.enqueue("builtins.len", args=[["x" * 1000]], result_ttl=77) for _ in range(3)]
