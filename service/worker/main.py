@@ -125,7 +125,7 @@ class PoolWorker(LeanWorker):
                     feed(self.connection, keys, settings.queue_name)
                     return
                 with self.connection.pipeline(transaction=False) as pipe:
-                    pipe.hset(keys.running, self.name, taken)
+                    pipe.hset(self.running_key, self.name, taken)
                     queue_feed(pipe, keys, settings.queue_name)
                     pipe.execute()
                 self.recorded = taken
@@ -137,11 +137,10 @@ class PoolWorker(LeanWorker):
         (:mod:`service.worker.recovery`) for as long as it runs: recorded as it was taken
         (:meth:`dequeue_job_and_maintain_ttl`) or else here, and cleared with its success's
         bookkeeping (:mod:`service.worker.bookkeeping`) or else here."""
-        running = self.running_key
         if self.recorded != job.id:
             for attempt in while_full():
                 with attempt, translate_redis_errors("recording the running chunk"):
-                    self.connection.hset(running, self.name, job.id)
+                    self.connection.hset(self.running_key, self.name, job.id)
         self.recorded, self.cleared = None, None
         self.running = job
         try:
@@ -152,7 +151,7 @@ class PoolWorker(LeanWorker):
                 try:
                     for attempt in while_full():
                         with attempt, translate_redis_errors("clearing the running chunk"):
-                            self.connection.hdel(running, self.name)
+                            self.connection.hdel(self.running_key, self.name)
                 except BackendUnavailable:
                     log.warning("worker %s: could not clear its running chunk (Redis unavailable)", self.name)
 
