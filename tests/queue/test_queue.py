@@ -173,6 +173,52 @@ def test_waiting_reads_what_was_published_in_two_round_trips_a_wake_up(
     assert sent == ["BLPOP", "EVAL", "HGETALL"], sent
 
 
+def test_waiting_for_many_chunks_reads_several_a_wake_up(qsettings: Settings, sync_redis: redis.Redis[bytes]) -> None:
+    """While more chunks are left than can run at once the waiter sleeps between wake-ups
+    (``lull``), so chunks finishing one by one are read a few at a time; with the
+    concurrency unknown (0) it wakes for each. Chunks are published 40 ms apart, as one
+    worker would."""
+    items = [_item(n, id=f"m{n}") for n in range(24)]
+
+    def blpops(concurrency: int) -> tuple[int, int]:
+        plan, _, _ = plan_batch(items, [f"k{n}" for n in range(24)], {}, settings=qsettings)
+        plan.concurrency = concurrency
+        reply = ChunkQueue(qsettings, sync_redis, None).reply_to(plan.batch_id)  # type: ignore[arg-type]
+
+        def publish() -> None:
+            for c, size in enumerate(plan.chunk_sizes()):
+                time.sleep(0.04)
+                with sync_redis.pipeline() as pipe:
+                    publish_chunk(pipe, reply, str(c), [b'{"status":"pass"}'] * size)
+                    pipe.execute()
+
+        async def wait(queue: ChunkQueue) -> int:
+            sent: list[str] = []
+            execute = queue.aio.execute_command
+
+            async def counted(*args: object, **options: object) -> object:
+                sent.append(str(args[0]))
+                return await execute(*args, **options)
+
+            queue.aio.execute_command = counted  # type: ignore[method-assign]
+            chunks: Chunks = {}
+            await ResultReader(qsettings, queue.aio).wait(plan, time.monotonic() + 20, chunks)
+            assert sorted(chunks) == list(range(plan.n_chunks))
+            return sent.count("BLPOP")
+
+        thread = threading.Thread(target=publish)
+        thread.start()
+        try:
+            return int(_run(qsettings, wait)), plan.n_chunks  # type: ignore[call-overload]
+        finally:
+            thread.join()
+
+    lulled, n_chunks = blpops(concurrency=1)
+    eager, _ = blpops(concurrency=0)
+    assert n_chunks == 8
+    assert lulled <= n_chunks - 2 and lulled < eager, (lulled, eager)  # here: 5 against 8
+
+
 def test_rq_worker_heartbeat_on_its_own_is_sent_at_most_every_interval(
     qsettings: Settings, sync_redis: redis.Redis[bytes]
 ) -> None:
