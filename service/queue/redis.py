@@ -20,7 +20,7 @@ import redis.asyncio.retry as aioretry
 from redis.backoff import ExponentialBackoff
 from redis.client import Pipeline
 from redis.retry import Retry
-from tenacity import Retrying, retry_if_exception_type, stop_after_delay, wait_exponential
+from tenacity import Retrying, retry_if_exception_type, stop_after_delay, stop_never, wait_exponential
 
 from service.budgets import (
     PUBLISH_WHILE_FULL_S,
@@ -103,16 +103,16 @@ def worker_client(settings: Settings) -> SyncRedis:
     return redis.Redis.from_url(settings.redis_url, socket_connect_timeout=REDIS_CONNECT_TIMEOUT_S, **_resilience())
 
 
-def while_full() -> Retrying:
+def while_full(*, forever: bool = False) -> Retrying:
     """Attempts (``for attempt in while_full(): with attempt: ...``) of a write that Redis
     may refuse for a while at its maxmemory (:class:`RedisFull`, from
     :func:`translate_redis_errors` inside the block): tried again with backoff for up to
-    ``PUBLISH_WHILE_FULL_S``, then the error is raised. For writes that are safe to send
-    twice or are refused whole (one MULTI/EXEC)."""
+    ``PUBLISH_WHILE_FULL_S`` (or, ``forever``, until it passes), then the error is raised.
+    For writes that are safe to send twice or are refused whole (one MULTI/EXEC)."""
     return Retrying(
         retry=retry_if_exception_type(RedisFull),
         wait=wait_exponential(multiplier=0.1, max=1.0),
-        stop=stop_after_delay(PUBLISH_WHILE_FULL_S),
+        stop=stop_never if forever else stop_after_delay(PUBLISH_WHILE_FULL_S),
         before_sleep=lambda state: log.warning("redis is full; writing again (attempt %d)", state.attempt_number),
         reraise=True,
     )

@@ -256,9 +256,10 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def _await_writes(connection: SyncRedis, probe: str) -> None:
-    """Return once Redis takes a (small, expiring) write; raise RedisFull if it does not
-    within ``PUBLISH_WHILE_FULL_S``."""
-    for attempt in while_full():
+    """Return once Redis takes a (small, expiring) write, however long that takes: the
+    worker has nothing else to do, and its pool stays warm meanwhile (it used to give up
+    after ``PUBLISH_WHILE_FULL_S`` and exit, leaving a supervisor to start it cold)."""
+    for attempt in while_full(forever=True):
         with attempt, translate_redis_errors("probing whether Redis takes writes"):
             connection.set(probe, b"1", ex=5)
 

@@ -6,18 +6,24 @@ memory is freed), and the service serves again."""
 
 from __future__ import annotations
 
+import threading
 import time
 import uuid
 from typing import Any
 
 import httpx
+import pytest
 import redis
 
+import service.queue.redis as redis_clients
+import service.worker.main as worker_main
+from service.errors import RedisFull
 from tests.support.redis_proc import start_redis
 from tests.support.stack import run_stack
 
 Json = dict[str, Any]
 JUNK = "junk-not-utrs"
+SQUEEZE = 1 << 20
 
 
 def _items(tag: str, n: int, sleep_s: float) -> list[Json]:
@@ -26,21 +32,30 @@ def _items(tag: str, n: int, sleep_s: float) -> list[Json]:
 
 
 def _fill(conn: redis.Redis, until: float) -> int:  # type: ignore[type-arg]
-    """Write junk until Redis uses ``until`` of its maxmemory (or refuses); keys written.
-    Past the limit (``until`` > 1) it ends with Redis over its maxmemory, where every write
-    is refused: a refused 64 KiB write can leave it a few KiB under, where a small write
-    (a chunk's results) would still pass."""
+    """Write junk until Redis uses ``until`` (< 1) of its maxmemory; keys written."""
     limit = int(conn.info("memory")["maxmemory"])
-    n, size = 0, 65536
+    n = 0
     while int(conn.info("memory")["used_memory"]) < until * limit:
-        try:
-            conn.set(f"{JUNK}:{n}", b"x" * size)
-        except redis.exceptions.OutOfMemoryError:
-            if until <= 1 or int(conn.info("memory")["used_memory"]) > limit:
-                break
-            size = 1024  # under the limit again: small writes until it is over
+        conn.set(f"{JUNK}:{n}", b"x" * 65536)
         n += 1
     return n
+
+
+def _squeeze(conn: redis.Redis) -> int:  # type: ignore[type-arg]
+    """Put Redis over its maxmemory by ``SQUEEZE`` bytes, by lowering the limit below what
+    it uses: every write is refused until :func:`_release`. (Writing junk up to the limit
+    leaves Redis a refused write's size under it, give or take keys that expire
+    meanwhile; a small write may still pass, and whether the next refusal comes at once
+    depends on the machine.) Returns the limit it had."""
+    limit = int(conn.info("memory")["maxmemory"])
+    conn.config_set("maxmemory", int(conn.info("memory")["used_memory"]) - SQUEEZE)
+    return limit
+
+
+def _release(conn: redis.Redis, limit: int) -> None:  # type: ignore[type-arg]
+    for key in conn.scan_iter(f"{JUNK}:*", count=1000):
+        conn.delete(key)
+    conn.config_set("maxmemory", limit)
 
 
 def test_redis_at_maxmemory_refuses_before_it_breaks_and_loses_nothing() -> None:
@@ -54,14 +69,13 @@ def test_redis_at_maxmemory_refuses_before_it_breaks_and_loses_nothing() -> None
         refused = httpx.post(f"{stack.url}/v1/evaluate", json={"items": _items(tag + "a", 1, 0)}, timeout=30)
         assert refused.status_code == 429 and "UTRS_REDIS_MEMORY_HIGH_WATER" in refused.json()["detail"]
         assert refused.headers["Retry-After"]
-        _fill(conn, 1.2)  # to the limit: Redis itself refuses writes now
+        limit = _squeeze(conn)  # past the limit: Redis itself refuses writes now
         full = [httpx.post(f"{stack.url}/v1/jobs", json={"items": _items(tag + f"b{i}", 1, 0)}, timeout=30)
                 for i in range(5)]  # fmt: skip
         assert {r.status_code for r in full} <= {429, 503}, [r.text for r in full]
         time.sleep(6)  # the batch in flight (12 x 0.3 s) finishes while Redis is full
         freed = time.monotonic()
-        for key in conn.scan_iter(f"{JUNK}:*", count=1000):
-            conn.delete(key)
+        _release(conn, limit)
         job_id = in_flight.json()["job_id"]
         deadline = time.monotonic() + 60
         while time.monotonic() < deadline:
@@ -76,4 +90,29 @@ def test_redis_at_maxmemory_refuses_before_it_breaks_and_loses_nothing() -> None
         assert "redis is full; writing again" in log and "attempt failed" not in log, log[-3000:]
         served = httpx.post(f"{stack.url}/v1/evaluate", json={"items": _items(tag + "c", 2, 0)}, timeout=60)
         assert served.status_code == 200 and [r["status"] for r in served.json()["results"]] == ["pass"] * 2
+        conn.close()
+
+
+def test_a_worker_waits_out_a_full_redis_however_long_instead_of_exiting(monkeypatch: pytest.MonkeyPatch) -> None:
+    """After its work loop quit on a refused write, a worker waits for Redis to take writes
+    again, past the window a chunk's results are held for (``PUBLISH_WHILE_FULL_S``, here
+    shortened to 0.2 s): it used to raise there and exit with its warm pool."""
+    monkeypatch.setattr(redis_clients, "PUBLISH_WHILE_FULL_S", 0.2)
+    options = ("--maxmemory", "8mb", "--maxmemory-policy", "noeviction")
+    with start_redis(extra=options) as server:
+        conn = redis.Redis.from_url(server.url)
+        _fill(conn, 0.5)
+        limit = _squeeze(conn)
+        with pytest.raises(RedisFull):  # the shortened window, as a chunk's publish sees it
+            for attempt in redis_clients.while_full():
+                with attempt, redis_clients.translate_redis_errors("a test write"):
+                    conn.set("probe", b"1")
+        releaser = threading.Timer(1.5, _release, (conn, limit))
+        releaser.start()
+        started = time.monotonic()
+        try:
+            worker_main._await_writes(conn, "utrs-test:probe")
+        finally:
+            releaser.join()
+        assert time.monotonic() - started >= 1.4 and conn.get("utrs-test:probe") == b"1"
         conn.close()
