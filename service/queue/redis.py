@@ -20,7 +20,7 @@ import redis.asyncio.retry as aioretry
 from redis.backoff import ExponentialBackoff
 from redis.client import Pipeline
 from redis.retry import Retry
-from tenacity import Retrying, retry_if_exception_type, stop_after_delay, stop_never, wait_exponential
+from tenacity import RetryCallState, Retrying, retry_if_exception_type, stop_after_delay, stop_never, wait_exponential
 
 from service.budgets import (
     PUBLISH_WHILE_FULL_S,
@@ -113,6 +113,18 @@ def while_full(*, forever: bool = False) -> Retrying:
         retry=retry_if_exception_type(RedisFull),
         wait=wait_exponential(multiplier=0.1, max=1.0),
         stop=stop_never if forever else stop_after_delay(PUBLISH_WHILE_FULL_S),
-        before_sleep=lambda state: log.warning("redis is full; writing again (attempt %d)", state.attempt_number),
+        before_sleep=_log_full_forever if forever else _log_full,
         reraise=True,
     )
+
+
+def _log_full(state: RetryCallState) -> None:
+    log.warning("redis is full; writing again (attempt %d)", state.attempt_number)
+
+
+def _log_full_forever(state: RetryCallState) -> None:
+    """An endless wait logs at attempts 1, 2, 4, ..., 32, then every 60th (at the 1 s
+    backoff cap, about once a minute), not once a second."""
+    n = state.attempt_number
+    if (n <= 32 and n & (n - 1) == 0) or n % 60 == 0:
+        _log_full(state)

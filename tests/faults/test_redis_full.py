@@ -6,6 +6,7 @@ memory is freed), and the service serves again."""
 
 from __future__ import annotations
 
+import logging
 import threading
 import time
 import uuid
@@ -93,10 +94,13 @@ def test_redis_at_maxmemory_refuses_before_it_breaks_and_loses_nothing() -> None
         conn.close()
 
 
-def test_a_worker_waits_out_a_full_redis_however_long_instead_of_exiting(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_a_worker_waits_out_a_full_redis_however_long_instead_of_exiting(
+    monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
     """After its work loop quit on a refused write, a worker waits for Redis to take writes
     again, past the window a chunk's results are held for (``PUBLISH_WHILE_FULL_S``, here
-    shortened to 0.2 s): it used to raise there and exit with its warm pool."""
+    shortened to 0.2 s): it used to raise there and exit with its warm pool. The endless
+    wait logs at attempts 1, 2, 4, ..., not at every one."""
     monkeypatch.setattr(redis_clients, "PUBLISH_WHILE_FULL_S", 0.2)
     options = ("--maxmemory", "8mb", "--maxmemory-policy", "noeviction")
     with start_redis(extra=options) as server:
@@ -110,9 +114,13 @@ def test_a_worker_waits_out_a_full_redis_however_long_instead_of_exiting(monkeyp
         releaser = threading.Timer(1.5, _release, (conn, limit))
         releaser.start()
         started = time.monotonic()
+        caplog.clear()
         try:
-            worker_main._await_writes(conn, "utrs-test:probe")
+            with caplog.at_level(logging.WARNING, logger=redis_clients.log.name):
+                worker_main._await_writes(conn, "utrs-test:probe")
         finally:
             releaser.join()
         assert time.monotonic() - started >= 1.4 and conn.get("utrs-test:probe") == b"1"
+        logged = [int(r.getMessage().rsplit(" ", 1)[1].rstrip(")")) for r in caplog.records]
+        assert logged[:3] == [1, 2, 4] and all(n & (n - 1) == 0 for n in logged), logged
         conn.close()
