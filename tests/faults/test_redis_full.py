@@ -48,9 +48,9 @@ def _squeeze(conn: redis.Redis) -> int:  # type: ignore[type-arg]
     leaves Redis a refused write's size under it, give or take keys that expire
     meanwhile; a small write may still pass, and whether the next refusal comes at once
     depends on the machine.) Returns the limit it had."""
-    limit = int(conn.info("memory")["maxmemory"])
-    conn.config_set("maxmemory", int(conn.info("memory")["used_memory"]) - SQUEEZE)
-    return limit
+    memory = conn.info("memory")
+    conn.config_set("maxmemory", int(memory["used_memory"]) - SQUEEZE)
+    return int(memory["maxmemory"])
 
 
 def _release(conn: redis.Redis, limit: int) -> None:  # type: ignore[type-arg]

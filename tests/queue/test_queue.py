@@ -27,7 +27,7 @@ from service.queue.cache import ResultCache
 from service.queue.claims import claim
 from service.queue.envelope import ReplyTo, part_field
 from service.queue.keys import RedisKeys
-from service.queue.plan import plan_batch
+from service.queue.plan import BatchPlan, plan_batch
 from service.queue.producer import ChunkQueue
 from service.queue.results import Chunks, ResultReader, publish_chunk
 from service.sandbox.pool import SandboxPool
@@ -134,6 +134,23 @@ def test_enqueue_burst_worker_collect(qsettings: Settings, sync_redis: redis.Red
     assert all(0 < sync_redis.ttl(key) <= qsettings.cache_ttl_s for key in keys)  # each entry expires
 
 
+async def _counted_wait(
+    qsettings: Settings, queue: ChunkQueue, plan: BatchPlan, timeout_s: float
+) -> tuple[Chunks, list[str]]:
+    """The API's wait for ``plan``'s chunks, and the Redis commands it sent, in order."""
+    sent: list[str] = []
+    execute = queue.aio.execute_command
+
+    async def counted(*args: object, **options: object) -> object:
+        sent.append(str(args[0]))
+        return await execute(*args, **options)
+
+    queue.aio.execute_command = counted  # type: ignore[method-assign]
+    chunks: Chunks = {}
+    await ResultReader(qsettings, queue.aio).wait(plan, time.monotonic() + timeout_s, chunks)
+    return chunks, sent
+
+
 def test_waiting_reads_what_was_published_in_two_round_trips_a_wake_up(
     qsettings: Settings, sync_redis: redis.Redis[bytes]
 ) -> None:
@@ -154,17 +171,7 @@ def test_waiting_reads_what_was_published_in_two_round_trips_a_wake_up(
         pipe.execute()
 
     async def wait(queue: ChunkQueue) -> tuple[Chunks, list[str]]:
-        sent: list[str] = []
-        execute = queue.aio.execute_command
-
-        async def counted(*args: object, **options: object) -> object:
-            sent.append(str(args[0]))
-            return await execute(*args, **options)
-
-        queue.aio.execute_command = counted  # type: ignore[method-assign]
-        chunks: Chunks = {}
-        await ResultReader(qsettings, queue.aio).wait(plan, time.monotonic() + 10, chunks)
-        return chunks, sent
+        return await _counted_wait(qsettings, queue, plan, 10)
 
     chunks, sent = _run(qsettings, wait)  # type: ignore[misc]
     assert {c: len(lines) for c, lines in chunks.items()} == dict(enumerate(sizes))
@@ -193,16 +200,7 @@ def test_waiting_for_many_chunks_reads_several_a_wake_up(qsettings: Settings, sy
                     pipe.execute()
 
         async def wait(queue: ChunkQueue) -> int:
-            sent: list[str] = []
-            execute = queue.aio.execute_command
-
-            async def counted(*args: object, **options: object) -> object:
-                sent.append(str(args[0]))
-                return await execute(*args, **options)
-
-            queue.aio.execute_command = counted  # type: ignore[method-assign]
-            chunks: Chunks = {}
-            await ResultReader(qsettings, queue.aio).wait(plan, time.monotonic() + 20, chunks)
+            chunks, sent = await _counted_wait(qsettings, queue, plan, 20)
             assert sorted(chunks) == list(range(plan.n_chunks))
             return sent.count("BLPOP")
 
